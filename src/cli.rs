@@ -1,0 +1,352 @@
+//! Command-line surface: clap types and nothing else.
+//!
+//! The rest of the program never sees clap; [`crate::config`] turns [`Cli`] into a checked,
+//! clap-free `RunConfig`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Parallel test runner for Rust workspaces: every test in its own process.
+#[derive(Debug, Parser)]
+#[command(
+    name = "runner",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 all passed, 100 a test failed, 101 the build failed, \
+                  104 a binary could not be listed, 4 no test selected, 2 usage error, 1 internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, list and run the selected tests (the default).
+    Run(RunArgs),
+    /// Print the selected tests grouped by binary, without running them.
+    List(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum NoTestsChoice {
+    Pass,
+    Warn,
+    #[default]
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Run only tests whose name contains one of these substrings.
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+
+    /// Number of worker processes: a number, or `auto` for the CPUs this process may use.
+    #[arg(
+        short = 'n',
+        long = "jobs",
+        value_name = "N|auto",
+        env = "RUNNER_JOBS",
+        allow_hyphen_values = true
+    )]
+    pub jobs: Option<String>,
+
+    /// Filters must match test names exactly.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Skip tests whose name contains PAT (exactly PAT with --exact). Repeatable.
+    #[arg(long, value_name = "PAT")]
+    pub skip: Vec<String>,
+
+    /// Run only ignored tests.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+
+    /// Run ignored tests as well as the others.
+    #[arg(long)]
+    pub include_ignored: bool,
+
+    /// Stop starting tests after the first failure.
+    #[arg(short = 'x', long = "exitfirst")]
+    pub exitfirst: bool,
+
+    /// Stop starting tests after N failures.
+    #[arg(long, value_name = "N", conflicts_with = "exitfirst")]
+    pub maxfail: Option<usize>,
+
+    /// One line per finished test.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Only failures and the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// When to use colours (NO_COLOR is honoured with `auto`).
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// What to do when no test is selected.
+    #[arg(long, value_enum, default_value = "fail", value_name = "ACTION")]
+    pub no_tests: NoTestsChoice,
+
+    /// Output format of the run: human text, or JSON events on stdout (one per line).
+    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    pub message_format: MessageFormat,
+
+    /// Output format of `runner list`.
+    #[arg(
+        long = "format",
+        value_enum,
+        default_value = "human",
+        value_name = "FMT"
+    )]
+    pub list_format: ListFormat,
+
+    /// Run the selection once serially and once in parallel, and compare the two runs.
+    #[arg(long)]
+    pub compare: bool,
+
+    /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
+    #[arg(long = "binary", value_name = "PATH")]
+    pub binaries: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+}
+
+/// Flags passed through to `cargo test --no-run`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Cargo options")]
+pub struct CargoArgs {
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<std::path::PathBuf>,
+
+    /// Package to test. Repeatable.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+
+    /// Test all packages in the workspace.
+    #[arg(long)]
+    pub workspace: bool,
+
+    /// Exclude packages from the test. Repeatable.
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+
+    /// Test only this package's library.
+    #[arg(long)]
+    pub lib: bool,
+
+    /// Test all binaries.
+    #[arg(long)]
+    pub bins: bool,
+
+    /// Test only this binary. Repeatable.
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bin: Vec<String>,
+
+    /// Test all integration tests.
+    #[arg(long)]
+    pub tests: bool,
+
+    /// Test only this integration test. Repeatable.
+    #[arg(long = "test", value_name = "NAME")]
+    pub test: Vec<String>,
+
+    /// Features to activate (space or comma separated). Repeatable.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+
+    /// Build in release mode.
+    #[arg(long)]
+    pub release: bool,
+
+    /// Build with this cargo profile.
+    #[arg(long, value_name = "NAME", conflicts_with = "release")]
+    pub cargo_profile: Option<String>,
+
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<std::path::PathBuf>,
+
+    /// Require Cargo.lock to be up to date.
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+impl CargoArgs {
+    /// Flags choosing which packages and targets to test, as cargo spells them.
+    pub fn selection_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for package in &self.packages {
+            out.extend(["--package".to_string(), package.clone()]);
+        }
+        if self.workspace {
+            out.push("--workspace".into());
+        }
+        for package in &self.exclude {
+            out.extend(["--exclude".to_string(), package.clone()]);
+        }
+        let switches = [
+            (self.lib, "--lib"),
+            (self.bins, "--bins"),
+            (self.tests, "--tests"),
+        ];
+        out.extend(
+            switches
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| f.to_string()),
+        );
+        for bin in &self.bin {
+            out.extend(["--bin".to_string(), bin.clone()]);
+        }
+        for test in &self.test {
+            out.extend(["--test".to_string(), test.clone()]);
+        }
+        out
+    }
+
+    /// Flags deciding how the workspace is built, as cargo spells them; a rerun repeats them.
+    pub fn build_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(path) = &self.manifest_path {
+            out.extend(["--manifest-path".to_string(), path.display().to_string()]);
+        }
+        for features in &self.features {
+            out.extend(["--features".to_string(), features.clone()]);
+        }
+        let switches = [
+            (self.all_features, "--all-features"),
+            (self.no_default_features, "--no-default-features"),
+            (self.release, "--release"),
+            (self.locked, "--locked"),
+            (self.offline, "--offline"),
+        ];
+        out.extend(
+            switches
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| f.to_string()),
+        );
+        if let Some(profile) = &self.cargo_profile {
+            out.extend(["--profile".to_string(), profile.clone()]);
+        }
+        if let Some(dir) = &self.target_dir {
+            out.extend(["--target-dir".to_string(), dir.display().to_string()]);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn jobs_of(args: &[&str]) -> Option<String> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(Command::Run(run)) | Some(Command::List(run)) => run.jobs,
+            None => cli.run.jobs,
+        }
+    }
+
+    #[test]
+    fn jobs_accepts_every_spelling() {
+        for args in [
+            &["runner", "-n4"][..],
+            &["runner", "-n", "4"],
+            &["runner", "--jobs=4"],
+            &["runner", "--jobs", "4"],
+            &["runner", "run", "-n4"],
+        ] {
+            assert_eq!(jobs_of(args).as_deref(), Some("4"), "{args:?}");
+        }
+        assert_eq!(jobs_of(&["runner", "-nauto"]).as_deref(), Some("auto"));
+        assert_eq!(jobs_of(&["runner", "-n", "auto"]).as_deref(), Some("auto"));
+        // A negative number reaches our own validation instead of being taken for a flag.
+        assert_eq!(jobs_of(&["runner", "-n", "-3"]).as_deref(), Some("-3"));
+    }
+
+    #[test]
+    fn cargo_flags_render_as_cargo_spells_them() {
+        let cli = Cli::try_parse_from([
+            "runner",
+            "-p",
+            "a",
+            "-p",
+            "b",
+            "--test",
+            "it",
+            "--release",
+            "--cargo-profile",
+            "x",
+        ]);
+        assert!(cli.is_err(), "--release conflicts with --cargo-profile");
+        let cli =
+            Cli::try_parse_from(["runner", "-p", "a", "-p", "b", "--test", "it", "--release"])
+                .unwrap();
+        assert_eq!(
+            cli.run.cargo.selection_args(),
+            ["--package", "a", "--package", "b", "--test", "it"]
+        );
+        assert_eq!(cli.run.cargo.build_args(), ["--release"]);
+    }
+
+    #[test]
+    fn list_subcommand_and_filters() {
+        let cli = Cli::try_parse_from(["runner", "list", "foo", "--skip", "bar"]).unwrap();
+        let Some(Command::List(args)) = cli.command else {
+            panic!("expected list")
+        };
+        assert_eq!(args.filters, ["foo"]);
+        assert_eq!(args.skip, ["bar"]);
+    }
+}

@@ -1,0 +1,254 @@
+//! Resolved, validated, clap-free settings for one invocation.
+//!
+//! Everything after argument parsing reads a [`RunConfig`]; values are checked here once so that
+//! later stages never see a bad one.
+
+use std::path::PathBuf;
+
+use crate::cli::{self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, RunArgs};
+
+/// A usage error: one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    List,
+}
+
+/// How test names are matched against the user's filters.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub filters: Vec<String>,
+    pub skip: Vec<String>,
+    pub exact: bool,
+    pub ignored: IgnoredPolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IgnoredPolicy {
+    /// Ignored tests are reported as skipped.
+    #[default]
+    Skip,
+    /// Only ignored tests run.
+    Only,
+    /// Ignored tests run along with the others.
+    Include,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTests {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// Where test binaries come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Cargo(CargoOptions),
+    Binaries(Vec<PathBuf>),
+}
+
+/// The cargo flags of this run, already in cargo's spelling.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOptions {
+    /// Which packages and targets (`--package`, `--lib`, `--test NAME`...).
+    pub selection: Vec<String>,
+    /// How they are built (`--manifest-path`, `--features`, `--release`...).
+    pub build: Vec<String>,
+    pub manifest_path: Option<PathBuf>,
+    pub target_dir: Option<PathBuf>,
+    pub locked: bool,
+    pub offline: bool,
+}
+
+impl From<CargoArgs> for CargoOptions {
+    fn from(args: CargoArgs) -> Self {
+        CargoOptions {
+            selection: args.selection_args(),
+            build: args.build_args(),
+            manifest_path: args.manifest_path,
+            target_dir: args.target_dir,
+            locked: args.locked,
+            offline: args.offline,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub mode: Mode,
+    pub source: Source,
+    pub selection: Selection,
+    pub jobs: usize,
+    /// Stop starting tests once this many have failed.
+    pub max_failures: Option<usize>,
+    pub verbosity: Verbosity,
+    pub color: bool,
+    pub json: bool,
+    pub list_json: bool,
+    pub no_tests: NoTests,
+    pub compare: bool,
+}
+
+impl RunConfig {
+    pub fn from_cli(cli: cli::Cli) -> Result<Self, UsageError> {
+        let (mode, args) = match cli.command {
+            None => (Mode::Run, cli.run),
+            Some(cli::Command::Run(args)) => (Mode::Run, args),
+            Some(cli::Command::List(args)) => (Mode::List, args),
+        };
+        Self::from_args(mode, args)
+    }
+
+    fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
+        let jobs = match args.jobs.as_deref() {
+            None => available_cpus(),
+            Some(value) => parse_jobs(value)?,
+        };
+        if args.maxfail == Some(0) {
+            return Err(UsageError(
+                "invalid value '0' for '--maxfail <N>': use a number of failures of 1 or more"
+                    .into(),
+            ));
+        }
+        let max_failures = if args.exitfirst {
+            Some(1)
+        } else {
+            args.maxfail
+        };
+        let cargo = CargoOptions::from(args.cargo);
+        let source = if args.binaries.is_empty() {
+            Source::Cargo(cargo)
+        } else {
+            if let Some(flag) = cargo.selection.iter().chain(&cargo.build).next() {
+                return Err(UsageError(format!(
+                    "'{flag}' is a cargo option and cannot be used with '--binary': drop one of them"
+                )));
+            }
+            Source::Binaries(args.binaries)
+        };
+        let ignored = if args.ignored {
+            IgnoredPolicy::Only
+        } else if args.include_ignored {
+            IgnoredPolicy::Include
+        } else {
+            IgnoredPolicy::Skip
+        };
+        let verbosity = if args.verbose {
+            Verbosity::Verbose
+        } else if args.quiet {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Normal
+        };
+        Ok(RunConfig {
+            mode,
+            source,
+            selection: Selection {
+                filters: args.filters,
+                skip: args.skip,
+                exact: args.exact,
+                ignored,
+            },
+            jobs,
+            max_failures,
+            verbosity,
+            color: color_enabled(args.color),
+            json: args.message_format == MessageFormat::Json,
+            list_json: args.list_format == ListFormat::Json,
+            no_tests: match args.no_tests {
+                NoTestsChoice::Pass => NoTests::Pass,
+                NoTestsChoice::Warn => NoTests::Warn,
+                NoTestsChoice::Fail => NoTests::Fail,
+            },
+            compare: args.compare,
+        })
+    }
+}
+
+/// The number of logical CPUs this process may run on (affinity mask and cgroup quota).
+pub fn available_cpus() -> usize {
+    num_cpus::get().max(1)
+}
+
+/// `auto`, or a whole number; 0 and 1 both mean one test at a time.
+pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("auto") {
+        return Ok(available_cpus());
+    }
+    match value.parse::<usize>() {
+        Ok(n) => Ok(n.max(1)),
+        Err(_) => Err(UsageError(format!(
+            "invalid value '{value}' for '--jobs <N|auto>': expected a whole number of workers (e.g. -n4) or 'auto'"
+        ))),
+    }
+}
+
+fn color_enabled(choice: ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_values() {
+        assert_eq!(parse_jobs("4").unwrap(), 4);
+        assert_eq!(parse_jobs("0").unwrap(), 1);
+        assert_eq!(parse_jobs("1").unwrap(), 1);
+        assert_eq!(parse_jobs("64").unwrap(), 64);
+        assert_eq!(parse_jobs("auto").unwrap(), available_cpus());
+        for bad in ["x", "-3", "", "4.5"] {
+            let err = parse_jobs(bad).unwrap_err().to_string();
+            assert!(err.contains("--jobs"), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn binary_mode_rejects_cargo_flags() {
+        let args = RunArgs {
+            binaries: vec!["/bin/true".into()],
+            cargo: CargoArgs {
+                release: true,
+                ..Default::default()
+            },
+            jobs: Some("1".into()),
+            ..Default::default()
+        };
+        let err = RunConfig::from_args(Mode::Run, args).unwrap_err();
+        assert!(err.to_string().contains("--release"));
+    }
+
+    #[test]
+    fn exitfirst_is_maxfail_one() {
+        let args = RunArgs {
+            exitfirst: true,
+            jobs: Some("2".into()),
+            ..Default::default()
+        };
+        let config = RunConfig::from_args(Mode::Run, args).unwrap();
+        assert_eq!(config.max_failures, Some(1));
+    }
+}

@@ -1,0 +1,258 @@
+//! The events a run produces: the only contract between running tests and reporting them.
+//!
+//! Events are plain data and derive `Serialize`, so the JSON reporter writes each as one line.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Version of the JSON event stream; bumped when a field changes meaning or disappears.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Identifies one test across the run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TestId {
+    pub binary_id: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for TestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.binary_id, self.name)
+    }
+}
+
+/// How one test ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    Passed,
+    /// libtest reported a failure (exit code 101), or a whole-binary harness exited non-zero.
+    Failed {
+        exit_code: i32,
+    },
+    /// Killed by a signal.
+    Crashed {
+        signal: String,
+    },
+    /// The process called `exit` with a code libtest never uses.
+    Exited {
+        exit_code: i32,
+    },
+    /// `--exact NAME` matched nothing: the binary ran zero tests.
+    NoTestRan,
+    /// Ran past `--timeout` and was terminated.
+    TimedOut,
+    /// The test could not be started at all.
+    SpawnFailed {
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Passed)
+    }
+
+    /// A short upper-case label for line-oriented output.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "PASS",
+            Outcome::Failed { .. } => "FAIL",
+            Outcome::Crashed { .. } => "CRASH",
+            Outcome::Exited { .. } => "EXIT",
+            Outcome::NoTestRan => "NOTEST",
+            Outcome::TimedOut => "TIMEOUT",
+            Outcome::SpawnFailed { .. } => "ERROR",
+        }
+    }
+
+    /// One sentence on why a non-passing test did not pass.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Passed => "passed".into(),
+            Outcome::Failed { exit_code } => format!("failed (exit code {exit_code})"),
+            Outcome::Crashed { signal } => format!("crashed: killed by {signal}"),
+            Outcome::Exited { exit_code } => {
+                format!("the test process exited with code {exit_code}")
+            }
+            Outcome::NoTestRan => {
+                "ran no test: `--exact` matched nothing in the binary (was it renamed?)".into()
+            }
+            Outcome::TimedOut => "timed out".into(),
+            Outcome::SpawnFailed { message } => format!("could not be started: {message}"),
+        }
+    }
+}
+
+/// The final result of one test.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    #[serde(flatten)]
+    pub id: TestId,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub stdout: String,
+    pub stderr: String,
+    /// The test exited but something it spawned held its output open (reported as LEAKY).
+    pub leaked: bool,
+    /// Command line that reruns just this test (given for tests that did not pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<String>,
+}
+
+/// Why a selected test was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    Ignored,
+    /// Not started because `-x`/`--maxfail` stopped the run.
+    NotStarted,
+}
+
+/// Counts and timings of a finished run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunStats {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub workers: usize,
+    #[serde(serialize_with = "seconds")]
+    pub wall: Duration,
+    /// Sum of every test's own duration: what a serial run would take.
+    #[serde(serialize_with = "seconds")]
+    pub summed: Duration,
+    pub longest: Option<LongestTest>,
+}
+
+/// The slowest test: the floor no amount of parallelism removes.
+#[derive(Debug, Clone, Serialize)]
+pub struct LongestTest {
+    #[serde(flatten)]
+    pub id: TestId,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+impl RunStats {
+    /// summed / wall: how many tests ran at once on average.
+    pub fn speedup(&self) -> f64 {
+        ratio(self.summed, self.wall)
+    }
+
+    /// speedup / workers, between 0 and 1 when workers are never oversubscribed.
+    pub fn efficiency(&self) -> f64 {
+        self.speedup() / self.workers.max(1) as f64
+    }
+
+    /// The wall time no scheduler can beat: max(longest test, summed / workers).
+    pub fn ideal_wall(&self) -> Duration {
+        let spread = self.summed / self.workers.max(1) as u32;
+        let longest = self.longest.as_ref().map_or(Duration::ZERO, |l| l.duration);
+        spread.max(longest)
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    if b.is_zero() {
+        0.0
+    } else {
+        a.as_secs_f64() / b.as_secs_f64()
+    }
+}
+
+/// Everything a reporter is told, in order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TestEvent {
+    RunStarted {
+        format_version: u32,
+        tests: usize,
+        binaries: usize,
+        workers: usize,
+        /// `serial` or `parallel` when `--compare` runs twice, otherwise absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
+    /// Something the user should know that is not a test result.
+    Note {
+        message: String,
+    },
+    /// A binary whose tests could not be listed; none of its tests run.
+    ListFailed {
+        binary_id: String,
+        message: String,
+    },
+    TestStarted {
+        #[serde(flatten)]
+        id: TestId,
+    },
+    TestSlow {
+        #[serde(flatten)]
+        id: TestId,
+        #[serde(serialize_with = "seconds")]
+        elapsed: Duration,
+    },
+    TestFinished(TestResult),
+    TestSkipped {
+        #[serde(flatten)]
+        id: TestId,
+        reason: SkipReason,
+    },
+    RunFinished(RunStats),
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_event_is_flat_json() {
+        let event = TestEvent::TestFinished(TestResult {
+            id: TestId {
+                binary_id: "pkg::it".into(),
+                name: "a::b".into(),
+            },
+            outcome: Outcome::Crashed {
+                signal: "SIGSEGV".into(),
+            },
+            duration: Duration::from_millis(1500),
+            stdout: String::new(),
+            stderr: "x".into(),
+            leaked: false,
+            rerun: Some("runner".into()),
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "test-finished");
+        assert_eq!(json["status"], "crashed");
+        assert_eq!(json["signal"], "SIGSEGV");
+        assert_eq!(json["binary_id"], "pkg::it");
+        assert_eq!(json["duration"], 1.5);
+    }
+
+    #[test]
+    fn speedup_and_ideal() {
+        let stats = RunStats {
+            workers: 4,
+            wall: Duration::from_secs(2),
+            summed: Duration::from_secs(6),
+            longest: Some(LongestTest {
+                id: TestId {
+                    binary_id: "b".into(),
+                    name: "t".into(),
+                },
+                duration: Duration::from_secs(1),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(stats.speedup(), 3.0);
+        assert_eq!(stats.efficiency(), 0.75);
+        assert_eq!(stats.ideal_wall(), Duration::from_millis(1500));
+    }
+}

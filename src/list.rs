@@ -1,0 +1,182 @@
+//! Lists each binary's tests with libtest's `--list --format terse`, all binaries in parallel.
+//!
+//! A `harness = false` target that does not speak libtest's listing becomes one test named after
+//! the binary, run whole. A libtest binary whose listing fails is reported and left out; the
+//! others still run.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rayon::prelude::*;
+
+use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
+use crate::process::{self, Exit, Limits};
+
+/// The tests of one binary, or why they could not be known.
+#[derive(Debug)]
+pub enum BinaryListing {
+    Tests(Vec<TestCase>),
+    /// Run whole as a single test; the string says why.
+    Whole(TestCase, String),
+    Failed(String),
+}
+
+/// List every binary, in parallel, each bounded by `timeout`.
+pub fn list_all(binaries: &[Arc<TestBinary>], timeout: Duration) -> Vec<BinaryListing> {
+    binaries
+        .par_iter()
+        .map(|binary| list_binary(binary, timeout))
+        .collect()
+}
+
+fn list_binary(binary: &Arc<TestBinary>, timeout: Duration) -> BinaryListing {
+    let all = match run_list(binary, false, timeout) {
+        Ok(Parsed::Names(names)) => names,
+        Ok(Parsed::NotLibtest(why)) if binary.custom_harness || is_prebuilt(binary) => {
+            return whole(binary, why);
+        }
+        Ok(Parsed::NotLibtest(why)) | Err(why) => {
+            if binary.custom_harness {
+                return whole(binary, why);
+            }
+            return BinaryListing::Failed(why);
+        }
+    };
+    let ignored = match run_list(binary, true, timeout) {
+        Ok(Parsed::Names(names)) => names,
+        Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
+    };
+    let ignored: std::collections::HashSet<&str> = ignored.iter().map(String::as_str).collect();
+    let cases = all
+        .iter()
+        .map(|name| TestCase {
+            binary: Arc::clone(binary),
+            ignored: ignored.contains(name.as_str()),
+            name: name.clone(),
+            invocation: Invocation::Libtest,
+        })
+        .collect();
+    BinaryListing::Tests(cases)
+}
+
+fn is_prebuilt(binary: &TestBinary) -> bool {
+    binary.kind == TargetKind::Prebuilt
+}
+
+fn whole(binary: &Arc<TestBinary>, why: String) -> BinaryListing {
+    let case = TestCase {
+        binary: Arc::clone(binary),
+        name: binary.target_name.clone(),
+        ignored: false,
+        invocation: Invocation::WholeBinary,
+    };
+    let note = format!(
+        "{} does not list its tests the way libtest does ({why}); it runs whole, as one test",
+        binary.id
+    );
+    BinaryListing::Whole(case, note)
+}
+
+enum Parsed {
+    Names(Vec<String>),
+    NotLibtest(String),
+}
+
+fn run_list(binary: &TestBinary, ignored: bool, timeout: Duration) -> Result<Parsed, String> {
+    let mut command = Command::new(&binary.path);
+    command
+        .args(["--list", "--format", "terse"])
+        .current_dir(&binary.cwd)
+        .envs(&binary.env)
+        .env("RUNNER", "1");
+    if ignored {
+        command.arg("--ignored");
+    }
+    let limits = Limits {
+        timeout: Some(timeout),
+        grace: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let done = process::run(&mut command, &limits, |_| {})
+        .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
+    let stderr_tail = || {
+        let text = done.stderr.to_text();
+        let text = text.trim();
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("; stderr: {}", last_lines(text, 5))
+        }
+    };
+    if done.timed_out {
+        return Err(format!(
+            "listing its tests took longer than {}s and was stopped",
+            timeout.as_secs_f64()
+        ));
+    }
+    match done.exit {
+        Exit::Code(0) => {}
+        Exit::Code(code) => {
+            return Ok(Parsed::NotLibtest(format!(
+                "`--list` exited with code {code}{}",
+                stderr_tail()
+            )))
+        }
+        Exit::Signal(signal) => {
+            return Err(format!(
+                "`--list` crashed: killed by {}{}",
+                process::signal_name(signal),
+                stderr_tail()
+            ))
+        }
+    }
+    parse_terse(&done.stdout.to_text())
+        .map(Parsed::Names)
+        .or_else(|line| {
+            Ok(Parsed::NotLibtest(format!(
+                "`--list` printed {line:?}, which is not a libtest listing"
+            )))
+        })
+}
+
+/// Parse `name: test` lines; the error is the first line that is not one.
+fn parse_terse(stdout: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for line in stdout.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        match line.rsplit_once(": ") {
+            Some((name, "test" | "benchmark" | "bench")) if !name.is_empty() => {
+                names.push(name.to_string())
+            }
+            _ => return Err(line.chars().take(120).collect()),
+        }
+    }
+    Ok(names)
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terse_listing_parses() {
+        let names = parse_terse("a::b: test\nr#match: test\nünï: test\n\n").unwrap();
+        assert_eq!(names, ["a::b", "r#match", "ünï"]);
+        assert!(parse_terse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn other_output_is_not_a_listing() {
+        let err = parse_terse("a: test\ncustom harness ran 3 checks\n").unwrap_err();
+        assert_eq!(err, "custom harness ran 3 checks");
+    }
+}

@@ -1,0 +1,59 @@
+//! Entry point: parse arguments, run the invocation, print a top-level error, exit with a
+//! documented code (see [`exit_code`]).
+
+mod cli;
+mod config;
+mod discover;
+mod event;
+mod exit_code;
+mod list;
+mod model;
+mod process;
+mod report;
+mod rerun;
+mod run;
+mod schedule;
+mod select;
+mod summary;
+mod worker;
+
+use clap::Parser;
+
+fn main() {
+    let code = match cli::Cli::try_parse() {
+        Err(err) => usage_error(err),
+        Ok(cli) => match config::RunConfig::from_cli(cli) {
+            Err(err) => {
+                eprintln!("error: {err}");
+                exit_code::USAGE
+            }
+            Ok(config) => match run::execute(&config) {
+                Ok(code) => code,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    exit_code::INTERNAL
+                }
+            },
+        },
+    };
+    std::process::exit(code);
+}
+
+/// Help and version go to stdout with code 0; a real usage error is one line, code 2.
+fn usage_error(err: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            exit_code::OK
+        }
+        _ => {
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see `runner --help`)");
+            exit_code::USAGE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! What gets run: test binaries, the tests inside them, and how a test is named.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::event::TestId;
+
+/// The kind of cargo target a test binary was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    Lib,
+    Bin,
+    Test,
+    Bench,
+    Example,
+    /// A binary given with `--binary`: no cargo metadata.
+    Prebuilt,
+}
+
+/// One test executable and everything needed to run a test from it as `cargo test` would.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestBinary {
+    /// Stable, human-readable id in cargo-nextest's style: `pkg`, `pkg::bin/name`, `pkg::itest`.
+    pub id: String,
+    pub path: PathBuf,
+    pub package: Option<String>,
+    pub target_name: String,
+    pub kind: TargetKind,
+    /// Working directory for its tests: the package root.
+    pub cwd: PathBuf,
+    /// Environment added on top of the runner's own.
+    #[serde(skip)]
+    pub env: BTreeMap<String, String>,
+    /// Declared `harness = false` in the manifest.
+    pub custom_harness: bool,
+}
+
+/// How a test is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invocation {
+    /// `<bin> --exact NAME --nocapture`, a libtest test.
+    Libtest,
+    /// `<bin>` with no arguments: a `harness = false` binary run whole.
+    WholeBinary,
+}
+
+/// One selected test.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub binary: Arc<TestBinary>,
+    pub name: String,
+    pub ignored: bool,
+    pub invocation: Invocation,
+}
+
+impl TestCase {
+    /// `binary-id test-name`, unique across a run.
+    pub fn id(&self) -> TestId {
+        TestId {
+            binary_id: self.binary.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Arguments for running only this test.
+    pub fn args(&self) -> Vec<&str> {
+        match self.invocation {
+            Invocation::WholeBinary => Vec::new(),
+            Invocation::Libtest => {
+                let mut args = vec!["--exact", self.name.as_str(), "--nocapture"];
+                if self.ignored {
+                    args.push("--ignored");
+                }
+                args
+            }
+        }
+    }
+}
+
+/// The binary id cargo-nextest would give a target.
+pub fn binary_id(package: &str, kind: &TargetKind, target_name: &str) -> String {
+    match kind {
+        TargetKind::Lib => package.to_string(),
+        TargetKind::Test => format!("{package}::{target_name}"),
+        TargetKind::Bin => format!("{package}::bin/{target_name}"),
+        TargetKind::Bench => format!("{package}::bench/{target_name}"),
+        TargetKind::Example => format!("{package}::example/{target_name}"),
+        TargetKind::Prebuilt => target_name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_nextest() {
+        assert_eq!(binary_id("core", &TargetKind::Lib, "core"), "core");
+        assert_eq!(binary_id("core", &TargetKind::Test, "api"), "core::api");
+        assert_eq!(binary_id("core", &TargetKind::Bin, "cli"), "core::bin/cli");
+    }
+
+    #[test]
+    fn args_for_ignored_and_whole_binaries() {
+        let binary = Arc::new(TestBinary {
+            id: "p".into(),
+            path: "/x".into(),
+            package: None,
+            target_name: "p".into(),
+            kind: TargetKind::Lib,
+            cwd: "/".into(),
+            env: BTreeMap::new(),
+            custom_harness: false,
+        });
+        let mut case = TestCase {
+            binary,
+            name: "a::b".into(),
+            ignored: true,
+            invocation: Invocation::Libtest,
+        };
+        assert_eq!(case.args(), ["--exact", "a::b", "--nocapture", "--ignored"]);
+        case.invocation = Invocation::WholeBinary;
+        assert!(case.args().is_empty());
+    }
+}

@@ -1,0 +1,413 @@
+//! Runs one child process to completion: its own process group, both pipes drained at once,
+//! a timeout with a grace period, and no process of its group left alive afterwards.
+//!
+//! This is the only module that talks to the operating system's process API (through `nix`).
+//! Every wait is a `poll` on the two pipes and a pidfd, so a child that prints nothing costs no
+//! CPU, and a child whose pipes are held open by something it spawned cannot stall us.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+/// Bounds on how long a child may take.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// End the child after this long: SIGTERM, then SIGKILL after `grace`.
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    /// How long to keep reading after the child exited while its pipes stay open.
+    pub leak_timeout: Duration,
+    /// Call the `on_slow` callback every such period while the child runs.
+    pub slow_period: Option<Duration>,
+    /// Bytes of each stream kept in memory at each end.
+    pub capture: CaptureLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: None,
+            grace: Duration::from_secs(5),
+            leak_timeout: Duration::from_millis(200),
+            slow_period: None,
+            capture: CaptureLimit::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureLimit {
+    pub head: usize,
+    pub tail: usize,
+}
+
+impl Default for CaptureLimit {
+    fn default() -> Self {
+        CaptureLimit {
+            head: 256 * 1024,
+            tail: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl From<ExitStatus> for Exit {
+    fn from(status: ExitStatus) -> Self {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Code(-1),
+        }
+    }
+}
+
+/// The conventional name of a signal number (`SIGSEGV`), or `signal N`.
+pub fn signal_name(signal: i32) -> String {
+    match Signal::try_from(signal) {
+        Ok(sig) => sig.as_str().to_string(),
+        Err(_) => format!("signal {signal}"),
+    }
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    pub exit: Exit,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub duration: Duration,
+    /// The timeout ran out and the child was terminated.
+    pub timed_out: bool,
+    /// The child exited but something it spawned kept its output pipes open.
+    pub leaked: bool,
+}
+
+/// A stream's bytes, bounded: the first `head` bytes and the last `tail` bytes.
+#[derive(Debug, Default, Clone)]
+pub struct Captured {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    total: u64,
+    limit: Option<CaptureLimit>,
+}
+
+impl Captured {
+    fn new(limit: CaptureLimit) -> Self {
+        Captured {
+            limit: Some(limit),
+            ..Default::default()
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        let limit = self.limit.unwrap_or_default();
+        self.total += bytes.len() as u64;
+        if self.head.len() < limit.head {
+            let take = bytes.len().min(limit.head - self.head.len());
+            self.head.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+        }
+        self.tail.extend_from_slice(bytes);
+        // Compact only when the tail doubles, so each byte is moved O(1) times on average.
+        if self.tail.len() > 2 * limit.tail.max(1) {
+            let excess = self.tail.len() - limit.tail;
+            self.tail.drain(..excess);
+        }
+    }
+
+    /// Total bytes the stream carried.
+    #[cfg(test)]
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Bytes dropped from the middle.
+    pub fn omitted(&self) -> u64 {
+        let tail_kept = self.tail.len().min(self.limit.unwrap_or_default().tail);
+        self.total - (self.head.len() + tail_kept) as u64
+    }
+
+    /// The kept bytes as text (lossy), with a note where the middle was dropped.
+    pub fn to_text(&self) -> String {
+        let tail_limit = self.limit.unwrap_or_default().tail;
+        let tail = &self.tail[self.tail.len().saturating_sub(tail_limit)..];
+        let omitted = self.omitted();
+        let mut text = String::from_utf8_lossy(&self.head).into_owned();
+        if omitted > 0 {
+            text.push_str(&format!("\n[... {omitted} bytes omitted ...]\n"));
+        }
+        text.push_str(&String::from_utf8_lossy(tail));
+        text
+    }
+
+    #[cfg(test)]
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut captured = Captured::new(CaptureLimit::default());
+        captured.push(bytes);
+        captured
+    }
+}
+
+/// Start `command` in a new process group with stdin from /dev/null and both outputs piped.
+pub fn spawn(command: &mut Command) -> io::Result<Child> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+}
+
+/// Run the child to its end under `limits`, calling `on_slow(elapsed)` each slow period.
+pub fn run(
+    command: &mut Command,
+    limits: &Limits,
+    mut on_slow: impl FnMut(Duration),
+) -> io::Result<Finished> {
+    let started = Instant::now();
+    let mut child = spawn(command)?;
+    let group = Pid::from_raw(child.id() as i32);
+    let mut stdout = child.stdout.take().map(|p| File::from(OwnedFd::from(p)));
+    let mut stderr = child.stderr.take().map(|p| File::from(OwnedFd::from(p)));
+    let mut out = Captured::new(limits.capture);
+    let mut err = Captured::new(limits.capture);
+    let mut pidfd = open_pidfd(child.id());
+    let mut exited = false;
+    let mut timed_out = false;
+    let mut leaked = false;
+    let mut leak_deadline: Option<Instant> = None;
+    let mut kill_deadline: Option<Instant> = None;
+    let mut next_slow = limits.slow_period.map(|p| started + p);
+    let mut buf = vec![0u8; 64 * 1024];
+
+    loop {
+        let now = Instant::now();
+        if !exited && pidfd.is_none() {
+            // No pidfd on this kernel: check by polling the child.
+            exited = child.try_wait()?.is_some();
+        }
+        if exited && stdout.is_none() && stderr.is_none() {
+            break;
+        }
+        if exited && leak_deadline.is_none() {
+            leak_deadline = Some(now + limits.leak_timeout);
+        }
+        if leak_deadline.is_some_and(|d| now >= d) {
+            leaked = true;
+            break;
+        }
+        if let Some(timeout) = limits.timeout {
+            if !exited && !timed_out && now >= started + timeout {
+                timed_out = true;
+                let _ = killpg(group, Signal::SIGTERM);
+                kill_deadline = Some(now + limits.grace);
+            }
+        }
+        if kill_deadline.is_some_and(|d| now >= d) {
+            let _ = killpg(group, Signal::SIGKILL);
+            kill_deadline = None;
+        }
+        if let Some(at) = next_slow {
+            if now >= at {
+                on_slow(now - started);
+                next_slow = limits.slow_period.map(|p| at + p);
+            }
+        }
+
+        let mut wake: Option<Instant> = None;
+        let mut wake_at = |at: Option<Instant>| {
+            if let Some(at) = at {
+                wake = Some(wake.map_or(at, |w: Instant| w.min(at)));
+            }
+        };
+        wake_at(leak_deadline);
+        wake_at(kill_deadline);
+        wake_at(next_slow);
+        if !timed_out && !exited {
+            wake_at(limits.timeout.map(|t| started + t));
+        }
+        if !exited && pidfd.is_none() {
+            wake_at(Some(now + Duration::from_millis(20)));
+        }
+        let timeout = match wake {
+            None => PollTimeout::NONE,
+            Some(at) => {
+                let ms = at.saturating_duration_since(now).as_millis().min(60_000) as u16;
+                PollTimeout::from(ms.max(1))
+            }
+        };
+
+        let (out_ready, err_ready, pid_ready) = {
+            let mut fds = Vec::with_capacity(3);
+            let mut slots = [None; 3];
+            let sources = [
+                stdout.as_ref().map(|f| f.as_fd()),
+                stderr.as_ref().map(|f| f.as_fd()),
+                pidfd.as_ref().map(|f| f.as_fd()),
+            ];
+            for (slot, fd) in sources.into_iter().enumerate() {
+                if let Some(fd) = fd {
+                    slots[slot] = Some(fds.len());
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let ready = |slot: usize| {
+                slots[slot].is_some_and(|i: usize| {
+                    fds[i].revents().is_some_and(|r| {
+                        r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                    })
+                })
+            };
+            (ready(0), ready(1), ready(2))
+        };
+        if out_ready {
+            drain_once(&mut stdout, &mut out, &mut buf)?;
+        }
+        if err_ready {
+            drain_once(&mut stderr, &mut err, &mut buf)?;
+        }
+        if pid_ready {
+            exited = true;
+            pidfd = None;
+        }
+    }
+
+    // Whatever the test left behind in its group goes with it. The leader is still a zombie
+    // (not yet reaped), so its pid cannot have been reused for another group.
+    let _ = killpg(group, Signal::SIGKILL);
+    let status = child.wait()?;
+    Ok(Finished {
+        exit: Exit::from(status),
+        stdout: out,
+        stderr: err,
+        duration: started.elapsed(),
+        timed_out,
+        leaked,
+    })
+}
+
+/// One read from a ready pipe; closes it on end of file.
+fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> io::Result<()> {
+    let Some(file) = pipe else { return Ok(()) };
+    match file.read(buf) {
+        Ok(0) => *pipe = None,
+        Ok(n) => sink.push(&buf[..n]),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(_) => *pipe = None,
+    }
+    Ok(())
+}
+
+/// A pidfd becomes readable when the process exits, without reaping it.
+fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid as i32, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just handed us this descriptor and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    debug_assert!(fd.as_raw_fd() >= 0);
+    Some(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    #[test]
+    fn captures_both_streams_and_exit_code() {
+        let done = run(
+            &mut sh("echo out; echo err >&2; exit 3"),
+            &Limits::default(),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(done.exit, Exit::Code(3));
+        assert_eq!(done.stdout.to_text(), "out\n");
+        assert_eq!(done.stderr.to_text(), "err\n");
+        assert!(!done.timed_out && !done.leaked);
+    }
+
+    #[test]
+    fn signal_death_is_reported() {
+        let done = run(&mut sh("kill -SEGV $$"), &Limits::default(), |_| {}).unwrap();
+        assert_eq!(done.exit, Exit::Signal(11));
+        assert_eq!(signal_name(11), "SIGSEGV");
+    }
+
+    #[test]
+    fn large_output_on_both_pipes_does_not_deadlock() {
+        let script = "head -c 3000000 /dev/zero; head -c 3000000 /dev/zero >&2";
+        let limits = Limits {
+            capture: CaptureLimit {
+                head: 1000,
+                tail: 1000,
+            },
+            ..Limits::default()
+        };
+        let done = run(&mut sh(script), &limits, |_| {}).unwrap();
+        assert_eq!(done.stdout.total(), 3_000_000);
+        assert_eq!(done.stderr.total(), 3_000_000);
+        assert_eq!(done.stdout.omitted(), 3_000_000 - 2000);
+    }
+
+    #[test]
+    fn timeout_terminates_the_group() {
+        let limits = Limits {
+            timeout: Some(Duration::from_millis(100)),
+            grace: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let done = run(&mut sh("sleep 30"), &limits, |_| {}).unwrap();
+        assert!(done.timed_out);
+        assert!(matches!(done.exit, Exit::Signal(_)));
+    }
+
+    #[test]
+    fn leaked_pipe_does_not_stall() {
+        let limits = Limits {
+            leak_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        // The background sleep holds stdout open after the shell exits.
+        let done = run(&mut sh("sleep 30 & echo started"), &limits, |_| {}).unwrap();
+        assert!(done.leaked);
+        assert_eq!(done.exit, Exit::Code(0));
+        assert_eq!(done.stdout.to_text(), "started\n");
+    }
+
+    #[test]
+    fn captured_keeps_head_and_tail() {
+        let mut captured = Captured::new(CaptureLimit { head: 3, tail: 4 });
+        for chunk in [&b"abc"[..], b"defgh", b"ijklmnop"] {
+            captured.push(chunk);
+        }
+        assert_eq!(captured.total(), 16);
+        assert_eq!(captured.omitted(), 9);
+        assert_eq!(captured.to_text(), "abc\n[... 9 bytes omitted ...]\nmnop");
+    }
+}

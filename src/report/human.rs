@@ -1,0 +1,387 @@
+//! Output for people: a progress bar on a terminal, a line per test with `-v`, failures with
+//! their captured output as they happen, and the closing report whose last line is the
+//! `Summary:` line CI log scanners read.
+
+use std::io::Write;
+use std::time::Duration;
+
+use console::Style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Reporter;
+use crate::config::Verbosity;
+use crate::event::{Outcome, RunStats, SkipReason, TestEvent, TestResult};
+use crate::summary::Summary;
+
+pub struct HumanOptions {
+    pub verbosity: Verbosity,
+    pub color: bool,
+    /// Draw a progress bar (stderr is a terminal).
+    pub progress: bool,
+}
+
+pub struct HumanReporter {
+    options: HumanOptions,
+    out: Box<dyn Write + Send>,
+    bar: Option<ProgressBar>,
+    running: usize,
+    passed: usize,
+    failed: usize,
+    /// Under `--compare`, the serial pass only shows its progress.
+    label: Option<String>,
+}
+
+impl HumanReporter {
+    pub fn new(options: HumanOptions, out: Box<dyn Write + Send>) -> Self {
+        HumanReporter {
+            options,
+            out,
+            bar: None,
+            running: 0,
+            passed: 0,
+            failed: 0,
+            label: None,
+        }
+    }
+
+    fn paint(&self, text: &str, style: Style) -> String {
+        if self.options.color {
+            style.force_styling(true).apply_to(text).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Write lines above the progress bar; a closed stdout must not stop the run.
+    fn print(&mut self, text: &str) {
+        let out = &mut self.out;
+        let mut write = || {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        self.options.verbosity == Verbosity::Quiet
+    }
+
+    fn verbose(&self) -> bool {
+        self.options.verbosity == Verbosity::Verbose
+    }
+
+    /// The serial pass of `--compare` shows only progress and failures' names.
+    fn in_serial_pass(&self) -> bool {
+        self.label.as_deref() == Some("serial")
+    }
+
+    fn status_style(outcome: &Outcome) -> Style {
+        match outcome {
+            Outcome::Passed => Style::new().green().bold(),
+            _ => Style::new().red().bold(),
+        }
+    }
+
+    fn status_line(
+        &self,
+        label: &str,
+        style: Style,
+        duration: Option<Duration>,
+        id: &str,
+    ) -> String {
+        let time = match duration {
+            Some(d) => format!("[{:>8.3}s]", d.as_secs_f64()),
+            None => " ".repeat(11),
+        };
+        format!(
+            "{} {time} {id}\n",
+            self.paint(&format!("{label:>8}"), style)
+        )
+    }
+
+    fn on_finished(&mut self, result: &TestResult) {
+        self.running = self.running.saturating_sub(1);
+        let passed = result.outcome.is_success();
+        if passed {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        self.update_bar();
+        if self.in_serial_pass() {
+            return;
+        }
+        let label = if passed && result.leaked {
+            "LEAKY"
+        } else {
+            result.outcome.label()
+        };
+        let line = self.status_line(
+            label,
+            Self::status_style(&result.outcome),
+            Some(result.duration),
+            &result.id.to_string(),
+        );
+        if passed {
+            if self.verbose() {
+                self.print(&line);
+            }
+            return;
+        }
+        let mut block = line;
+        let id = result.id.to_string();
+        for (stream, text) in [("STDOUT", &result.stdout), ("STDERR", &result.stderr)] {
+            if text.is_empty() {
+                continue;
+            }
+            let header = format!("--- {stream}: {id} ---");
+            block.push_str(&self.paint(&header, Style::new().dim()));
+            block.push('\n');
+            block.push_str(text);
+            if !text.ends_with('\n') {
+                block.push('\n');
+            }
+        }
+        let why = format!("    {}: {}\n", id, result.outcome.describe());
+        block.push_str(&self.paint(&why, Style::new().red()));
+        self.print(&block);
+    }
+
+    fn update_bar(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} passed, {} failed, {} running",
+                self.passed, self.failed, self.running
+            ));
+        }
+    }
+
+    fn figures_line(&self, name: &str, stats: &RunStats) -> String {
+        format!(
+            "{name}: {} worker{}, wall {}, summed test time {}, speedup {:.2}x, efficiency {:.0}%\n",
+            stats.workers,
+            if stats.workers == 1 { "" } else { "s" },
+            secs(stats.wall),
+            secs(stats.summed),
+            stats.speedup(),
+            stats.efficiency() * 100.0
+        )
+    }
+
+    fn comparison(&self, serial: &RunStats, parallel: &RunStats) -> String {
+        let row = |name: &str, a: String, b: String| format!("  {name:<18}{a:>12}{b:>14}\n");
+        let mut text = String::from("Serial vs parallel:\n");
+        text += &row("", "serial".into(), format!("{} workers", parallel.workers));
+        text += &row("wall time", secs(serial.wall), secs(parallel.wall));
+        text += &row(
+            "summed test time",
+            secs(serial.summed),
+            secs(parallel.summed),
+        );
+        text += &row(
+            "speedup",
+            format!("{:.2}x", serial.speedup()),
+            format!("{:.2}x", parallel.speedup()),
+        );
+        text += &row(
+            "efficiency",
+            format!("{:.0}%", serial.efficiency() * 100.0),
+            format!("{:.0}%", parallel.efficiency() * 100.0),
+        );
+        if parallel.wall >= serial.wall {
+            text += "The parallel run was not faster than the serial one: starting and feeding \
+                     workers cost more than this suite gains from running tests at once. \
+                     Parallelism pays off on suites with more, or longer, tests.\n";
+        } else {
+            let gain = serial.wall.as_secs_f64() / parallel.wall.as_secs_f64().max(1e-9);
+            text += &format!("The parallel run was {gain:.2}x faster than the serial one.\n");
+        }
+        text
+    }
+}
+
+impl Reporter for HumanReporter {
+    fn on_event(&mut self, event: &TestEvent) {
+        match event {
+            TestEvent::RunStarted {
+                tests,
+                binaries,
+                workers,
+                label,
+                ..
+            } => {
+                self.label = label.clone();
+                self.running = 0;
+                self.passed = 0;
+                self.failed = 0;
+                if !self.quiet() {
+                    let pass = match label.as_deref() {
+                        Some(label) => format!("{label} run: "),
+                        None => String::new(),
+                    };
+                    let line = format!(
+                        "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{}\n",
+                        if *tests == 1 { "" } else { "s" },
+                        if *binaries == 1 { "y" } else { "ies" },
+                        if *workers == 1 { "" } else { "s" },
+                    );
+                    self.print(&self.paint(&line, Style::new().bold()));
+                }
+                if let Some(old) = self.bar.take() {
+                    old.finish_and_clear();
+                }
+                if self.options.progress && !self.quiet() {
+                    let bar = ProgressBar::with_draw_target(
+                        Some(*tests as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    let template = if self.options.color {
+                        "{elapsed_precise:.dim} [{bar:30.green/red}] {pos}/{len} {msg}"
+                    } else {
+                        "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}"
+                    };
+                    if let Ok(style) = ProgressStyle::with_template(template) {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                    bar.enable_steady_tick(Duration::from_millis(250));
+                    self.bar = Some(bar);
+                    self.update_bar();
+                }
+            }
+            TestEvent::Note { message } => {
+                if !self.quiet() && !self.in_serial_pass() {
+                    let line = format!("{} {message}\n", self.paint("note:", Style::new().cyan()));
+                    self.print(&line);
+                }
+            }
+            TestEvent::ListFailed { binary_id, message } => {
+                let line = format!(
+                    "{} could not list the tests of {binary_id}: {message}\n",
+                    self.paint("error:", Style::new().red().bold())
+                );
+                self.print(&line);
+            }
+            TestEvent::TestStarted { .. } => {
+                self.running += 1;
+                self.update_bar();
+            }
+            TestEvent::TestSlow { id, elapsed } => {
+                if !self.quiet() {
+                    let line = self.status_line(
+                        "SLOW",
+                        Style::new().yellow().bold(),
+                        Some(*elapsed),
+                        &id.to_string(),
+                    );
+                    self.print(&line);
+                }
+            }
+            TestEvent::TestFinished(result) => self.on_finished(result),
+            TestEvent::TestSkipped { id, reason } => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                if self.verbose() && !self.in_serial_pass() {
+                    let label = match reason {
+                        SkipReason::Ignored => "SKIP",
+                        SkipReason::NotStarted => "NOTRUN",
+                    };
+                    let line =
+                        self.status_line(label, Style::new().yellow(), None, &id.to_string());
+                    self.print(&line);
+                }
+            }
+            TestEvent::RunFinished(stats) => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                if self.in_serial_pass() && !self.quiet() {
+                    let line = self.figures_line("serial run", stats);
+                    self.print(&line);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let stats = &summary.stats;
+        let mut text = String::new();
+        if !summary.failures.is_empty() {
+            let title = format!(
+                "\n{} test{} did not pass:\n",
+                summary.failures.len(),
+                plural(summary.failures.len())
+            );
+            text += &self.paint(&title, Style::new().red().bold());
+            for failure in &summary.failures {
+                text += &self.status_line(
+                    failure.outcome.label(),
+                    Self::status_style(&failure.outcome),
+                    None,
+                    &failure.id.to_string(),
+                );
+                if let Some(rerun) = &failure.rerun {
+                    text += &format!("{:>20}{rerun}\n", "rerun: ");
+                }
+            }
+        }
+        for (binary, message) in &summary.list_failures {
+            text += &format!(
+                "{} {binary} could not be listed and none of its tests ran: {message}\n",
+                self.paint("error:", Style::new().red().bold())
+            );
+        }
+        if summary.not_started > 0 {
+            text += &format!(
+                "{} test{} not started: the run stopped after {} failure{} (-x/--maxfail)\n",
+                summary.not_started,
+                plural(summary.not_started),
+                stats.failed,
+                plural(stats.failed)
+            );
+        }
+        if !self.quiet() && stats.passed + stats.failed > 0 {
+            text.push('\n');
+            if let Some(serial) = serial {
+                text += &self.comparison(&serial.stats, stats);
+            }
+            text += &self.figures_line("Run", stats);
+            if let Some(longest) = &stats.longest {
+                text += &format!(
+                    "Longest test: {} ({}); ideal wall time max(longest, summed / workers) = {}\n",
+                    secs(longest.duration),
+                    longest.id,
+                    secs(stats.ideal_wall())
+                );
+            }
+        }
+        let counts = format!(
+            "Summary: {} passed, {} failed, {} skipped\n",
+            stats.passed, stats.failed, stats.skipped
+        );
+        // The last line stays exactly this, uncoloured, for CI log scanners.
+        text += &counts;
+        self.print(&text);
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}

@@ -1,0 +1,78 @@
+//! The command a user pastes to rerun one failed test: same build flags, just that test.
+
+use crate::config::Source;
+use crate::model::{TargetKind, TestCase};
+
+/// `runner [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted.
+pub fn command_for(source: &Source, case: &TestCase) -> String {
+    let mut words: Vec<String> = vec!["runner".into()];
+    match source {
+        Source::Binaries(_) => {
+            words.push("--binary".into());
+            words.push(case.binary.path.display().to_string());
+        }
+        Source::Cargo(cargo) => {
+            words.extend(cargo.build.iter().cloned());
+            if let Some(package) = &case.binary.package {
+                words.extend(["-p".to_string(), package.clone()]);
+            }
+            let target = &case.binary.target_name;
+            match case.binary.kind {
+                TargetKind::Lib => words.push("--lib".into()),
+                TargetKind::Bin => words.extend(["--bin".to_string(), target.clone()]),
+                TargetKind::Test => words.extend(["--test".to_string(), target.clone()]),
+                TargetKind::Bench | TargetKind::Example | TargetKind::Prebuilt => {}
+            }
+        }
+    }
+    words.extend(["--exact".to_string(), case.name.clone()]);
+    if case.ignored {
+        words.push("--include-ignored".into());
+    }
+    words
+        .iter()
+        .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CargoOptions;
+    use crate::model::{Invocation, TestBinary};
+    use std::sync::Arc;
+
+    #[test]
+    fn integration_test_rerun() {
+        let binary = Arc::new(TestBinary {
+            id: "pkg::it".into(),
+            path: "/t/it-123".into(),
+            package: Some("pkg".into()),
+            target_name: "it".into(),
+            kind: TargetKind::Test,
+            cwd: "/".into(),
+            env: Default::default(),
+            custom_harness: false,
+        });
+        let case = TestCase {
+            binary,
+            name: "mod::it's fine".into(),
+            ignored: false,
+            invocation: Invocation::Libtest,
+        };
+        let source = Source::Cargo(CargoOptions {
+            build: vec!["--release".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            command_for(&source, &case),
+            r#"runner --release -p pkg --test it --exact "mod::it's fine""#
+        );
+        let source = Source::Binaries(vec![]);
+        assert_eq!(
+            command_for(&source, &case),
+            r#"runner --binary /t/it-123 --exact "mod::it's fine""#
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! One invocation from start to end: discover → list → select → run (once, or twice under
+//! `--compare`) → report, returning the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossbeam_channel::Sender;
+use serde::Serialize;
+
+use crate::config::{Mode, NoTests, RunConfig, Source, Verbosity};
+use crate::discover::{self, DiscoverError, Discovered};
+use crate::event::{SkipReason, TestEvent, FORMAT_VERSION};
+use crate::exit_code;
+use crate::list::{self, BinaryListing};
+use crate::model::{Invocation, TestBinary, TestCase};
+use crate::process::Limits;
+use crate::report::{HumanOptions, HumanReporter, JsonReporter, Reporter, Reporters};
+use crate::rerun;
+use crate::schedule::{self, PoolOptions};
+use crate::select::Verdict;
+use crate::summary::Summary;
+use crate::worker;
+
+/// How long a binary may take to list its tests.
+const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What listing and selection produced.
+struct Plan {
+    binaries: Vec<Arc<TestBinary>>,
+    to_run: Vec<TestCase>,
+    ignored: Vec<TestCase>,
+    notes: Vec<String>,
+    list_failures: Vec<(String, String)>,
+}
+
+pub fn execute(config: &RunConfig) -> Result<i32> {
+    let discovered = match &config.source {
+        Source::Cargo(cargo) => discover::from_cargo(cargo),
+        Source::Binaries(paths) => discover::from_paths(paths),
+    };
+    let discovered = match discovered {
+        Ok(found) => found,
+        Err(DiscoverError::BuildFailed(status)) => {
+            eprintln!("error: {}", DiscoverError::BuildFailed(status));
+            return Ok(exit_code::BUILD_FAILED);
+        }
+        Err(DiscoverError::Other(e)) => return Err(e),
+    };
+    let plan = plan(config, discovered);
+    match config.mode {
+        Mode::List => print_listing(config, &plan),
+        Mode::Run => run_plan(config, &plan),
+    }
+}
+
+fn plan(config: &RunConfig, discovered: Discovered) -> Plan {
+    let listings = list::list_all(&discovered.binaries, LIST_TIMEOUT);
+    let mut plan = Plan {
+        binaries: discovered.binaries.clone(),
+        to_run: Vec::new(),
+        ignored: Vec::new(),
+        notes: Vec::new(),
+        list_failures: discovered.unusable,
+    };
+    for (binary, listing) in discovered.binaries.iter().zip(listings) {
+        let cases = match listing {
+            BinaryListing::Tests(cases) => cases,
+            BinaryListing::Whole(case, note) => {
+                plan.notes.push(note);
+                vec![case]
+            }
+            BinaryListing::Failed(why) => {
+                plan.list_failures.push((binary.id.clone(), why));
+                continue;
+            }
+        };
+        for case in cases {
+            match config.selection.verdict(&case.name, case.ignored) {
+                Verdict::Run => plan.to_run.push(case),
+                Verdict::SkipIgnored => plan.ignored.push(case),
+                Verdict::Exclude => {}
+            }
+        }
+    }
+    plan
+}
+
+fn run_plan(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    let mut reporters = reporters(config);
+    let serial = if config.compare {
+        Some(run_pass(config, plan, 1, Some("serial"), &mut reporters))
+    } else {
+        None
+    };
+    let label = config.compare.then_some("parallel");
+    let summary = run_pass(config, plan, config.jobs, label, &mut reporters);
+    reporters.finish(&summary, serial.as_ref());
+
+    let code = summary.exit_code(config.no_tests);
+    let ran = summary.stats.passed + summary.stats.failed;
+    if ran == 0 && summary.list_failures.is_empty() {
+        match config.no_tests {
+            NoTests::Fail => eprintln!(
+                "error: no test was selected; check the filters, or pass --no-tests=pass to allow an empty run"
+            ),
+            NoTests::Warn => eprintln!("warning: no test was selected"),
+            NoTests::Pass => {}
+        }
+    }
+    Ok(code)
+}
+
+fn reporters(config: &RunConfig) -> Reporters {
+    let mut reporters = Reporters::default();
+    let human_out: Box<dyn Write + Send> = if config.json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    reporters.0.push(Box::new(HumanReporter::new(
+        HumanOptions {
+            verbosity: config.verbosity,
+            color: config.color,
+            progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
+        },
+        human_out,
+    )));
+    if config.json {
+        reporters
+            .0
+            .push(Box::new(JsonReporter::new(std::io::stdout())));
+    }
+    reporters
+}
+
+/// Run every planned test once with `workers` workers, feeding events to the reporters.
+fn run_pass(
+    config: &RunConfig,
+    plan: &Plan,
+    workers: usize,
+    label: Option<&str>,
+    reporters: &mut Reporters,
+) -> Summary {
+    let mut summary = Summary::new(workers);
+    let mut emit = |event: TestEvent, summary: &mut Summary| {
+        summary.observe(&event);
+        reporters.on_event(&event);
+    };
+    emit(
+        TestEvent::RunStarted {
+            format_version: FORMAT_VERSION,
+            tests: plan.to_run.len() + plan.ignored.len(),
+            binaries: plan.binaries.len(),
+            workers,
+            label: label.map(str::to_string),
+        },
+        &mut summary,
+    );
+    for message in &plan.notes {
+        emit(
+            TestEvent::Note {
+                message: message.clone(),
+            },
+            &mut summary,
+        );
+    }
+    for (binary_id, message) in &plan.list_failures {
+        emit(
+            TestEvent::ListFailed {
+                binary_id: binary_id.clone(),
+                message: message.clone(),
+            },
+            &mut summary,
+        );
+    }
+    for case in &plan.ignored {
+        emit(
+            TestEvent::TestSkipped {
+                id: case.id(),
+                reason: SkipReason::Ignored,
+            },
+            &mut summary,
+        );
+    }
+
+    let limits = Limits::default();
+    let options = PoolOptions {
+        workers,
+        max_failures: config.max_failures,
+    };
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let run_one = |case: &TestCase, events: &Sender<TestEvent>| {
+                let id = case.id();
+                let mut result = worker::run_test(case, &limits, |elapsed| {
+                    let _ = events.send(TestEvent::TestSlow {
+                        id: id.clone(),
+                        elapsed,
+                    });
+                });
+                if !result.outcome.is_success() {
+                    result.rerun = Some(rerun::command_for(&config.source, case));
+                }
+                result
+            };
+            schedule::run_pool(&plan.to_run, options, TestCase::id, run_one, &sender);
+        });
+        for event in receiver.iter() {
+            emit(event, &mut summary);
+        }
+    });
+    summary.finish(started.elapsed());
+    reporters.on_event(&TestEvent::RunFinished(summary.stats.clone()));
+    summary
+}
+
+#[derive(Serialize)]
+struct ListedBinary<'a> {
+    binary_id: &'a str,
+    path: String,
+    kind: &'a crate::model::TargetKind,
+    cwd: String,
+    tests: Vec<ListedTest<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListedTest<'a> {
+    name: &'a str,
+    ignored: bool,
+    whole_binary: bool,
+}
+
+/// `runner list`: the selected tests grouped by binary.
+fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    let mut grouped: Vec<ListedBinary> = Vec::new();
+    let mut cases: Vec<&TestCase> = plan.to_run.iter().chain(&plan.ignored).collect();
+    cases.sort_by(|a, b| (&a.binary.id, &a.name).cmp(&(&b.binary.id, &b.name)));
+    for case in cases {
+        if grouped.last().is_none_or(|g| g.binary_id != case.binary.id) {
+            grouped.push(ListedBinary {
+                binary_id: &case.binary.id,
+                path: case.binary.path.display().to_string(),
+                kind: &case.binary.kind,
+                cwd: case.binary.cwd.display().to_string(),
+                tests: Vec::new(),
+            });
+        }
+        if let Some(group) = grouped.last_mut() {
+            group.tests.push(ListedTest {
+                name: &case.name,
+                ignored: case.ignored,
+                whole_binary: case.invocation == Invocation::WholeBinary,
+            });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if config.list_json {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
+        writeln!(out)?;
+    } else {
+        for message in &plan.notes {
+            eprintln!("note: {message}");
+        }
+        for group in &grouped {
+            writeln!(out, "{}:", group.binary_id)?;
+            for test in &group.tests {
+                let mark = match (test.ignored, test.whole_binary) {
+                    (true, _) => " (ignored)",
+                    (false, true) => " (whole binary)",
+                    _ => "",
+                };
+                writeln!(out, "    {}{mark}", test.name)?;
+            }
+        }
+        let total: usize = grouped.iter().map(|g| g.tests.len()).sum();
+        writeln!(
+            out,
+            "{total} test{} in {} binar{} ({} ignored)",
+            if total == 1 { "" } else { "s" },
+            grouped.len(),
+            if grouped.len() == 1 { "y" } else { "ies" },
+            plan.ignored.len()
+        )?;
+    }
+    for (binary, message) in &plan.list_failures {
+        eprintln!("error: could not list the tests of {binary}: {message}");
+    }
+    Ok(if plan.list_failures.is_empty() {
+        exit_code::OK
+    } else {
+        exit_code::LIST_FAILED
+    })
+}
