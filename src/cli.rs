@@ -47,6 +47,14 @@ pub enum NoTestsChoice {
     Fail,
 }
 
+/// Whether a questionable pass (leaky, flaky) counts as a pass or a failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum PassOrFail {
+    #[default]
+    Pass,
+    Fail,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
     #[default]
@@ -129,6 +137,70 @@ pub struct RunArgs {
         value_name = "FMT"
     )]
     pub list_format: ListFormat,
+
+    /// Print a SLOW line for a test still running after this long, and again each period.
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
+    pub slow_timeout: Option<String>,
+
+    /// End a test that runs longer than this (SIGTERM, then SIGKILL): outcome TIMEOUT.
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
+    pub timeout: Option<String>,
+
+    /// Time between SIGTERM and SIGKILL for a timed-out or cancelled test.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        help_heading = "Timeouts and retries"
+    )]
+    pub timeout_grace: String,
+
+    /// How long a test's leftover processes may hold its output open after it exits.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "200ms",
+        help_heading = "Timeouts and retries"
+    )]
+    pub leak_timeout: String,
+
+    /// Whether a LEAKY test passes or fails.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "pass",
+        value_name = "RESULT",
+        help_heading = "Timeouts and retries"
+    )]
+    pub leak_result: PassOrFail,
+
+    /// Run a failed test again up to N times; a later pass makes it FLAKY.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Timeouts and retries"
+    )]
+    pub retries: u32,
+
+    /// Whether a FLAKY test passes or fails the run.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "pass",
+        value_name = "RESULT",
+        help_heading = "Timeouts and retries"
+    )]
+    pub flaky_result: PassOrFail,
+
+    /// How long a binary may take to list its tests.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "Timeouts and retries"
+    )]
+    pub list_timeout: String,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long)]

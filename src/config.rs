@@ -4,8 +4,11 @@
 //! later stages never see a bad one.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::{self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, RunArgs};
+use crate::cli::{
+    self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, PassOrFail, RunArgs,
+};
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +102,14 @@ pub struct RunConfig {
     pub list_json: bool,
     pub no_tests: NoTests,
     pub compare: bool,
+    pub slow_timeout: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub timeout_grace: Duration,
+    pub leak_timeout: Duration,
+    pub leak_fails: bool,
+    pub retries: u32,
+    pub flaky_fails: bool,
+    pub list_timeout: Duration,
 }
 
 impl RunConfig {
@@ -173,6 +184,22 @@ impl RunConfig {
                 NoTestsChoice::Fail => NoTests::Fail,
             },
             compare: args.compare,
+            slow_timeout: args
+                .slow_timeout
+                .as_deref()
+                .map(|v| parse_duration("--slow-timeout", v))
+                .transpose()?,
+            timeout: args
+                .timeout
+                .as_deref()
+                .map(|v| parse_duration("--timeout", v))
+                .transpose()?,
+            timeout_grace: parse_duration("--timeout-grace", &args.timeout_grace)?,
+            leak_timeout: parse_duration("--leak-timeout", &args.leak_timeout)?,
+            leak_fails: args.leak_result == PassOrFail::Fail,
+            retries: args.retries,
+            flaky_fails: args.flaky_result == PassOrFail::Fail,
+            list_timeout: parse_duration("--list-timeout", &args.list_timeout)?,
         })
     }
 }
@@ -196,6 +223,15 @@ pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
     }
 }
 
+/// `500ms`, `2s`, `1m30s`, `2m`: a duration as people write it.
+pub fn parse_duration(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    humantime::parse_duration(value.trim()).map_err(|e| {
+        UsageError(format!(
+            "invalid value '{value}' for '{flag}': {e} (write durations like 500ms, 2s or 1m30s)"
+        ))
+    })
+}
+
 fn color_enabled(choice: ColorChoice) -> bool {
     use std::io::IsTerminal;
     match choice {
@@ -212,6 +248,12 @@ fn color_enabled(choice: ColorChoice) -> bool {
 mod tests {
     use super::*;
 
+    /// The arguments as clap fills them when no flag is given.
+    fn defaults() -> RunArgs {
+        use clap::Parser;
+        cli::Cli::try_parse_from(["runner"]).unwrap().run
+    }
+
     #[test]
     fn jobs_values() {
         assert_eq!(parse_jobs("4").unwrap(), 4);
@@ -227,6 +269,21 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("-", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(parse_duration("-", "2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            parse_duration("-", "1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
+        let err = parse_duration("--timeout", "soon").unwrap_err().to_string();
+        assert!(err.contains("--timeout") && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
     fn binary_mode_rejects_cargo_flags() {
         let args = RunArgs {
             binaries: vec!["/bin/true".into()],
@@ -235,7 +292,7 @@ mod tests {
                 ..Default::default()
             },
             jobs: Some("1".into()),
-            ..Default::default()
+            ..defaults()
         };
         let err = RunConfig::from_args(Mode::Run, args).unwrap_err();
         assert!(err.to_string().contains("--release"));
@@ -246,7 +303,7 @@ mod tests {
         let args = RunArgs {
             exitfirst: true,
             jobs: Some("2".into()),
-            ..Default::default()
+            ..defaults()
         };
         let config = RunConfig::from_args(Mode::Run, args).unwrap();
         assert_eq!(config.max_failures, Some(1));

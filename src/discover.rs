@@ -31,6 +31,8 @@ pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
     /// Given binaries that cannot be run, with why; the others still run.
     pub unusable: Vec<(String, String)>,
+    /// Cargo's target directory, where the runner keeps its own files.
+    pub target_dir: Option<PathBuf>,
 }
 
 /// Build with cargo and return the test binaries it produced, in build order.
@@ -157,6 +159,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     Ok(Discovered {
         binaries,
         unusable: Vec::new(),
+        target_dir: Some(metadata.target_directory),
     })
 }
 
@@ -198,6 +201,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
     Ok(Discovered {
         binaries,
         unusable,
+        target_dir: None,
     })
 }
 

@@ -16,6 +16,29 @@ pub struct TestId {
     pub name: String,
 }
 
+impl TestResult {
+    /// A single-attempt result with no output: used where no process ran, or in tests.
+    pub fn bare(id: TestId, outcome: Outcome, duration: Duration) -> Self {
+        TestResult {
+            id,
+            is_failure: outcome.is_failure(),
+            outcome,
+            duration,
+            stdout: String::new(),
+            stderr: String::new(),
+            leaked: false,
+            attempt: 1,
+            failed_attempts: Vec::new(),
+            rerun: None,
+        }
+    }
+
+    /// Passed after failing at least once.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome.is_success() && self.attempt > 1
+    }
+}
+
 impl std::fmt::Display for TestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.binary_id, self.name)
@@ -47,11 +70,25 @@ pub enum Outcome {
     SpawnFailed {
         message: String,
     },
+    /// Passed, but something it spawned held its output open past the leak timeout, and
+    /// `--leak-result fail` makes that a failure.
+    Leaked,
+    /// Stopped by a cancelled run (Ctrl-C, SIGTERM, SIGHUP) before it could finish.
+    Cancelled,
+    /// The runner itself failed while running this test (a bug in the runner).
+    InternalError {
+        message: String,
+    },
 }
 
 impl Outcome {
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Passed)
+    }
+
+    /// Whether this outcome, on its own, fails the run.
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Outcome::Passed | Outcome::Cancelled)
     }
 
     /// A short upper-case label for line-oriented output.
@@ -64,6 +101,9 @@ impl Outcome {
             Outcome::NoTestRan => "NOTEST",
             Outcome::TimedOut => "TIMEOUT",
             Outcome::SpawnFailed { .. } => "ERROR",
+            Outcome::Leaked => "LEAKY",
+            Outcome::Cancelled => "CANCEL",
+            Outcome::InternalError { .. } => "ERROR",
         }
     }
 
@@ -81,8 +121,25 @@ impl Outcome {
             }
             Outcome::TimedOut => "timed out".into(),
             Outcome::SpawnFailed { message } => format!("could not be started: {message}"),
+            Outcome::Leaked => "leaked: something it started kept its output open after it \
+                                exited (--leak-result fail)"
+                .into(),
+            Outcome::Cancelled => "cancelled: the run was interrupted while it ran".into(),
+            Outcome::InternalError { message } => format!("runner internal error: {message}"),
         }
     }
+}
+
+/// One failed attempt of a test that was retried.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// The final result of one test.
@@ -98,6 +155,14 @@ pub struct TestResult {
     pub stderr: String,
     /// The test exited but something it spawned held its output open (reported as LEAKY).
     pub leaked: bool,
+    /// 1-based number of the attempt this result comes from.
+    pub attempt: u32,
+    /// Earlier attempts that failed (with `--retries`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_attempts: Vec<Attempt>,
+    /// Whether this result fails the run: any non-pass, and a flaky pass under
+    /// `--flaky-result fail`. A cancelled test fails nothing: the run's exit code says why.
+    pub is_failure: bool,
     /// Command line that reruns just this test (given for tests that did not pass).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerun: Option<String>,
@@ -117,7 +182,10 @@ pub enum SkipReason {
 pub struct RunStats {
     pub passed: usize,
     pub failed: usize,
+    /// Not run: ignored, not started (-x, --maxfail, cancellation) or cancelled while running.
     pub skipped: usize,
+    pub flaky: usize,
+    pub cancelled: usize,
     pub workers: usize,
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
@@ -195,6 +263,13 @@ pub enum TestEvent {
         #[serde(serialize_with = "seconds")]
         elapsed: Duration,
     },
+    /// An attempt failed and the test will run again.
+    TestRetry {
+        #[serde(flatten)]
+        id: TestId,
+        #[serde(flatten)]
+        failed: Attempt,
+    },
     TestFinished(TestResult),
     TestSkipped {
         #[serde(flatten)]
@@ -226,6 +301,9 @@ mod tests {
             stdout: String::new(),
             stderr: "x".into(),
             leaked: false,
+            attempt: 1,
+            failed_attempts: Vec::new(),
+            is_failure: true,
             rerun: Some("runner".into()),
         });
         let json = serde_json::to_value(&event).unwrap();

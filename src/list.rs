@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use crate::control::RunControl;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
 use crate::process::{self, Exit, Limits};
 
@@ -23,27 +24,29 @@ pub enum BinaryListing {
 }
 
 /// List every binary, in parallel, each bounded by `timeout`.
-pub fn list_all(binaries: &[Arc<TestBinary>], timeout: Duration) -> Vec<BinaryListing> {
+/// A cancelled run (`control`) stops the listing processes too.
+pub fn list_all(
+    binaries: &[Arc<TestBinary>],
+    timeout: Duration,
+    control: &RunControl,
+) -> Vec<BinaryListing> {
     binaries
         .par_iter()
-        .map(|binary| list_binary(binary, timeout))
+        .map(|binary| list_binary(binary, timeout, control))
         .collect()
 }
 
-fn list_binary(binary: &Arc<TestBinary>, timeout: Duration) -> BinaryListing {
-    let all = match run_list(binary, false, timeout) {
+fn list_binary(binary: &Arc<TestBinary>, timeout: Duration, control: &RunControl) -> BinaryListing {
+    let all = match run_list(binary, false, timeout, control) {
         Ok(Parsed::Names(names)) => names,
+        // Output that is not a listing: a custom harness that ignores `--list`.
         Ok(Parsed::NotLibtest(why)) if binary.custom_harness || is_prebuilt(binary) => {
             return whole(binary, why);
         }
-        Ok(Parsed::NotLibtest(why)) | Err(why) => {
-            if binary.custom_harness {
-                return whole(binary, why);
-            }
-            return BinaryListing::Failed(why);
-        }
+        // A hang or a crash while listing is a broken binary, whatever its harness.
+        Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
     };
-    let ignored = match run_list(binary, true, timeout) {
+    let ignored = match run_list(binary, true, timeout, control) {
         Ok(Parsed::Names(names)) => names,
         Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
     };
@@ -83,7 +86,12 @@ enum Parsed {
     NotLibtest(String),
 }
 
-fn run_list(binary: &TestBinary, ignored: bool, timeout: Duration) -> Result<Parsed, String> {
+fn run_list(
+    binary: &TestBinary,
+    ignored: bool,
+    timeout: Duration,
+    control: &RunControl,
+) -> Result<Parsed, String> {
     let mut command = Command::new(&binary.path);
     command
         .args(["--list", "--format", "terse"])
@@ -98,7 +106,7 @@ fn run_list(binary: &TestBinary, ignored: bool, timeout: Duration) -> Result<Par
         grace: Duration::from_secs(1),
         ..Limits::default()
     };
-    let done = process::run(&mut command, &limits, |_| {})
+    let done = process::run(&mut command, &limits, control, None, |_| {})
         .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
     let stderr_tail = || {
         let text = done.stderr.to_text();

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod control;
 mod discover;
 mod event;
 mod exit_code;
@@ -14,6 +15,7 @@ mod rerun;
 mod run;
 mod schedule;
 mod select;
+mod signals;
 mod summary;
 mod worker;
 

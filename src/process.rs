@@ -6,15 +6,18 @@
 //! CPU, and a child whose pipes are held open by something it spawned cannot stall us.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+
+use crate::control::RunControl;
 
 /// Bounds on how long a child may take.
 #[derive(Debug, Clone)]
@@ -95,24 +98,45 @@ pub struct Finished {
 }
 
 /// A stream's bytes, bounded: the first `head` bytes and the last `tail` bytes.
-#[derive(Debug, Default, Clone)]
+///
+/// When the stream outgrows what is kept, the whole of it goes to a spill file (if a path was
+/// given), so nothing is lost while memory stays bounded.
+#[derive(Debug, Default)]
 pub struct Captured {
     head: Vec<u8>,
     tail: Vec<u8>,
     total: u64,
     limit: Option<CaptureLimit>,
+    spill_path: Option<PathBuf>,
+    spill: Option<File>,
+    /// Set when the spill file could not be written; the report says so.
+    spill_error: Option<String>,
 }
 
 impl Captured {
-    fn new(limit: CaptureLimit) -> Self {
+    fn new(limit: CaptureLimit, spill_path: Option<PathBuf>) -> Self {
         Captured {
             limit: Some(limit),
+            spill_path,
             ..Default::default()
         }
     }
 
     fn push(&mut self, mut bytes: &[u8]) {
         let limit = self.limit.unwrap_or_default();
+        let budget = (limit.head + limit.tail) as u64;
+        if self.spill.is_none()
+            && self.spill_error.is_none()
+            && self.total + bytes.len() as u64 > budget
+        {
+            self.start_spill();
+        }
+        if let Some(file) = &mut self.spill {
+            if let Err(e) = file.write_all(bytes) {
+                self.spill_error = Some(e.to_string());
+                self.spill = None;
+            }
+        }
         self.total += bytes.len() as u64;
         if self.head.len() < limit.head {
             let take = bytes.len().min(limit.head - self.head.len());
@@ -125,6 +149,30 @@ impl Captured {
             let excess = self.tail.len() - limit.tail;
             self.tail.drain(..excess);
         }
+    }
+
+    /// Nothing has been dropped yet (the tail is only trimmed past twice its size), so what is
+    /// held now is the whole stream so far.
+    fn start_spill(&mut self) {
+        let Some(path) = &self.spill_path else { return };
+        let opened = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| File::create(path))
+            .and_then(|mut file| {
+                file.write_all(&self.head)?;
+                file.write_all(&self.tail)?;
+                Ok(file)
+            });
+        match opened {
+            Ok(file) => self.spill = Some(file),
+            Err(e) => self.spill_error = Some(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Where the full stream was written, if it was too large to keep.
+    pub fn spill_path(&self) -> Option<&Path> {
+        self.spill_path.as_deref().filter(|_| self.spill.is_some())
     }
 
     /// Total bytes the stream carried.
@@ -146,7 +194,12 @@ impl Captured {
         let omitted = self.omitted();
         let mut text = String::from_utf8_lossy(&self.head).into_owned();
         if omitted > 0 {
-            text.push_str(&format!("\n[... {omitted} bytes omitted ...]\n"));
+            let whole = match (self.spill_path(), &self.spill_error) {
+                (Some(path), _) => format!("; full output in {}", path.display()),
+                (None, Some(error)) => format!("; could not save full output: {error}"),
+                (None, None) => String::new(),
+            };
+            text.push_str(&format!("\n[... {omitted} bytes omitted{whole} ...]\n"));
         }
         text.push_str(&String::from_utf8_lossy(tail));
         text
@@ -154,7 +207,7 @@ impl Captured {
 
     #[cfg(test)]
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut captured = Captured::new(CaptureLimit::default());
+        let mut captured = Captured::new(CaptureLimit::default(), None);
         captured.push(bytes);
         captured
     }
@@ -170,26 +223,42 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         .spawn()
 }
 
+/// Where to save a stream that outgrows memory: `<stem>.stdout` and `<stem>.stderr`.
+pub type SpillStem = Option<PathBuf>;
+
 /// Run the child to its end under `limits`, calling `on_slow(elapsed)` each slow period.
+/// Time the run spends stopped (Ctrl-Z) does not count towards the timeout.
 pub fn run(
     command: &mut Command,
     limits: &Limits,
+    control: &RunControl,
+    spill: SpillStem,
     mut on_slow: impl FnMut(Duration),
 ) -> io::Result<Finished> {
     let started = Instant::now();
+    let paused_at_start = control.paused();
+    let active = |now: Instant| {
+        (now - started).saturating_sub(control.paused().saturating_sub(paused_at_start))
+    };
     let mut child = spawn(command)?;
     let group = Pid::from_raw(child.id() as i32);
+    control.register(group.as_raw());
     let mut stdout = child.stdout.take().map(|p| File::from(OwnedFd::from(p)));
     let mut stderr = child.stderr.take().map(|p| File::from(OwnedFd::from(p)));
-    let mut out = Captured::new(limits.capture);
-    let mut err = Captured::new(limits.capture);
+    let spill_to = |ext: &str| {
+        spill
+            .as_ref()
+            .map(|stem| PathBuf::from(format!("{}.{ext}", stem.display())))
+    };
+    let mut out = Captured::new(limits.capture, spill_to("stdout"));
+    let mut err = Captured::new(limits.capture, spill_to("stderr"));
     let mut pidfd = open_pidfd(child.id());
     let mut exited = false;
     let mut timed_out = false;
     let mut leaked = false;
     let mut leak_deadline: Option<Instant> = None;
     let mut kill_deadline: Option<Instant> = None;
-    let mut next_slow = limits.slow_period.map(|p| started + p);
+    let mut next_slow = limits.slow_period;
     let mut buf = vec![0u8; 64 * 1024];
 
     loop {
@@ -208,8 +277,9 @@ pub fn run(
             leaked = true;
             break;
         }
+        let elapsed = active(now);
         if let Some(timeout) = limits.timeout {
-            if !exited && !timed_out && now >= started + timeout {
+            if !exited && !timed_out && elapsed >= timeout {
                 timed_out = true;
                 let _ = killpg(group, Signal::SIGTERM);
                 kill_deadline = Some(now + limits.grace);
@@ -220,8 +290,8 @@ pub fn run(
             kill_deadline = None;
         }
         if let Some(at) = next_slow {
-            if now >= at {
-                on_slow(now - started);
+            if elapsed >= at {
+                on_slow(elapsed);
                 next_slow = limits.slow_period.map(|p| at + p);
             }
         }
@@ -234,9 +304,11 @@ pub fn run(
         };
         wake_at(leak_deadline);
         wake_at(kill_deadline);
-        wake_at(next_slow);
+        // Active-time deadlines, mapped to the clock; a pause only makes us wake early.
+        let to_clock = |at: Duration| now + at.saturating_sub(elapsed);
+        wake_at(next_slow.map(to_clock));
         if !timed_out && !exited {
-            wake_at(limits.timeout.map(|t| started + t));
+            wake_at(limits.timeout.map(to_clock));
         }
         if !exited && pidfd.is_none() {
             wake_at(Some(now + Duration::from_millis(20)));
@@ -292,12 +364,14 @@ pub fn run(
     // Whatever the test left behind in its group goes with it. The leader is still a zombie
     // (not yet reaped), so its pid cannot have been reused for another group.
     let _ = killpg(group, Signal::SIGKILL);
+    control.unregister(group.as_raw());
+    let duration = active(Instant::now());
     let status = child.wait()?;
     Ok(Finished {
         exit: Exit::from(status),
         stdout: out,
         stderr: err,
-        duration: started.elapsed(),
+        duration,
         timed_out,
         leaked,
     })
@@ -343,6 +417,8 @@ mod tests {
         let done = run(
             &mut sh("echo out; echo err >&2; exit 3"),
             &Limits::default(),
+            &RunControl::new(),
+            None,
             |_| {},
         )
         .unwrap();
@@ -354,7 +430,14 @@ mod tests {
 
     #[test]
     fn signal_death_is_reported() {
-        let done = run(&mut sh("kill -SEGV $$"), &Limits::default(), |_| {}).unwrap();
+        let done = run(
+            &mut sh("kill -SEGV $$"),
+            &Limits::default(),
+            &RunControl::new(),
+            None,
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(done.exit, Exit::Signal(11));
         assert_eq!(signal_name(11), "SIGSEGV");
     }
@@ -369,7 +452,7 @@ mod tests {
             },
             ..Limits::default()
         };
-        let done = run(&mut sh(script), &limits, |_| {}).unwrap();
+        let done = run(&mut sh(script), &limits, &RunControl::new(), None, |_| {}).unwrap();
         assert_eq!(done.stdout.total(), 3_000_000);
         assert_eq!(done.stderr.total(), 3_000_000);
         assert_eq!(done.stdout.omitted(), 3_000_000 - 2000);
@@ -382,7 +465,14 @@ mod tests {
             grace: Duration::from_millis(100),
             ..Limits::default()
         };
-        let done = run(&mut sh("sleep 30"), &limits, |_| {}).unwrap();
+        let done = run(
+            &mut sh("sleep 30"),
+            &limits,
+            &RunControl::new(),
+            None,
+            |_| {},
+        )
+        .unwrap();
         assert!(done.timed_out);
         assert!(matches!(done.exit, Exit::Signal(_)));
     }
@@ -394,15 +484,36 @@ mod tests {
             ..Limits::default()
         };
         // The background sleep holds stdout open after the shell exits.
-        let done = run(&mut sh("sleep 30 & echo started"), &limits, |_| {}).unwrap();
+        let done = run(
+            &mut sh("sleep 30 & echo started"),
+            &limits,
+            &RunControl::new(),
+            None,
+            |_| {},
+        )
+        .unwrap();
         assert!(done.leaked);
         assert_eq!(done.exit, Exit::Code(0));
         assert_eq!(done.stdout.to_text(), "started\n");
     }
 
     #[test]
+    fn oversized_stream_spills_whole_to_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/t.stdout");
+        let mut captured = Captured::new(CaptureLimit { head: 2, tail: 2 }, Some(path.clone()));
+        for chunk in [&b"ab"[..], b"cd", b"ef", b"gh", b"ij"] {
+            captured.push(chunk);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcdefghij");
+        let text = captured.to_text();
+        assert!(text.starts_with("ab\n[... 6 bytes omitted; full output in "));
+        assert!(text.ends_with("ij"));
+    }
+
+    #[test]
     fn captured_keeps_head_and_tail() {
-        let mut captured = Captured::new(CaptureLimit { head: 3, tail: 4 });
+        let mut captured = Captured::new(CaptureLimit { head: 3, tail: 4 }, None);
         for chunk in [&b"abc"[..], b"defgh", b"ijklmnop"] {
             captured.push(chunk);
         }

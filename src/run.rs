@@ -2,14 +2,16 @@
 //! `--compare`) → report, returning the exit code.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use crossbeam_channel::Sender;
 use serde::Serialize;
 
 use crate::config::{Mode, NoTests, RunConfig, Source, Verbosity};
+use crate::control::RunControl;
 use crate::discover::{self, DiscoverError, Discovered};
 use crate::event::{SkipReason, TestEvent, FORMAT_VERSION};
 use crate::exit_code;
@@ -20,15 +22,14 @@ use crate::report::{HumanOptions, HumanReporter, JsonReporter, Reporter, Reporte
 use crate::rerun;
 use crate::schedule::{self, PoolOptions};
 use crate::select::Verdict;
+use crate::signals;
 use crate::summary::Summary;
-use crate::worker;
-
-/// How long a binary may take to list its tests.
-const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::worker::{self, TestSettings};
 
 /// What listing and selection produced.
 struct Plan {
     binaries: Vec<Arc<TestBinary>>,
+    target_dir: Option<PathBuf>,
     to_run: Vec<TestCase>,
     ignored: Vec<TestCase>,
     notes: Vec<String>,
@@ -36,6 +37,10 @@ struct Plan {
 }
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
+    let control = Arc::new(RunControl::new());
+    if config.mode == Mode::Run {
+        signals::install(Arc::clone(&control), config.timeout_grace)?;
+    }
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
@@ -48,17 +53,18 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         Err(DiscoverError::Other(e)) => return Err(e),
     };
-    let plan = plan(config, discovered);
+    let plan = plan(config, discovered, &control);
     match config.mode {
         Mode::List => print_listing(config, &plan),
-        Mode::Run => run_plan(config, &plan),
+        Mode::Run => run_plan(config, &plan, &control),
     }
 }
 
-fn plan(config: &RunConfig, discovered: Discovered) -> Plan {
-    let listings = list::list_all(&discovered.binaries, LIST_TIMEOUT);
+fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Plan {
+    let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
     let mut plan = Plan {
         binaries: discovered.binaries.clone(),
+        target_dir: discovered.target_dir,
         to_run: Vec::new(),
         ignored: Vec::new(),
         notes: Vec::new(),
@@ -87,17 +93,48 @@ fn plan(config: &RunConfig, discovered: Discovered) -> Plan {
     plan
 }
 
-fn run_plan(config: &RunConfig, plan: &Plan) -> Result<i32> {
+fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
+    let log_dir = plan
+        .target_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("runner")
+        .join("logs");
+    // Logs of an earlier run would only mislead; a failure to clear them is harmless.
+    let _ = std::fs::remove_dir_all(&log_dir);
+    let settings = TestSettings {
+        limits: Limits {
+            timeout: config.timeout,
+            grace: config.timeout_grace,
+            leak_timeout: config.leak_timeout,
+            slow_period: config.slow_timeout,
+            ..Limits::default()
+        },
+        retries: config.retries,
+        leak_fails: config.leak_fails,
+        flaky_fails: config.flaky_fails,
+        log_dir: Some(log_dir),
+    };
     let mut reporters = reporters(config);
+    let pass = |workers, label, reporters: &mut Reporters| {
+        run_pass(config, plan, &settings, control, workers, label, reporters)
+    };
     let serial = if config.compare {
-        Some(run_pass(config, plan, 1, Some("serial"), &mut reporters))
+        Some(pass(1, Some("serial"), &mut reporters))
     } else {
         None
     };
-    let label = config.compare.then_some("parallel");
-    let summary = run_pass(config, plan, config.jobs, label, &mut reporters);
-    reporters.finish(&summary, serial.as_ref());
+    let summary = if control.cancelled().is_some() {
+        serial.clone().unwrap_or_default()
+    } else {
+        let label = config.compare.then_some("parallel");
+        pass(config.jobs, label, &mut reporters)
+    };
+    reporters.finish(&summary, serial.as_ref().filter(|_| config.compare));
 
+    if let Some(signal) = control.cancelled() {
+        return Ok(signals::exit_code_for(signal));
+    }
     let code = summary.exit_code(config.no_tests);
     let ran = summary.stats.passed + summary.stats.failed;
     if ran == 0 && summary.list_failures.is_empty() {
@@ -139,6 +176,8 @@ fn reporters(config: &RunConfig) -> Reporters {
 fn run_pass(
     config: &RunConfig,
     plan: &Plan,
+    settings: &TestSettings,
+    control: &RunControl,
     workers: usize,
     label: Option<&str>,
     reporters: &mut Reporters,
@@ -185,7 +224,6 @@ fn run_pass(
         );
     }
 
-    let limits = Limits::default();
     let options = PoolOptions {
         workers,
         max_failures: config.max_failures,
@@ -195,25 +233,31 @@ fn run_pass(
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let run_one = |case: &TestCase, events: &Sender<TestEvent>| {
-                let id = case.id();
-                let mut result = worker::run_test(case, &limits, |elapsed| {
-                    let _ = events.send(TestEvent::TestSlow {
-                        id: id.clone(),
-                        elapsed,
-                    });
-                });
-                if !result.outcome.is_success() {
+                let emit = |event| {
+                    let _ = events.send(event);
+                };
+                let mut result = worker::run_test(case, settings, control, &emit);
+                if result.is_failure {
                     result.rerun = Some(rerun::command_for(&config.source, case));
                 }
                 result
             };
-            schedule::run_pool(&plan.to_run, options, TestCase::id, run_one, &sender);
+            let cancelled = || control.cancelled().is_some();
+            schedule::run_pool(
+                &plan.to_run,
+                options,
+                TestCase::id,
+                run_one,
+                &cancelled,
+                &sender,
+            );
         });
         for event in receiver.iter() {
             emit(event, &mut summary);
         }
     });
     summary.finish(started.elapsed());
+    summary.cancelled_by = control.cancelled();
     reporters.on_event(&TestEvent::RunFinished(summary.stats.clone()));
     summary
 }

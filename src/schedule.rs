@@ -5,11 +5,14 @@
 //! `-x`/`--maxfail` stop the queue under the same lock that hands out tests: once the failure
 //! that reaches the limit is recorded, no further test starts; running ones finish.
 
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::event::{SkipReason, TestEvent, TestId, TestResult};
+use crate::event::{Outcome, SkipReason, TestEvent, TestId, TestResult};
 
 /// How the pool is shaped.
 #[derive(Debug, Clone, Copy)]
@@ -26,11 +29,16 @@ struct Queue {
 
 /// Run `items` in order on `options.workers` threads; returns when every item is finished or
 /// reported as not started.
+///
+/// `cancelled` is asked before each test starts; once it says yes, no further test starts.
+/// A panic while running one test becomes that test's `InternalError` result: the other
+/// results are kept and the run goes on.
 pub fn run_pool<T, Id, Run>(
     items: &[T],
     options: PoolOptions,
     id_of: Id,
     run_one: Run,
+    cancelled: &(dyn Fn() -> bool + Sync),
     events: &Sender<TestEvent>,
 ) where
     T: Sync,
@@ -46,12 +54,17 @@ pub fn run_pool<T, Id, Run>(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while let Some(index) = take_next(&queue, items.len()) {
+                while let Some(index) = take_next(&queue, items.len(), cancelled) {
                     let item = &items[index];
                     // A send only fails when the reporter is gone; the run still completes.
                     let _ = events.send(TestEvent::TestStarted { id: id_of(item) });
-                    let result = run_one(item, events);
-                    if !result.outcome.is_success() {
+                    let result = catch_unwind(AssertUnwindSafe(|| run_one(item, events)))
+                        .unwrap_or_else(|panic| {
+                            let message = panic_message(panic.as_ref());
+                            let outcome = Outcome::InternalError { message };
+                            TestResult::bare(id_of(item), outcome, Duration::ZERO)
+                        });
+                    if result.is_failure {
                         record_failure(&queue, options.max_failures);
                     }
                     let _ = events.send(TestEvent::TestFinished(result));
@@ -68,13 +81,26 @@ pub fn run_pool<T, Id, Run>(
     }
 }
 
-fn take_next(queue: &Mutex<Queue>, len: usize) -> Option<usize> {
+fn take_next(
+    queue: &Mutex<Queue>,
+    len: usize,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Option<usize> {
     let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-    if queue.stopped || queue.next >= len {
+    if queue.stopped || queue.next >= len || cancelled() {
         return None;
     }
     queue.next += 1;
     Some(queue.next - 1)
+}
+
+/// The text a panic carried, if it was a string.
+pub fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".to_string())
 }
 
 fn record_failure(queue: &Mutex<Queue>, max_failures: Option<usize>) {
@@ -88,9 +114,7 @@ fn record_failure(queue: &Mutex<Queue>, max_failures: Option<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Outcome;
     use std::sync::Barrier;
-    use std::time::Duration;
 
     fn id(name: &str) -> TestId {
         TestId {
@@ -100,19 +124,12 @@ mod tests {
     }
 
     fn result(name: &str, passed: bool) -> TestResult {
-        TestResult {
-            id: id(name),
-            outcome: if passed {
-                Outcome::Passed
-            } else {
-                Outcome::Failed { exit_code: 101 }
-            },
-            duration: Duration::ZERO,
-            stdout: String::new(),
-            stderr: String::new(),
-            leaked: false,
-            rerun: None,
-        }
+        let outcome = if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed { exit_code: 101 }
+        };
+        TestResult::bare(id(name), outcome, Duration::ZERO)
     }
 
     fn collect(
@@ -121,7 +138,7 @@ mod tests {
         run: impl Fn(&&'static str) -> TestResult + Sync,
     ) -> Vec<TestEvent> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        run_pool(items, options, |s| id(s), |s, _| run(s), &tx);
+        run_pool(items, options, |s| id(s), |s, _| run(s), &|| false, &tx);
         drop(tx);
         rx.iter().collect()
     }
@@ -190,6 +207,59 @@ mod tests {
             })
             .collect();
         assert_eq!(skipped, ["c", "d"]);
+    }
+
+    #[test]
+    fn a_panicking_test_becomes_an_internal_error_and_the_run_goes_on() {
+        let events = collect(
+            &["a", "boom", "c"],
+            PoolOptions {
+                workers: 1,
+                max_failures: None,
+            },
+            |s| {
+                if *s == "boom" {
+                    panic!("worker bug");
+                }
+                result(s, true)
+            },
+        );
+        let outcomes: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                TestEvent::TestFinished(r) => Some((r.id.name.clone(), r.outcome.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(outcomes.len(), 3);
+        assert_eq!(
+            outcomes[1].1,
+            Outcome::InternalError {
+                message: "worker bug".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cancellation_stops_the_queue() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let cancelled = || started.load(std::sync::atomic::Ordering::SeqCst) >= 1;
+        let options = PoolOptions {
+            workers: 1,
+            max_failures: None,
+        };
+        let run = |s: &&str, _: &Sender<TestEvent>| {
+            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            result(s, true)
+        };
+        run_pool(&["a", "b", "c"], options, |s| id(s), run, &cancelled, &tx);
+        drop(tx);
+        let skipped = rx
+            .iter()
+            .filter(|e| matches!(e, TestEvent::TestSkipped { .. }))
+            .count();
+        assert_eq!(skipped, 2);
     }
 
     #[test]

@@ -20,8 +20,14 @@ pub struct Summary {
     pub stats: RunStats,
     pub failures: Vec<Failure>,
     pub list_failures: Vec<(String, String)>,
-    /// Tests not started because `-x`/`--maxfail` stopped the run.
+    /// Tests not started because `-x`/`--maxfail` or a cancellation stopped the run.
     pub not_started: usize,
+    /// Tests that passed only on a later attempt, with the attempt that passed.
+    pub flaky: Vec<(TestId, u32)>,
+    /// The runner failed internally on some test: exit code 1.
+    pub internal_errors: usize,
+    /// The signal that cancelled the run, if one did.
+    pub cancelled_by: Option<i32>,
     pub total_selected: usize,
 }
 
@@ -44,7 +50,11 @@ impl Summary {
                     .push((binary_id.clone(), message.clone()));
             }
             TestEvent::TestFinished(result) => {
+                // Every attempt's time counts: a serial run would spend it too.
                 self.stats.summed += result.duration;
+                for attempt in &result.failed_attempts {
+                    self.stats.summed += attempt.duration;
+                }
                 let longer = self
                     .stats
                     .longest
@@ -56,7 +66,17 @@ impl Summary {
                         duration: result.duration,
                     });
                 }
-                if result.outcome.is_success() {
+                if result.is_flaky() {
+                    self.stats.flaky += 1;
+                    self.flaky.push((result.id.clone(), result.attempt));
+                }
+                if matches!(result.outcome, Outcome::InternalError { .. }) {
+                    self.internal_errors += 1;
+                }
+                if result.outcome == Outcome::Cancelled {
+                    self.stats.cancelled += 1;
+                    self.stats.skipped += 1;
+                } else if !result.is_failure {
                     self.stats.passed += 1;
                 } else {
                     self.stats.failed += 1;
@@ -74,6 +94,7 @@ impl Summary {
                 }
             }
             TestEvent::Note { .. }
+            | TestEvent::TestRetry { .. }
             | TestEvent::TestStarted { .. }
             | TestEvent::TestSlow { .. }
             | TestEvent::RunFinished(_) => {}
@@ -84,12 +105,15 @@ impl Summary {
     pub fn finish(&mut self, wall: Duration) {
         self.stats.wall = wall;
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
+        self.flaky.sort();
         self.list_failures.sort();
     }
 
     /// The documented exit code for this run.
     pub fn exit_code(&self, no_tests: NoTests) -> i32 {
-        if self.stats.failed > 0 {
+        if self.internal_errors > 0 {
+            exit_code::INTERNAL
+        } else if self.stats.failed > 0 {
             exit_code::TEST_FAILED
         } else if !self.list_failures.is_empty() {
             exit_code::LIST_FAILED
@@ -107,18 +131,11 @@ mod tests {
     use crate::event::{SkipReason, TestResult};
 
     fn finished(name: &str, outcome: Outcome, ms: u64) -> TestEvent {
-        TestEvent::TestFinished(TestResult {
-            id: TestId {
-                binary_id: "b".into(),
-                name: name.into(),
-            },
-            outcome,
-            duration: Duration::from_millis(ms),
-            stdout: String::new(),
-            stderr: String::new(),
-            leaked: false,
-            rerun: None,
-        })
+        let id = TestId {
+            binary_id: "b".into(),
+            name: name.into(),
+        };
+        TestEvent::TestFinished(TestResult::bare(id, outcome, Duration::from_millis(ms)))
     }
 
     #[test]

@@ -4,47 +4,137 @@
 //! --nocapture`), started directly with no shell in between, in the package root, with the
 //! environment cargo gives tests plus `RUNNER=1`.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::event::{Outcome, TestResult};
+use crate::control::RunControl;
+use crate::event::{Attempt, Outcome, TestEvent, TestResult};
 use crate::model::{Invocation, TestCase};
 use crate::process::{self, Exit, Finished, Limits};
 
 /// libtest exits with this code when a test fails.
 const LIBTEST_FAILURE_CODE: i32 = 101;
 
-/// Run `case` to completion; never fails: a test that cannot even start is an outcome too.
-pub fn run_test(case: &TestCase, limits: &Limits, on_slow: impl FnMut(Duration)) -> TestResult {
+/// How every test of a run is executed.
+#[derive(Debug, Clone)]
+pub struct TestSettings {
+    pub limits: Limits,
+    /// Extra attempts for a failed test.
+    pub retries: u32,
+    /// A leaky test fails (`--leak-result fail`) instead of passing with a warning.
+    pub leak_fails: bool,
+    /// A test that passed only on a retry fails the run (`--flaky-result fail`).
+    pub flaky_fails: bool,
+    /// Directory for the full output of tests that print more than is kept in memory.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Run `case` to its final result, retrying failures; never fails: a test that cannot even
+/// start is an outcome too. `emit` receives the slow and retry events as they happen.
+pub fn run_test(
+    case: &TestCase,
+    settings: &TestSettings,
+    control: &RunControl,
+    emit: &dyn Fn(TestEvent),
+) -> TestResult {
+    let total_attempts = settings.retries + 1;
+    let mut failed_attempts = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let mut result = run_attempt(case, settings, control, attempt, total_attempts, emit);
+        let retry = result.is_failure && attempt < total_attempts && control.cancelled().is_none();
+        if !retry {
+            result.failed_attempts = failed_attempts;
+            if result.is_flaky() && settings.flaky_fails {
+                result.is_failure = true;
+            }
+            return result;
+        }
+        let failed = Attempt {
+            attempt,
+            outcome: result.outcome,
+            duration: result.duration,
+            stdout: result.stdout,
+            stderr: result.stderr,
+        };
+        emit(TestEvent::TestRetry {
+            id: case.id(),
+            failed: failed.clone(),
+        });
+        failed_attempts.push(failed);
+        attempt += 1;
+    }
+}
+
+fn run_attempt(
+    case: &TestCase,
+    settings: &TestSettings,
+    control: &RunControl,
+    attempt: u32,
+    total_attempts: u32,
+    emit: &dyn Fn(TestEvent),
+) -> TestResult {
     let mut command = Command::new(&case.binary.path);
     command
         .args(case.args())
         .current_dir(&case.binary.cwd)
         .envs(&case.binary.env)
-        .env("RUNNER", "1");
+        .env("RUNNER", "1")
+        .env("RUNNER_ATTEMPT", attempt.to_string())
+        .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());
     let id = case.id();
-    match process::run(&mut command, limits, on_slow) {
-        Ok(finished) => TestResult {
-            id,
-            outcome: classify(case.invocation, &finished),
-            duration: finished.duration,
-            stdout: finished.stdout.to_text(),
-            stderr: finished.stderr.to_text(),
-            leaked: finished.leaked,
-            rerun: None,
-        },
-        Err(e) => TestResult {
-            id,
-            outcome: Outcome::SpawnFailed {
-                message: format!("{}: {e}", case.binary.path.display()),
-            },
-            duration: Duration::ZERO,
-            stdout: String::new(),
-            stderr: String::new(),
-            leaked: false,
-            rerun: None,
-        },
+    let spill = settings.log_dir.as_ref().map(|dir| {
+        dir.join(file_safe(&case.binary.id))
+            .join(format!("{}-attempt{attempt}", file_safe(&case.name)))
+    });
+    let on_slow = |elapsed| {
+        emit(TestEvent::TestSlow {
+            id: id.clone(),
+            elapsed,
+        })
+    };
+    let finished = match process::run(&mut command, &settings.limits, control, spill, on_slow) {
+        Ok(finished) => finished,
+        Err(e) => {
+            let message = format!("{}: {e}", case.binary.path.display());
+            let mut result = TestResult::bare(id, Outcome::SpawnFailed { message }, Duration::ZERO);
+            result.attempt = attempt;
+            return result;
+        }
+    };
+    let mut outcome = classify(case.invocation, &finished);
+    if outcome.is_success() && finished.leaked && settings.leak_fails {
+        outcome = Outcome::Leaked;
     }
+    if !outcome.is_success() && control.cancelled().is_some() {
+        outcome = Outcome::Cancelled;
+    }
+    TestResult {
+        id,
+        is_failure: outcome.is_failure(),
+        outcome,
+        duration: finished.duration,
+        stdout: finished.stdout.to_text(),
+        stderr: finished.stderr.to_text(),
+        leaked: finished.leaked,
+        attempt,
+        failed_attempts: Vec::new(),
+        rerun: None,
+    }
+}
+
+/// A test or binary name as a file name: path separators and odd characters become `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
@@ -86,6 +176,12 @@ mod tests {
             timed_out: false,
             leaked: false,
         }
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(file_safe("pkg::bin/x"), "pkg__bin_x");
+        assert_eq!(file_safe("a::r#match"), "a__r_match");
     }
 
     #[test]

@@ -117,7 +117,9 @@ impl HumanReporter {
         if self.in_serial_pass() {
             return;
         }
-        let label = if passed && result.leaked {
+        let label = if result.is_flaky() {
+            "FLAKY"
+        } else if passed && result.leaked {
             "LEAKY"
         } else {
             result.outcome.label()
@@ -136,18 +138,7 @@ impl HumanReporter {
         }
         let mut block = line;
         let id = result.id.to_string();
-        for (stream, text) in [("STDOUT", &result.stdout), ("STDERR", &result.stderr)] {
-            if text.is_empty() {
-                continue;
-            }
-            let header = format!("--- {stream}: {id} ---");
-            block.push_str(&self.paint(&header, Style::new().dim()));
-            block.push('\n');
-            block.push_str(text);
-            if !text.ends_with('\n') {
-                block.push('\n');
-            }
-        }
+        block.push_str(&output_block(self, &id, &result.stdout, &result.stderr));
         let why = format!("    {}: {}\n", id, result.outcome.describe());
         block.push_str(&self.paint(&why, Style::new().red()));
         self.print(&block);
@@ -283,6 +274,25 @@ impl Reporter for HumanReporter {
                 }
             }
             TestEvent::TestFinished(result) => self.on_finished(result),
+            TestEvent::TestRetry { id, failed } => {
+                if !self.quiet() && !self.in_serial_pass() {
+                    let mut line = self.status_line(
+                        &format!("TRY {} {}", failed.attempt, failed.outcome.label()),
+                        Style::new().yellow().bold(),
+                        Some(failed.duration),
+                        &id.to_string(),
+                    );
+                    if self.verbose() {
+                        line.push_str(&output_block(
+                            self,
+                            &id.to_string(),
+                            &failed.stdout,
+                            &failed.stderr,
+                        ));
+                    }
+                    self.print(&line);
+                }
+            }
             TestEvent::TestSkipped { id, reason } => {
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
@@ -340,7 +350,24 @@ impl Reporter for HumanReporter {
                 self.paint("error:", Style::new().red().bold())
             );
         }
-        if summary.not_started > 0 {
+        if !summary.flaky.is_empty() {
+            text += &self.paint(
+                &format!("{} flaky:\n", summary.flaky.len()),
+                Style::new().yellow().bold(),
+            );
+            for (id, attempt) in &summary.flaky {
+                text += &format!("    {id} (passed on attempt {attempt})\n");
+            }
+        }
+        if stats.cancelled > 0 || (summary.cancelled_by.is_some() && summary.not_started > 0) {
+            text += &format!(
+                "{} test{} cancelled ({} interrupted while running, {} not started)\n",
+                stats.cancelled + summary.not_started,
+                plural(stats.cancelled + summary.not_started),
+                stats.cancelled,
+                summary.not_started
+            );
+        } else if summary.not_started > 0 {
             text += &format!(
                 "{} test{} not started: the run stopped after {} failure{} (-x/--maxfail)\n",
                 summary.not_started,
@@ -372,6 +399,24 @@ impl Reporter for HumanReporter {
         text += &counts;
         self.print(&text);
     }
+}
+
+/// A test's captured output under headers naming the stream.
+fn output_block(reporter: &HumanReporter, id: &str, stdout: &str, stderr: &str) -> String {
+    let mut block = String::new();
+    for (stream, text) in [("STDOUT", stdout), ("STDERR", stderr)] {
+        if text.is_empty() {
+            continue;
+        }
+        let header = format!("--- {stream}: {id} ---");
+        block.push_str(&reporter.paint(&header, Style::new().dim()));
+        block.push('\n');
+        block.push_str(text);
+        if !text.ends_with('\n') {
+            block.push('\n');
+        }
+    }
+    block
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,0 +1,120 @@
+//! Run-wide control shared by the scheduler, the process runner and the signal handler:
+//! whether the run was cancelled, which test process groups are alive, and how long the run
+//! was stopped (Ctrl-Z) so that timeouts do not count the pause.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+#[derive(Debug, Default)]
+pub struct RunControl {
+    /// The signal that cancelled the run, or 0.
+    cancelled_by: AtomicI32,
+    groups: Mutex<HashSet<i32>>,
+    pause: Mutex<PauseClock>,
+}
+
+#[derive(Debug, Default)]
+struct PauseClock {
+    total: Duration,
+    since: Option<Instant>,
+}
+
+impl RunControl {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The signal number that cancelled the run, if it was cancelled.
+    pub fn cancelled(&self) -> Option<i32> {
+        match self.cancelled_by.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+
+    /// Record the first cancelling signal; returns false if the run was already cancelled.
+    pub fn cancel(&self, signal: i32) -> bool {
+        self.cancelled_by
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// Track a test's process group; if the run is already cancelled, signal it at once so a
+    /// test started in the same instant as Ctrl-C does not outlive it.
+    pub fn register(&self, group: i32) {
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.insert(group);
+        if let Some(signal) = self.cancelled() {
+            send(group, signal);
+        }
+    }
+
+    pub fn unregister(&self, group: i32) {
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.remove(&group);
+    }
+
+    /// Send `signal` to every live test process group.
+    pub fn signal_all(&self, signal: i32) {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        for group in groups.iter() {
+            send(*group, signal);
+        }
+    }
+
+    pub fn pause_started(&self) {
+        let mut pause = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        pause.since.get_or_insert_with(Instant::now);
+    }
+
+    pub fn pause_ended(&self) {
+        let mut pause = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(since) = pause.since.take() {
+            pause.total += since.elapsed();
+        }
+    }
+
+    /// Total time the run has spent stopped so far.
+    pub fn paused(&self) -> Duration {
+        let pause = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        pause.total + pause.since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+}
+
+fn send(group: i32, signal: i32) {
+    if let Ok(signal) = Signal::try_from(signal) {
+        // The group may have just exited; that is fine.
+        let _ = killpg(Pid::from_raw(group), signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_cancel_wins() {
+        let control = RunControl::new();
+        assert_eq!(control.cancelled(), None);
+        assert!(control.cancel(15));
+        assert!(!control.cancel(2));
+        assert_eq!(control.cancelled(), Some(15));
+    }
+
+    #[test]
+    fn pauses_add_up() {
+        let control = RunControl::new();
+        control.pause_started();
+        std::thread::sleep(Duration::from_millis(5));
+        control.pause_ended();
+        let first = control.paused();
+        assert!(first >= Duration::from_millis(5));
+        control.pause_ended();
+        assert_eq!(control.paused(), first);
+    }
+}

@@ -1,0 +1,77 @@
+//! The runner's own signal handling (the one home of `signal-hook`).
+//!
+//! Tests run in their own process groups, so a Ctrl-C at the terminal reaches only us; we pass
+//! it on. First SIGINT/SIGTERM/SIGHUP: cancel the run (no new test starts), forward the signal
+//! to every running test's group, and SIGKILL what remains after the grace period; the normal
+//! report follows. A second one kills everything at once and exits. Ctrl-Z stops the tests
+//! with us, and `fg` resumes them, with the pause kept out of their timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+use signal_hook::iterator::Signals;
+
+use crate::control::RunControl;
+
+/// The exit code for a run ended by `signal`: 128 + its number, as shells report it.
+pub fn exit_code_for(signal: i32) -> i32 {
+    128 + signal
+}
+
+/// Start the thread that turns signals into run control; it lives until the process exits.
+pub fn install(control: Arc<RunControl>, grace: Duration) -> Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGTSTP, SIGCONT])
+        .context("installing signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGTSTP => stop(&control),
+                    SIGCONT => {
+                        control.signal_all(SIGCONT);
+                        control.pause_ended();
+                    }
+                    _ => cancel(&control, signal, grace),
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
+
+fn cancel(control: &Arc<RunControl>, signal: i32, grace: Duration) {
+    if !control.cancel(signal) {
+        // Second request: no more patience.
+        control.signal_all(nix::libc::SIGKILL);
+        eprintln!("runner: interrupted twice; killed every running test");
+        std::process::exit(exit_code_for(control.cancelled().unwrap_or(signal)));
+    }
+    control.signal_all(signal);
+    let control = Arc::clone(control);
+    std::thread::spawn(move || {
+        std::thread::sleep(grace);
+        control.signal_all(nix::libc::SIGKILL);
+    });
+}
+
+/// Stop the tests' groups, then ourselves; SIGCONT (from `fg`) resumes both.
+fn stop(control: &RunControl) {
+    control.pause_started();
+    control.signal_all(nix::libc::SIGSTOP);
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell() {
+        assert_eq!(exit_code_for(SIGINT), 130);
+        assert_eq!(exit_code_for(SIGTERM), 143);
+        assert_eq!(exit_code_for(SIGHUP), 129);
+    }
+}
