@@ -55,6 +55,18 @@ pub enum PassOrFail {
     Fail,
 }
 
+/// The order tests start in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OrderChoice {
+    /// Failed last time first, then tests with no history, then longest first.
+    #[default]
+    Auto,
+    /// Binary, then test name.
+    Name,
+    /// Shuffled; `--seed` replays an order.
+    Random,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
     #[default]
@@ -201,6 +213,28 @@ pub struct RunArgs {
         help_heading = "Timeouts and retries"
     )]
     pub list_timeout: String,
+
+    /// The order tests start in.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "ORDER",
+        help_heading = "Order"
+    )]
+    pub order: OrderChoice,
+
+    /// Seed for `--order random` (printed when not given).
+    #[arg(long, value_name = "N", help_heading = "Order")]
+    pub seed: Option<u64>,
+
+    /// Run only the tests that failed last time (all of them if none did).
+    #[arg(long = "lf", visible_alias = "last-failed", help_heading = "Order")]
+    pub last_failed: bool,
+
+    /// Run the tests that failed last time first, then the rest.
+    #[arg(long = "ff", visible_alias = "failed-first", help_heading = "Order")]
+    pub failed_first: bool,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long)]

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, PassOrFail, RunArgs,
+    self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
+    PassOrFail, RunArgs,
 };
+use crate::order::{self, Order};
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,9 @@ pub struct RunConfig {
     pub retries: u32,
     pub flaky_fails: bool,
     pub list_timeout: Duration,
+    pub order: Order,
+    pub last_failed: bool,
+    pub failed_first: bool,
 }
 
 impl RunConfig {
@@ -200,6 +205,13 @@ impl RunConfig {
             retries: args.retries,
             flaky_fails: args.flaky_result == PassOrFail::Fail,
             list_timeout: parse_duration("--list-timeout", &args.list_timeout)?,
+            order: match args.order {
+                OrderChoice::Auto => Order::Auto,
+                OrderChoice::Name => Order::Name,
+                OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
+            },
+            last_failed: args.last_failed,
+            failed_first: args.failed_first,
         })
     }
 }

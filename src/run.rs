@@ -1,8 +1,9 @@
 //! One invocation from start to end: discover → list → select → run (once, or twice under
 //! `--compare`) → report, returning the exit code.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,10 +14,12 @@ use serde::Serialize;
 use crate::config::{Mode, NoTests, RunConfig, Source, Verbosity};
 use crate::control::RunControl;
 use crate::discover::{self, DiscoverError, Discovered};
-use crate::event::{SkipReason, TestEvent, FORMAT_VERSION};
+use crate::event::{Outcome, SkipReason, TestEvent, FORMAT_VERSION};
 use crate::exit_code;
+use crate::history::{self, History, Observation};
 use crate::list::{self, BinaryListing};
 use crate::model::{Invocation, TestBinary, TestCase};
+use crate::order::{self, Order};
 use crate::process::Limits;
 use crate::report::{HumanOptions, HumanReporter, JsonReporter, Reporter, Reporters};
 use crate::rerun;
@@ -30,6 +33,9 @@ use crate::worker::{self, TestSettings};
 struct Plan {
     binaries: Vec<Arc<TestBinary>>,
     target_dir: Option<PathBuf>,
+    history: History,
+    /// History keys of every test listed, selected or not: what exists now.
+    listed: HashSet<String>,
     to_run: Vec<TestCase>,
     ignored: Vec<TestCase>,
     notes: Vec<String>,
@@ -62,9 +68,12 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
 
 fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Plan {
     let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
+    let history = load_history(discovered.target_dir.as_deref());
     let mut plan = Plan {
         binaries: discovered.binaries.clone(),
         target_dir: discovered.target_dir,
+        history,
+        listed: HashSet::new(),
         to_run: Vec::new(),
         ignored: Vec::new(),
         notes: Vec::new(),
@@ -83,6 +92,7 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
             }
         };
         for case in cases {
+            plan.listed.insert(history::key(&case.id()));
             match config.selection.verdict(&case.name, case.ignored) {
                 Verdict::Run => plan.to_run.push(case),
                 Verdict::SkipIgnored => plan.ignored.push(case),
@@ -90,7 +100,42 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
             }
         }
     }
+    if config.last_failed {
+        order::keep_last_failed(&mut plan.to_run, &plan.history);
+    }
+    order::arrange(
+        &mut plan.to_run,
+        config.order,
+        &plan.history,
+        config.failed_first,
+    );
+    if let Order::Random(seed) = config.order {
+        plan.notes.push(format!(
+            "random order with seed {seed} (replay it with --seed {seed})"
+        ));
+    }
     plan
+}
+
+/// The history of earlier runs; without a target directory, or with a bad file, none.
+fn load_history(target_dir: Option<&Path>) -> History {
+    let Some(dir) = target_dir else {
+        return History::default();
+    };
+    History::load(&History::path_in(dir)).unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}; running without timing history (it will be rewritten)");
+        History::default()
+    })
+}
+
+/// Fold this run into the history file; failing to save is a warning, not a failed run.
+fn save_history(plan: &Plan, observations: &[Observation]) {
+    let Some(dir) = &plan.target_dir else { return };
+    let mut history = plan.history.clone();
+    history.record(observations, &plan.listed);
+    if let Err(e) = history.save(&History::path_in(dir)) {
+        eprintln!("warning: could not save the timing history: {e:#}");
+    }
 }
 
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
@@ -124,12 +169,15 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     } else {
         None
     };
-    let summary = if control.cancelled().is_some() {
-        serial.clone().unwrap_or_default()
-    } else {
-        let label = config.compare.then_some("parallel");
-        pass(config.jobs, label, &mut reporters)
+    let (summary, observations) = match &serial {
+        Some(serial) if control.cancelled().is_some() => serial.clone(),
+        _ => {
+            let label = config.compare.then_some("parallel");
+            pass(config.jobs, label, &mut reporters)
+        }
     };
+    let serial = serial.map(|(summary, _)| summary);
+    save_history(plan, &observations);
     reporters.finish(&summary, serial.as_ref().filter(|_| config.compare));
 
     if let Some(signal) = control.cancelled() {
@@ -181,9 +229,19 @@ fn run_pass(
     workers: usize,
     label: Option<&str>,
     reporters: &mut Reporters,
-) -> Summary {
+) -> (Summary, Vec<Observation>) {
     let mut summary = Summary::new(workers);
+    let mut observations = Vec::new();
     let mut emit = |event: TestEvent, summary: &mut Summary| {
+        if let TestEvent::TestFinished(result) = &event {
+            if result.outcome != Outcome::Cancelled {
+                observations.push(Observation {
+                    id: result.id.clone(),
+                    duration: result.duration,
+                    failed: result.is_failure,
+                });
+            }
+        }
         summary.observe(&event);
         reporters.on_event(&event);
     };
@@ -259,7 +317,7 @@ fn run_pass(
     summary.finish(started.elapsed());
     summary.cancelled_by = control.cancelled();
     reporters.on_event(&TestEvent::RunFinished(summary.stats.clone()));
-    summary
+    (summary, observations)
 }
 
 #[derive(Serialize)]
