@@ -193,6 +193,11 @@ pub struct RunStats {
     #[serde(serialize_with = "seconds")]
     pub summed: Duration,
     pub longest: Option<LongestTest>,
+    /// The runner's own CPU time so far (children excluded): its overhead.
+    #[serde(serialize_with = "seconds")]
+    pub runner_cpu: Duration,
+    /// The runner's peak resident memory, in KiB.
+    pub peak_rss_kib: u64,
 }
 
 /// The slowest test: the floor no amount of parallelism removes.

@@ -377,6 +377,22 @@ pub fn run(
     })
 }
 
+/// The runner's own CPU time (user + system, all threads, children excluded) and peak
+/// resident memory in KiB, for the overhead figures of a run.
+pub fn own_usage() -> (Duration, u64) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(usage) => {
+            let to_duration = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+            };
+            let cpu = to_duration(usage.user_time()) + to_duration(usage.system_time());
+            (cpu, usage.max_rss().max(0) as u64)
+        }
+        Err(_) => (Duration::ZERO, 0),
+    }
+}
+
 /// One read from a ready pipe; closes it on end of file.
 fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> io::Result<()> {
     let Some(file) = pipe else { return Ok(()) };

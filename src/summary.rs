@@ -104,6 +104,7 @@ impl Summary {
     /// Close the run: record its wall time and sort failures so logs diff cleanly.
     pub fn finish(&mut self, wall: Duration) {
         self.stats.wall = wall;
+        (self.stats.runner_cpu, self.stats.peak_rss_kib) = crate::process::own_usage();
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
         self.flaky.sort();
         self.list_failures.sort();

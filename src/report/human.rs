@@ -382,6 +382,12 @@ impl Reporter for HumanReporter {
                 text += &self.comparison(&serial.stats, stats);
             }
             text += &self.figures_line("Run", stats);
+            let tests = (stats.passed + stats.failed).max(1);
+            text += &format!(
+                "Runner overhead: {:.3} ms CPU per test, peak memory {:.1} MiB\n",
+                stats.runner_cpu.as_secs_f64() * 1000.0 / tests as f64,
+                stats.peak_rss_kib as f64 / 1024.0
+            );
             if let Some(longest) = &stats.longest {
                 text += &format!(
                     "Longest test: {} ({}); ideal wall time max(longest, summed / workers) = {}\n",
