@@ -133,9 +133,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// What to do when no test is selected.
-    #[arg(long, value_enum, default_value = "fail", value_name = "ACTION")]
-    pub no_tests: NoTestsChoice,
+    /// What to do when no test is selected [default: fail].
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub no_tests: Option<NoTestsChoice>,
 
     /// Output format of the run: human text, or JSON events on stdout (one per line).
     #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
@@ -150,6 +150,10 @@ pub struct RunArgs {
     )]
     pub list_format: ListFormat,
 
+    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
+    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
+    pub profile: Option<String>,
+
     /// Print a SLOW line for a test still running after this long, and again each period.
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
     pub slow_timeout: Option<String>,
@@ -158,71 +162,44 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
     pub timeout: Option<String>,
 
-    /// Time between SIGTERM and SIGKILL for a timed-out or cancelled test.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "5s",
-        help_heading = "Timeouts and retries"
-    )]
-    pub timeout_grace: String,
+    /// Time between SIGTERM and SIGKILL for a timed-out or cancelled test [default: 5s].
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
+    pub timeout_grace: Option<String>,
 
-    /// How long a test's leftover processes may hold its output open after it exits.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "200ms",
-        help_heading = "Timeouts and retries"
-    )]
-    pub leak_timeout: String,
+    /// How long a test's leftover processes may hold its output open after it exits
+    /// [default: 200ms].
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
+    pub leak_timeout: Option<String>,
 
-    /// Whether a LEAKY test passes or fails.
+    /// Whether a LEAKY test passes or fails [default: pass].
     #[arg(
         long,
         value_enum,
-        default_value = "pass",
         value_name = "RESULT",
         help_heading = "Timeouts and retries"
     )]
-    pub leak_result: PassOrFail,
+    pub leak_result: Option<PassOrFail>,
 
-    /// Run a failed test again up to N times; a later pass makes it FLAKY.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 0,
-        help_heading = "Timeouts and retries"
-    )]
-    pub retries: u32,
+    /// Run a failed test again up to N times; a later pass makes it FLAKY [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Timeouts and retries")]
+    pub retries: Option<u32>,
 
-    /// Whether a FLAKY test passes or fails the run.
+    /// Whether a FLAKY test passes or fails the run [default: pass].
     #[arg(
         long,
         value_enum,
-        default_value = "pass",
         value_name = "RESULT",
         help_heading = "Timeouts and retries"
     )]
-    pub flaky_result: PassOrFail,
+    pub flaky_result: Option<PassOrFail>,
 
-    /// How long a binary may take to list its tests.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "60s",
-        help_heading = "Timeouts and retries"
-    )]
-    pub list_timeout: String,
+    /// How long a binary may take to list its tests [default: 60s].
+    #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
+    pub list_timeout: Option<String>,
 
-    /// The order tests start in.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "auto",
-        value_name = "ORDER",
-        help_heading = "Order"
-    )]
-    pub order: OrderChoice,
+    /// The order tests start in [default: auto].
+    #[arg(long, value_enum, value_name = "ORDER", help_heading = "Order")]
+    pub order: Option<OrderChoice>,
 
     /// Seed for `--order random` (printed when not given).
     #[arg(long, value_name = "N", help_heading = "Order")]
@@ -235,6 +212,10 @@ pub struct RunArgs {
     /// Run the tests that failed last time first, then the rest.
     #[arg(long = "ff", visible_alias = "failed-first", help_heading = "Order")]
     pub failed_first: bool,
+
+    /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub junit: Option<std::path::PathBuf>,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long)]

@@ -10,7 +10,10 @@ use crate::cli::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
     PassOrFail, RunArgs,
 };
+use crate::file_config::{FailFast, FileConfig};
+use crate::groups::TestGroups;
 use crate::order::{self, Order};
+use clap::ValueEnum;
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,8 @@ pub struct RunConfig {
     pub order: Order,
     pub last_failed: bool,
     pub failed_first: bool,
+    pub junit: Option<PathBuf>,
+    pub groups: TestGroups,
 }
 
 impl RunConfig {
@@ -128,9 +133,36 @@ impl RunConfig {
     }
 
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
-        let jobs = match args.jobs.as_deref() {
-            None => available_cpus(),
-            Some(value) => parse_jobs(value)?,
+        let start = match &args.cargo.manifest_path {
+            Some(path) => std::path::absolute(path)
+                .ok()
+                .and_then(|p| p.parent().map(PathBuf::from)),
+            None => std::env::current_dir().ok(),
+        };
+        let file = match start.as_deref().and_then(FileConfig::find) {
+            Some(path) => FileConfig::load(&path).map_err(|e| UsageError(e.to_string()))?,
+            None => FileConfig::default(),
+        };
+        let profile = match args.profile.as_deref() {
+            Some(name) => file.profile.get(name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = file.profile.keys().map(String::as_str).collect();
+                UsageError(format!(
+                    "unknown profile '{name}': the config file defines {}",
+                    if known.is_empty() {
+                        "none (add [profile.NAME] to .config/runner.toml)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?,
+            None => file.profile.get("default").cloned().unwrap_or_default(),
+        };
+        let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
+
+        let jobs = match (&args.jobs, &profile.jobs) {
+            (Some(value), _) => parse_jobs(value)?,
+            (None, Some(value)) => parse_jobs(&value.to_string())?,
+            (None, None) => available_cpus(),
         };
         if args.maxfail == Some(0) {
             return Err(UsageError(
@@ -140,9 +172,25 @@ impl RunConfig {
         }
         let max_failures = if args.exitfirst {
             Some(1)
-        } else {
+        } else if args.maxfail.is_some() {
             args.maxfail
+        } else {
+            match profile.fail_fast {
+                Some(FailFast::Enabled(true)) => Some(1),
+                Some(FailFast::After(n)) => Some(n.max(1)),
+                _ => None,
+            }
         };
+        let duration = |flag: &str, cli: &Option<String>, file: &Option<String>| {
+            cli.as_ref()
+                .or(file.as_ref())
+                .map(|v| parse_duration(flag, v))
+                .transpose()
+        };
+        let leak_result = pick(args.leak_result, &profile.leak_result, "leak-result")?;
+        let flaky_result = pick(args.flaky_result, &profile.flaky_result, "flaky-result")?;
+        let no_tests = pick(args.no_tests, &profile.no_tests, "no-tests")?;
+        let order_choice = pick(args.order, &profile.order, "order")?;
         let cargo = CargoOptions::from(args.cargo);
         let source = if args.binaries.is_empty() {
             Source::Cargo(cargo)
@@ -183,29 +231,30 @@ impl RunConfig {
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
-            no_tests: match args.no_tests {
+            no_tests: match no_tests {
                 NoTestsChoice::Pass => NoTests::Pass,
                 NoTestsChoice::Warn => NoTests::Warn,
                 NoTestsChoice::Fail => NoTests::Fail,
             },
             compare: args.compare,
-            slow_timeout: args
-                .slow_timeout
-                .as_deref()
-                .map(|v| parse_duration("--slow-timeout", v))
-                .transpose()?,
-            timeout: args
-                .timeout
-                .as_deref()
-                .map(|v| parse_duration("--timeout", v))
-                .transpose()?,
-            timeout_grace: parse_duration("--timeout-grace", &args.timeout_grace)?,
-            leak_timeout: parse_duration("--leak-timeout", &args.leak_timeout)?,
-            leak_fails: args.leak_result == PassOrFail::Fail,
-            retries: args.retries,
-            flaky_fails: args.flaky_result == PassOrFail::Fail,
-            list_timeout: parse_duration("--list-timeout", &args.list_timeout)?,
-            order: match args.order {
+            slow_timeout: duration("--slow-timeout", &args.slow_timeout, &profile.slow_timeout)?,
+            timeout: duration("--timeout", &args.timeout, &profile.timeout)?,
+            timeout_grace: duration(
+                "--timeout-grace",
+                &args.timeout_grace,
+                &profile.timeout_grace,
+            )?
+            .unwrap_or(Duration::from_secs(5)),
+            leak_timeout: duration("--leak-timeout", &args.leak_timeout, &profile.leak_timeout)?
+                .unwrap_or(Duration::from_millis(200)),
+            leak_fails: leak_result == PassOrFail::Fail,
+            retries: args.retries.or(profile.retries).unwrap_or(0),
+            flaky_fails: flaky_result == PassOrFail::Fail,
+            list_timeout: duration("--list-timeout", &args.list_timeout, &profile.list_timeout)?
+                .unwrap_or(Duration::from_secs(60)),
+            junit: args.junit.or(profile.junit),
+            groups,
+            order: match order_choice {
                 OrderChoice::Auto => Order::Auto,
                 OrderChoice::Name => Order::Name,
                 OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
@@ -213,6 +262,31 @@ impl RunConfig {
             last_failed: args.last_failed,
             failed_first: args.failed_first,
         })
+    }
+}
+
+/// A value from the command line, else from the profile (checked like the flag), else the
+/// built-in default.
+fn pick<T: ValueEnum + Default>(
+    cli: Option<T>,
+    profile: &Option<String>,
+    key: &str,
+) -> Result<T, UsageError> {
+    if let Some(value) = cli {
+        return Ok(value);
+    }
+    match profile {
+        None => Ok(T::default()),
+        Some(text) => T::from_str(text, true).map_err(|_| {
+            let allowed: Vec<String> = T::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+                .collect();
+            UsageError(format!(
+                "invalid value '{text}' for '{key}' in the config profile: expected one of {}",
+                allowed.join(", ")
+            ))
+        }),
     }
 }
 

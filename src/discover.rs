@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::config::CargoOptions;
+use crate::file_config;
 use crate::model::{binary_id, TargetKind, TestBinary};
 
 /// Why discovery failed; the caller picks the exit code from it.
@@ -120,7 +121,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
             .unwrap_or_default();
         let no_harness = harness_cache
             .entry(manifest_path.clone())
-            .or_insert_with(|| targets_without_harness(&manifest_path));
+            .or_insert_with(|| file_config::targets_without_harness(&manifest_path));
 
         let mut env = BTreeMap::new();
         env.insert("CARGO".into(), cargo.clone());
@@ -254,46 +255,6 @@ fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
     Ok(metadata)
 }
 
-/// Names of the targets a manifest declares with `harness = false`.
-fn targets_without_harness(manifest_path: &Path) -> HashSet<String> {
-    let Ok(text) = std::fs::read_to_string(manifest_path) else {
-        return HashSet::new();
-    };
-    let Ok(manifest) = text.parse::<toml::Table>() else {
-        return HashSet::new();
-    };
-    let mut names = HashSet::new();
-    for section in ["test", "bench", "bin", "example"] {
-        let Some(targets) = manifest.get(section).and_then(|t| t.as_array()) else {
-            continue;
-        };
-        for target in targets {
-            let harness = target.get("harness").and_then(|h| h.as_bool());
-            if harness == Some(false) {
-                if let Some(name) = target.get("name").and_then(|n| n.as_str()) {
-                    names.insert(name.to_string());
-                }
-            }
-        }
-    }
-    if let Some(lib) = manifest.get("lib") {
-        if lib.get("harness").and_then(|h| h.as_bool()) == Some(false) {
-            let package_name = manifest
-                .get("package")
-                .and_then(|p| p.get("name"))
-                .and_then(|n| n.as_str())
-                .unwrap_or_default();
-            let name = lib
-                .get("name")
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| package_name.replace('-', "_"));
-            names.insert(name);
-        }
-    }
-    names
-}
-
 fn target_kind(kinds: &[String]) -> TargetKind {
     let has = |k: &str| kinds.iter().any(|kind| kind == k);
     if has("test") {
@@ -422,22 +383,6 @@ mod tests {
             split_version("0.10.0-beta.1+abc"),
             ("0", "10", "0", "beta.1")
         );
-    }
-
-    #[test]
-    fn harness_false_targets_are_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = dir.path().join("Cargo.toml");
-        std::fs::write(
-            &manifest,
-            "[package]\nname = \"a-b\"\n[[test]]\nname = \"custom\"\nharness = false\n\
-             [[test]]\nname = \"normal\"\n[lib]\nharness = false\n",
-        )
-        .unwrap();
-        let names = targets_without_harness(&manifest);
-        assert!(names.contains("custom"));
-        assert!(names.contains("a_b"));
-        assert!(!names.contains("normal"));
     }
 
     #[test]

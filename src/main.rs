@@ -7,6 +7,8 @@ mod control;
 mod discover;
 mod event;
 mod exit_code;
+mod file_config;
+mod groups;
 mod history;
 mod list;
 mod model;

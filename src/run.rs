@@ -21,7 +21,9 @@ use crate::list::{self, BinaryListing};
 use crate::model::{Invocation, TestBinary, TestCase};
 use crate::order::{self, Order};
 use crate::process::Limits;
-use crate::report::{HumanOptions, HumanReporter, JsonReporter, Reporter, Reporters};
+use crate::report::{
+    HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter, Reporters,
+};
 use crate::rerun;
 use crate::schedule::{self, PoolOptions};
 use crate::select::Verdict;
@@ -178,12 +180,18 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     let serial = serial.map(|(summary, _)| summary);
     save_history(plan, &observations);
-    reporters.finish(&summary, serial.as_ref().filter(|_| config.compare));
+    let written = reporters.finish(&summary, serial.as_ref().filter(|_| config.compare));
+    if let Err(e) = &written {
+        eprintln!("error: {e:#}");
+    }
 
     if let Some(signal) = control.cancelled() {
         return Ok(signals::exit_code_for(signal));
     }
-    let code = summary.exit_code(config.no_tests);
+    let mut code = summary.exit_code(config.no_tests);
+    if written.is_err() && code == exit_code::OK {
+        code = exit_code::INTERNAL;
+    }
     let ran = summary.stats.passed + summary.stats.failed;
     if ran == 0 && summary.list_failures.is_empty() {
         match config.no_tests {
@@ -216,6 +224,9 @@ fn reporters(config: &RunConfig) -> Reporters {
         reporters
             .0
             .push(Box::new(JsonReporter::new(std::io::stdout())));
+    }
+    if let Some(path) = &config.junit {
+        reporters.0.push(Box::new(JunitReporter::new(path.clone())));
     }
     reporters
 }
@@ -285,7 +296,9 @@ fn run_pass(
     let options = PoolOptions {
         workers,
         max_failures: config.max_failures,
+        group_limits: config.groups.limits(),
     };
+    let constraint_of = |case: &TestCase| config.groups.constraint(&case.binary.id, &case.name);
     let (sender, receiver) = crossbeam_channel::unbounded();
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -303,8 +316,9 @@ fn run_pass(
             let cancelled = || control.cancelled().is_some();
             schedule::run_pool(
                 &plan.to_run,
-                options,
+                &options,
                 TestCase::id,
+                &constraint_of,
                 run_one,
                 &cancelled,
                 &sender,

@@ -3,40 +3,88 @@
 //! Each worker thread runs one test at a time through the `run_one` function it is given (a
 //! real process in production, a stub in tests), so N threads mean at most N test processes.
 //! `-x`/`--maxfail` stop the queue under the same lock that hands out tests: once the failure
-//! that reaches the limit is recorded, no further test starts; running ones finish.
+//! that reaches the limit is recorded, no further test starts; running ones finish. Test groups
+//! (`max-threads`) and multi-slot tests (`threads-required`) are honoured by taking the first
+//! pending test that fits, so a waiting test never leaves a slot idle when other work could run.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
 use crate::event::{Outcome, SkipReason, TestEvent, TestId, TestResult};
+use crate::groups::Constraint;
 
 /// How the pool is shaped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct PoolOptions {
     pub workers: usize,
     pub max_failures: Option<usize>,
+    /// `max-threads` of each test group (see [`Constraint::group`]).
+    pub group_limits: Vec<Option<usize>>,
 }
 
 struct Queue {
-    next: usize,
+    /// Indices of tests not yet started, in start order.
+    pending: VecDeque<usize>,
+    running_in_group: Vec<usize>,
+    free_slots: usize,
     failures: usize,
     stopped: bool,
+}
+
+impl Queue {
+    /// The first pending test whose group has room and whose slots are free. Taking a later
+    /// test when the first one must wait keeps slots busy instead of idle.
+    fn take_eligible(
+        &mut self,
+        constraint_of: &dyn Fn(usize) -> Constraint,
+        limits: &[Option<usize>],
+    ) -> Option<(usize, Constraint)> {
+        let position = self.pending.iter().position(|&index| {
+            let c = constraint_of(index);
+            let group_ok = c.group.is_none_or(|g| {
+                limits
+                    .get(g)
+                    .copied()
+                    .flatten()
+                    .is_none_or(|max| self.running_in_group[g] < max)
+            });
+            group_ok && c.slots <= self.free_slots
+        })?;
+        let index = self.pending.remove(position)?;
+        let c = constraint_of(index);
+        self.free_slots -= c.slots;
+        if let Some(g) = c.group {
+            self.running_in_group[g] += 1;
+        }
+        Some((index, c))
+    }
+
+    fn release(&mut self, c: Constraint) {
+        self.free_slots += c.slots;
+        if let Some(g) = c.group {
+            self.running_in_group[g] -= 1;
+        }
+    }
 }
 
 /// Run `items` in order on `options.workers` threads; returns when every item is finished or
 /// reported as not started.
 ///
+/// `constraint_of` gives each item's group and slot count (at most `workers` slots).
 /// `cancelled` is asked before each test starts; once it says yes, no further test starts.
 /// A panic while running one test becomes that test's `InternalError` result: the other
 /// results are kept and the run goes on.
+#[allow(clippy::too_many_arguments)]
 pub fn run_pool<T, Id, Run>(
     items: &[T],
-    options: PoolOptions,
+    options: &PoolOptions,
     id_of: Id,
+    constraint_of: &(dyn Fn(&T) -> Constraint + Sync),
     run_one: Run,
     cancelled: &(dyn Fn() -> bool + Sync),
     events: &Sender<TestEvent>,
@@ -45,16 +93,43 @@ pub fn run_pool<T, Id, Run>(
     Id: Fn(&T) -> TestId + Sync,
     Run: Fn(&T, &Sender<TestEvent>) -> TestResult + Sync,
 {
+    let workers = options.workers.clamp(1, items.len().max(1));
+    let constraint = |index: usize| {
+        let c = constraint_of(&items[index]);
+        Constraint {
+            group: c.group,
+            slots: c.slots.clamp(1, workers),
+        }
+    };
     let queue = Mutex::new(Queue {
-        next: 0,
+        pending: (0..items.len()).collect(),
+        running_in_group: vec![0; options.group_limits.len()],
+        free_slots: workers,
         failures: 0,
         stopped: false,
     });
-    let workers = options.workers.clamp(1, items.len().max(1));
+    let changed = Condvar::new();
+    let take_next = || -> Option<(usize, Constraint)> {
+        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if queue.stopped || queue.pending.is_empty() || cancelled() {
+                return None;
+            }
+            if let Some(next) = queue.take_eligible(&constraint, &options.group_limits) {
+                return Some(next);
+            }
+            // Everything left waits for a group or for slots: sleep until a test ends. The
+            // timeout only bounds how late a cancellation is noticed.
+            queue = changed
+                .wait_timeout(queue, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while let Some(index) = take_next(&queue, items.len(), cancelled) {
+                while let Some((index, taken)) = take_next() {
                     let item = &items[index];
                     // A send only fails when the reporter is gone; the run still completes.
                     let _ = events.send(TestEvent::TestStarted { id: id_of(item) });
@@ -64,34 +139,38 @@ pub fn run_pool<T, Id, Run>(
                             let outcome = Outcome::InternalError { message };
                             TestResult::bare(id_of(item), outcome, Duration::ZERO)
                         });
-                    if result.is_failure {
-                        record_failure(&queue, options.max_failures);
+                    {
+                        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        queue.release(taken);
+                        if result.is_failure {
+                            queue.failures += 1;
+                            if options
+                                .max_failures
+                                .is_some_and(|max| queue.failures >= max)
+                            {
+                                queue.stopped = true;
+                            }
+                        }
                     }
+                    changed.notify_all();
                     let _ = events.send(TestEvent::TestFinished(result));
                 }
             });
         }
     });
-    let first_not_started = queue.lock().unwrap_or_else(|e| e.into_inner()).next;
-    for item in &items[first_not_started.min(items.len())..] {
+    let not_started: Vec<usize> = queue
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pending
+        .iter()
+        .copied()
+        .collect();
+    for index in not_started {
         let _ = events.send(TestEvent::TestSkipped {
-            id: id_of(item),
+            id: id_of(&items[index]),
             reason: SkipReason::NotStarted,
         });
     }
-}
-
-fn take_next(
-    queue: &Mutex<Queue>,
-    len: usize,
-    cancelled: &(dyn Fn() -> bool + Sync),
-) -> Option<usize> {
-    let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-    if queue.stopped || queue.next >= len || cancelled() {
-        return None;
-    }
-    queue.next += 1;
-    Some(queue.next - 1)
 }
 
 /// The text a panic carried, if it was a string.
@@ -101,14 +180,6 @@ pub fn panic_message(panic: &(dyn Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic with a non-text payload".to_string())
-}
-
-fn record_failure(queue: &Mutex<Queue>, max_failures: Option<usize>) {
-    let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-    queue.failures += 1;
-    if max_failures.is_some_and(|max| queue.failures >= max) {
-        queue.stopped = true;
-    }
 }
 
 #[cfg(test)]
@@ -138,7 +209,15 @@ mod tests {
         run: impl Fn(&&'static str) -> TestResult + Sync,
     ) -> Vec<TestEvent> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        run_pool(items, options, |s| id(s), |s, _| run(s), &|| false, &tx);
+        run_pool(
+            items,
+            &options,
+            |s| id(s),
+            &|_| Constraint::default(),
+            |s, _| run(s),
+            &|| false,
+            &tx,
+        );
         drop(tx);
         rx.iter().collect()
     }
@@ -150,7 +229,7 @@ mod tests {
             &items,
             PoolOptions {
                 workers: 3,
-                max_failures: None,
+                ..Default::default()
             },
             |s| result(s, *s != "c"),
         );
@@ -175,7 +254,7 @@ mod tests {
             &["x", "y"],
             PoolOptions {
                 workers: 2,
-                max_failures: None,
+                ..Default::default()
             },
             |s| {
                 barrier.wait();
@@ -193,6 +272,7 @@ mod tests {
             PoolOptions {
                 workers: 1,
                 max_failures: Some(1),
+                ..Default::default()
             },
             |s| result(s, *s != "b"),
         );
@@ -215,7 +295,7 @@ mod tests {
             &["a", "boom", "c"],
             PoolOptions {
                 workers: 1,
-                max_failures: None,
+                ..Default::default()
             },
             |s| {
                 if *s == "boom" {
@@ -247,13 +327,21 @@ mod tests {
         let cancelled = || started.load(std::sync::atomic::Ordering::SeqCst) >= 1;
         let options = PoolOptions {
             workers: 1,
-            max_failures: None,
+            ..Default::default()
         };
         let run = |s: &&str, _: &Sender<TestEvent>| {
             started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             result(s, true)
         };
-        run_pool(&["a", "b", "c"], options, |s| id(s), run, &cancelled, &tx);
+        run_pool(
+            &["a", "b", "c"],
+            &options,
+            |s| id(s),
+            &|_| Constraint::default(),
+            run,
+            &cancelled,
+            &tx,
+        );
         drop(tx);
         let skipped = rx
             .iter()
@@ -263,13 +351,109 @@ mod tests {
     }
 
     #[test]
+    fn group_limit_holds_while_other_tests_fill_the_slots() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        // "g*" tests form a group of max-threads 1; the others are free. With 3 workers, at most
+        // one g-test may run at a time, and free tests must still run beside it.
+        let items = ["g1", "g2", "g3", "f1", "f2", "f3"];
+        let in_group = AtomicUsize::new(0);
+        let max_seen = AtomicUsize::new(0);
+        let free_beside_group = AtomicUsize::new(0);
+        let barrier = Barrier::new(2);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let options = PoolOptions {
+            workers: 3,
+            group_limits: vec![Some(1)],
+            ..Default::default()
+        };
+        let constraint = |s: &&str| Constraint {
+            group: s.starts_with('g').then_some(0),
+            slots: 1,
+        };
+        let run = |s: &&str, _: &Sender<TestEvent>| {
+            if s.starts_with('g') {
+                let now = in_group.fetch_add(1, SeqCst) + 1;
+                max_seen.fetch_max(now, SeqCst);
+                if *s == "g1" {
+                    // Meet f1: proves a free test runs while the group is busy.
+                    barrier.wait();
+                }
+                in_group.fetch_sub(1, SeqCst);
+            } else if *s == "f1" {
+                barrier.wait();
+                free_beside_group.fetch_add(1, SeqCst);
+            }
+            result(s, true)
+        };
+        run_pool(
+            &items,
+            &options,
+            |s| id(s),
+            &constraint,
+            run,
+            &|| false,
+            &tx,
+        );
+        drop(tx);
+        assert_eq!(max_seen.load(SeqCst), 1);
+        assert_eq!(free_beside_group.load(SeqCst), 1);
+        let finished = rx
+            .iter()
+            .filter(|e| matches!(e, TestEvent::TestFinished(_)))
+            .count();
+        assert_eq!(finished, 6);
+    }
+
+    #[test]
+    fn multi_slot_test_runs_alone() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let items = ["big", "a", "b", "c"];
+        let running = AtomicUsize::new(0);
+        let overlap_with_big = AtomicUsize::new(0);
+        let big_running = std::sync::atomic::AtomicBool::new(false);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let options = PoolOptions {
+            workers: 2,
+            ..Default::default()
+        };
+        let constraint = |s: &&str| Constraint {
+            group: None,
+            slots: if *s == "big" { 2 } else { 1 },
+        };
+        let run = |s: &&str, _: &Sender<TestEvent>| {
+            running.fetch_add(1, SeqCst);
+            if *s == "big" {
+                big_running.store(true, SeqCst);
+                std::thread::yield_now();
+                big_running.store(false, SeqCst);
+            } else if big_running.load(SeqCst) {
+                overlap_with_big.fetch_add(1, SeqCst);
+            }
+            running.fetch_sub(1, SeqCst);
+            result(s, true)
+        };
+        run_pool(
+            &items,
+            &options,
+            |s| id(s),
+            &constraint,
+            run,
+            &|| false,
+            &tx,
+        );
+        drop(tx);
+        assert_eq!(overlap_with_big.load(SeqCst), 0);
+        assert_eq!(rx.iter().count(), 8);
+    }
+
+    #[test]
     fn order_is_kept_with_one_worker() {
         let items = ["c", "a", "b"];
         let events = collect(
             &items,
             PoolOptions {
                 workers: 1,
-                max_failures: None,
+                ..Default::default()
             },
             |s| result(s, true),
         );

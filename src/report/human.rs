@@ -319,7 +319,7 @@ impl Reporter for HumanReporter {
         }
     }
 
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) {
+    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -404,6 +404,7 @@ impl Reporter for HumanReporter {
         // The last line stays exactly this, uncoloured, for CI log scanners.
         text += &counts;
         self.print(&text);
+        Ok(())
     }
 }
 

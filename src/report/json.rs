@@ -32,7 +32,12 @@ impl<W: Write> Reporter for JsonReporter<W> {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary, _serial: Option<&Summary>) {}
+    fn finish(&mut self, _summary: &Summary, _serial: Option<&Summary>) -> anyhow::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(anyhow::anyhow!("cannot write JSON events to stdout: {e}")),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 
 mod human;
 mod json;
+mod junit;
 
 pub use human::{HumanOptions, HumanReporter};
 pub use json::JsonReporter;
+pub use junit::JunitReporter;
 
 use crate::event::TestEvent;
 use crate::summary::Summary;
@@ -15,8 +17,8 @@ pub trait Reporter {
     fn on_event(&mut self, event: &TestEvent);
 
     /// Called once at the very end, with the final run's summary and, under `--compare`, the
-    /// serial run's; this is where the closing report is printed.
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>);
+    /// serial run's; this is where the closing report is printed or the report file written.
+    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()>;
 }
 
 /// Several reporters fed the same events, in order.
@@ -30,9 +32,17 @@ impl Reporter for Reporters {
         }
     }
 
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) {
+    /// Every reporter finishes, even when an earlier one failed; all errors are returned.
+    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()> {
+        let mut errors = Vec::new();
         for reporter in &mut self.0 {
-            reporter.finish(summary, serial);
+            if let Err(e) = reporter.finish(summary, serial) {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        match errors.is_empty() {
+            true => Ok(()),
+            false => Err(anyhow::anyhow!(errors.join("; "))),
         }
     }
 }

@@ -1,0 +1,241 @@
+//! JUnit XML (the one home of `quick-junit`): one `<testsuite>` per binary, a `<testcase>` per
+//! test with its time, failures with a message and their output, skipped tests marked, and
+//! retries recorded the way Maven Surefire does (`flakyFailure`, `rerunFailure`).
+//!
+//! The file is written at the end of every run, also a failed or interrupted one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+
+use super::Reporter;
+use crate::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
+use crate::summary::Summary;
+
+/// Output kept per stream in the XML: the tail, where a panic message is.
+const OUTPUT_KEPT: usize = 64 * 1024;
+
+pub struct JunitReporter {
+    path: PathBuf,
+    /// Test cases per binary id, in the order they finished.
+    suites: BTreeMap<String, Vec<TestCase>>,
+    wall: std::time::Duration,
+}
+
+impl JunitReporter {
+    pub fn new(path: PathBuf) -> Self {
+        JunitReporter {
+            path,
+            suites: BTreeMap::new(),
+            wall: std::time::Duration::ZERO,
+        }
+    }
+
+    fn report(&self) -> Report {
+        let mut report = Report::new("runner");
+        report.set_time(self.wall);
+        for (binary_id, cases) in &self.suites {
+            let mut suite = TestSuite::new(binary_id.as_str());
+            suite.add_test_cases(cases.iter().cloned());
+            report.add_test_suite(suite);
+        }
+        report
+    }
+}
+
+impl Reporter for JunitReporter {
+    fn on_event(&mut self, event: &TestEvent) {
+        match event {
+            // Under `--compare` the last pass is the one reported.
+            TestEvent::RunStarted { .. } => self.suites.clear(),
+            TestEvent::TestFinished(result) => {
+                self.suites
+                    .entry(result.id.binary_id.clone())
+                    .or_default()
+                    .push(test_case(result));
+            }
+            TestEvent::TestSkipped { id, reason } => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(match reason {
+                    SkipReason::Ignored => "ignored",
+                    SkipReason::NotStarted => "not started: the run stopped early",
+                });
+                let mut case = TestCase::new(id.name.as_str(), status);
+                case.set_classname(id.binary_id.as_str());
+                self.suites
+                    .entry(id.binary_id.clone())
+                    .or_default()
+                    .push(case);
+            }
+            TestEvent::RunFinished(stats) => self.wall = stats.wall,
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _summary: &Summary, _serial: Option<&Summary>) -> Result<()> {
+        write_report(&self.report(), &self.path)
+    }
+}
+
+/// Write to a temporary file beside the target, then rename, so a reader never sees half a file.
+fn write_report(report: &Report, path: &Path) -> Result<()> {
+    let shown = path.display();
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    let mut file = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    report
+        .serialize(&mut file)
+        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    file.persist(path)
+        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    Ok(())
+}
+
+fn test_case(result: &TestResult) -> TestCase {
+    let status = if !result.is_failure && result.outcome.is_success() {
+        let mut status = TestCaseStatus::success();
+        if let TestCaseStatus::Success { flaky_runs } = &mut status {
+            flaky_runs.extend(result.failed_attempts.iter().map(rerun));
+        }
+        status
+    } else if result.outcome == Outcome::Cancelled {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message("cancelled: the run was interrupted");
+        status
+    } else {
+        let kind = match result.outcome {
+            Outcome::SpawnFailed { .. } | Outcome::InternalError { .. } => NonSuccessKind::Error,
+            _ => NonSuccessKind::Failure,
+        };
+        let mut status = TestCaseStatus::non_success(kind);
+        let message = if result.outcome.is_success() {
+            "flaky: passed only after a retry (--flaky-result fail)".to_string()
+        } else {
+            failure_message(&result.outcome, &result.stderr)
+        };
+        status.set_message(message);
+        status.set_type(result.outcome.label());
+        status.set_description(tail(&result.stderr));
+        status.add_reruns(result.failed_attempts.iter().map(rerun));
+        status
+    };
+    let mut case = TestCase::new(result.id.name.as_str(), status);
+    case.set_classname(result.id.binary_id.as_str());
+    case.set_time(result.duration);
+    case.set_system_out(tail(&result.stdout));
+    case.set_system_err(tail(&result.stderr));
+    case
+}
+
+fn rerun(attempt: &Attempt) -> TestRerun {
+    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+    rerun.set_time(attempt.duration);
+    rerun.set_message(failure_message(&attempt.outcome, &attempt.stderr));
+    rerun.set_type(attempt.outcome.label());
+    rerun.set_system_out(tail(&attempt.stdout));
+    rerun.set_system_err(tail(&attempt.stderr));
+    rerun
+}
+
+/// The outcome, plus the panic's message line when the test printed one.
+fn failure_message(outcome: &Outcome, stderr: &str) -> String {
+    let panic_line = stderr
+        .lines()
+        .skip_while(|line| !line.contains("panicked at"))
+        .nth(1)
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    match panic_line {
+        Some(line) => format!("{}: {line}", outcome.describe()),
+        None => outcome.describe(),
+    }
+}
+
+/// The last `OUTPUT_KEPT` bytes, cut at a character boundary.
+fn tail(text: &str) -> &str {
+    if text.len() <= OUTPUT_KEPT {
+        return text;
+    }
+    let mut start = text.len() - OUTPUT_KEPT;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TestId;
+    use std::time::Duration;
+
+    fn id(binary: &str, name: &str) -> TestId {
+        TestId {
+            binary_id: binary.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn report_has_suites_failures_skips_and_flaky_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/junit.xml");
+        let mut reporter = JunitReporter::new(path.clone());
+        let mut failed = TestResult::bare(
+            id("pkg", "fails"),
+            Outcome::Failed { exit_code: 101 },
+            Duration::from_millis(20),
+        );
+        failed.stderr = "thread 'fails' panicked at src/lib.rs:3:5:\nboom <&>\n".into();
+        let mut flaky = TestResult::bare(id("pkg::it", "flaky"), Outcome::Passed, Duration::ZERO);
+        flaky.attempt = 2;
+        flaky.failed_attempts.push(Attempt {
+            attempt: 1,
+            outcome: Outcome::Failed { exit_code: 101 },
+            duration: Duration::from_millis(5),
+            stdout: String::new(),
+            stderr: String::new(),
+        });
+        for event in [
+            TestEvent::TestFinished(failed),
+            TestEvent::TestFinished(flaky),
+            TestEvent::TestSkipped {
+                id: id("pkg", "ignored"),
+                reason: SkipReason::Ignored,
+            },
+        ] {
+            reporter.on_event(&event);
+        }
+        reporter.finish(&Summary::default(), None).unwrap();
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let parsed = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!(parsed.test_suites.len(), 2);
+        assert_eq!(parsed.tests, 3);
+        assert_eq!(parsed.failures, 1);
+        assert!(xml.contains("flakyFailure"), "{xml}");
+        assert!(xml.contains("boom &lt;&amp;&gt;"), "{xml}");
+        assert!(xml.contains("<skipped"), "{xml}");
+    }
+
+    #[test]
+    fn unwritable_path_is_an_error_naming_the_file() {
+        let reporter = JunitReporter::new("/proc/runner-cannot-write/junit.xml".into());
+        let err = write_report(&reporter.report(), &reporter.path).unwrap_err();
+        assert!(format!("{err:#}").contains("/proc/runner-cannot-write/junit.xml"));
+    }
+
+    #[test]
+    fn tail_respects_char_boundaries() {
+        let text = "é".repeat(OUTPUT_KEPT);
+        let kept = tail(&text);
+        assert!(kept.len() <= OUTPUT_KEPT);
+        assert!(kept.chars().all(|c| c == 'é'));
+    }
+}
