@@ -29,6 +29,25 @@ pub enum Command {
     Run(RunArgs),
     /// Print the selected tests grouped by binary, without running them.
     List(RunArgs),
+    /// Combine the JUnit reports of several shards into one file with correct totals.
+    JunitMerge {
+        /// The merged report to write.
+        output: std::path::PathBuf,
+        /// The shard reports to read.
+        #[arg(required = true)]
+        inputs: Vec<std::path::PathBuf>,
+    },
+    /// Print a shell completion script (e.g. `runner completions bash > /etc/bash_completion.d/runner`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Write the completion script for `shell` to `out`.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "runner", out);
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -93,7 +112,7 @@ pub struct RunArgs {
         long = "jobs",
         value_name = "N|auto",
         env = "RUNNER_JOBS",
-        allow_hyphen_values = true
+        allow_negative_numbers = true
     )]
     pub jobs: Option<String>,
 
@@ -212,6 +231,11 @@ pub struct RunArgs {
     /// Run the tests that failed last time first, then the rest.
     #[arg(long = "ff", visible_alias = "failed-first", help_heading = "Order")]
     pub failed_first: bool,
+
+    /// Run one shard of the selection: hash:K/N, count:K/N, time:K/N, or auto (from the CI's
+    /// own variables).
+    #[arg(long, value_name = "SPEC", help_heading = "Reports")]
+    pub partition: Option<String>,
 
     /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
@@ -381,8 +405,16 @@ mod tests {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
             Some(Command::Run(run)) | Some(Command::List(run)) => run.jobs,
-            None => cli.run.jobs,
+            _ => cli.run.jobs,
         }
+    }
+
+    #[test]
+    fn completions_are_generated() {
+        let mut out = Vec::new();
+        write_completions(clap_complete::Shell::Bash, &mut out);
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("--exitfirst") && script.contains("junit-merge"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::cli::{
 use crate::file_config::{FailFast, FileConfig};
 use crate::groups::TestGroups;
 use crate::order::{self, Order};
+use crate::partition::Partition;
 use clap::ValueEnum;
 
 /// A usage error: one line, exit code 2.
@@ -120,14 +121,16 @@ pub struct RunConfig {
     pub failed_first: bool,
     pub junit: Option<PathBuf>,
     pub groups: TestGroups,
+    pub partition: Option<Partition>,
 }
 
 impl RunConfig {
-    pub fn from_cli(cli: cli::Cli) -> Result<Self, UsageError> {
-        let (mode, args) = match cli.command {
-            None => (Mode::Run, cli.run),
+    /// The settings of a run or a listing; the other subcommands are handled before this.
+    pub fn from_cli(command: Option<cli::Command>, run: RunArgs) -> Result<Self, UsageError> {
+        let (mode, args) = match command {
             Some(cli::Command::Run(args)) => (Mode::Run, args),
             Some(cli::Command::List(args)) => (Mode::List, args),
+            _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)
     }
@@ -253,6 +256,12 @@ impl RunConfig {
             list_timeout: duration("--list-timeout", &args.list_timeout, &profile.list_timeout)?
                 .unwrap_or(Duration::from_secs(60)),
             junit: args.junit.or(profile.junit),
+            partition: args
+                .partition
+                .as_deref()
+                .map(|spec| Partition::parse(spec, &|name| std::env::var(name).ok()))
+                .transpose()
+                .map_err(UsageError)?,
             groups,
             order: match order_choice {
                 OrderChoice::Auto => Order::Auto,

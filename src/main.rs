@@ -13,6 +13,7 @@ mod history;
 mod list;
 mod model;
 mod order;
+mod partition;
 mod process;
 mod report;
 mod rerun;
@@ -28,7 +29,24 @@ use clap::Parser;
 fn main() {
     let code = match cli::Cli::try_parse() {
         Err(err) => usage_error(err),
-        Ok(cli) => match config::RunConfig::from_cli(cli) {
+        Ok(cli::Cli {
+            command: Some(cli::Command::Completions { shell }),
+            ..
+        }) => {
+            cli::write_completions(shell, &mut std::io::stdout());
+            exit_code::OK
+        }
+        Ok(cli::Cli {
+            command: Some(cli::Command::JunitMerge { output, inputs }),
+            ..
+        }) => match report::merge_junit(&output, &inputs) {
+            Ok(()) => exit_code::OK,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                exit_code::INTERNAL
+            }
+        },
+        Ok(cli) => match config::RunConfig::from_cli(cli.command, cli.run) {
             Err(err) => {
                 eprintln!("error: {err}");
                 exit_code::USAGE

@@ -20,9 +20,10 @@ use crate::history::{self, History, Observation};
 use crate::list::{self, BinaryListing};
 use crate::model::{Invocation, TestBinary, TestCase};
 use crate::order::{self, Order};
+use crate::partition::{self, Partition};
 use crate::process::Limits;
 use crate::report::{
-    HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter, Reporters,
+    GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter, Reporters,
 };
 use crate::rerun;
 use crate::schedule::{self, PoolOptions};
@@ -102,6 +103,9 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
             }
         }
     }
+    if let Some(partition) = &config.partition {
+        apply_partition(partition, &mut plan);
+    }
     if config.last_failed {
         order::keep_last_failed(&mut plan.to_run, &plan.history);
     }
@@ -117,6 +121,49 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
         ));
     }
     plan
+}
+
+/// `<target>/runner/logs/run-<pid>`: one directory per run, so that runs side by side never
+/// touch each other's logs. Directories of runs that are no longer alive are removed.
+fn log_dir(target_dir: Option<&Path>) -> PathBuf {
+    let root = match target_dir {
+        Some(dir) => dir.join("runner").join("logs"),
+        None => std::env::temp_dir().join("runner-logs"),
+    };
+    if let Ok(entries) = std::fs::read_dir(&root) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("run-"));
+            let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
+            if !alive {
+                // A failure to clear an old log is harmless.
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    root.join(format!("run-{}", std::process::id()))
+}
+
+/// Keep only this machine's shard, of the tests to run and the skipped ones alike. The shard is
+/// computed over both lists together, so every machine sees the same whole.
+fn apply_partition(partition: &Partition, plan: &mut Plan) {
+    let before = plan.to_run.len() + plan.ignored.len();
+    let ids: Vec<_> = plan
+        .to_run
+        .iter()
+        .chain(&plan.ignored)
+        .map(TestCase::id)
+        .collect();
+    let mut keep = partition.select(&ids, &plan.history).into_iter();
+    plan.to_run.retain(|_| keep.next().unwrap_or(false));
+    plan.ignored.retain(|_| keep.next().unwrap_or(false));
+    partition::acknowledge_bazel_sharding();
+    plan.notes.push(format!(
+        "partition {}/{}: {} of {before} selected tests in this shard",
+        partition.index,
+        partition.total,
+        plan.to_run.len() + plan.ignored.len()
+    ));
 }
 
 /// The history of earlier runs; without a target directory, or with a bad file, none.
@@ -141,14 +188,7 @@ fn save_history(plan: &Plan, observations: &[Observation]) {
 }
 
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
-    let log_dir = plan
-        .target_dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("runner")
-        .join("logs");
-    // Logs of an earlier run would only mislead; a failure to clear them is harmless.
-    let _ = std::fs::remove_dir_all(&log_dir);
+    let log_dir = log_dir(plan.target_dir.as_deref());
     let settings = TestSettings {
         limits: Limits {
             timeout: config.timeout,
@@ -224,6 +264,12 @@ fn reporters(config: &RunConfig) -> Reporters {
         reporters
             .0
             .push(Box::new(JsonReporter::new(std::io::stdout())));
+    }
+    // In JSON mode stdout carries the event stream; annotations would corrupt it.
+    if !config.json {
+        if let Some(github) = GithubReporter::from_env(Box::new(std::io::stdout())) {
+            reporters.0.push(Box::new(github));
+        }
     }
     if let Some(path) = &config.junit {
         reporters.0.push(Box::new(JunitReporter::new(path.clone())));
@@ -399,7 +445,11 @@ fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
             if total == 1 { "" } else { "s" },
             grouped.len(),
             if grouped.len() == 1 { "y" } else { "ies" },
-            plan.ignored.len()
+            grouped
+                .iter()
+                .flat_map(|g| &g.tests)
+                .filter(|t| t.ignored)
+                .count()
         )?;
     }
     for (binary, message) in &plan.list_failures {

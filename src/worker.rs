@@ -158,8 +158,10 @@ fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
 }
 
 /// libtest prints `running 0 tests` when `--exact NAME` matched nothing, and still exits 0.
+/// Only its header counts: the test's own output (`--nocapture`) comes after it and may say
+/// anything.
 fn ran_no_test(stdout: &str) -> bool {
-    stdout.lines().any(|line| line.trim() == "running 0 tests")
+    stdout.lines().map(str::trim).find(|line| !line.is_empty()) == Some("running 0 tests")
 }
 
 #[cfg(test)]
@@ -193,6 +195,8 @@ mod tests {
             classify(lib, &finished(Exit::Code(0), "\nrunning 0 tests\n")),
             Outcome::NoTestRan
         );
+        let banner = "\nrunning 1 test\nrunning 0 tests\ntest a ... ok\n";
+        assert_eq!(classify(lib, &finished(Exit::Code(0), banner)), Outcome::Passed);
         assert_eq!(
             classify(lib, &finished(Exit::Code(101), ok)),
             Outcome::Failed { exit_code: 101 }

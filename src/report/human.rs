@@ -44,12 +44,21 @@ impl HumanReporter {
         }
     }
 
+    /// Colour `text`, leaving its leading and trailing newlines outside the escape codes so
+    /// that no code spills onto the next line (the Summary line must stay plain).
     fn paint(&self, text: &str, style: Style) -> String {
-        if self.options.color {
-            style.force_styling(true).apply_to(text).to_string()
-        } else {
-            text.to_string()
+        if !self.options.color {
+            return text.to_string();
         }
+        let core = text.trim_matches('\n');
+        let start = text.len() - text.trim_start_matches('\n').len();
+        let end = start + core.len();
+        format!(
+            "{}{}{}",
+            &text[..start],
+            style.force_styling(true).apply_to(core),
+            &text[end..]
+        )
     }
 
     /// Write lines above the progress bar; a closed stdout must not stop the run.
@@ -424,6 +433,26 @@ fn output_block(reporter: &HumanReporter, id: &str, stdout: &str, stderr: &str) 
         }
     }
     block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paint_keeps_newlines_outside_escape_codes() {
+        let reporter = HumanReporter::new(
+            HumanOptions {
+                verbosity: Verbosity::Normal,
+                color: true,
+                progress: false,
+            },
+            Box::new(std::io::sink()),
+        );
+        let painted = reporter.paint("\ntitle\n", Style::new().red());
+        assert!(painted.starts_with("\n\u{1b}["), "{painted:?}");
+        assert!(painted.ends_with("m\n"), "{painted:?}");
+    }
 }
 
 fn plural(n: usize) -> &'static str {

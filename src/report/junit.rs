@@ -79,6 +79,31 @@ impl Reporter for JunitReporter {
     }
 }
 
+/// `runner junit-merge OUT IN...`: one report from the shards' reports. Suites of the same
+/// name (a binary split across shards) become one suite; totals are recounted.
+pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
+    let mut wall = std::time::Duration::ZERO;
+    for input in inputs {
+        let file = std::fs::File::open(input)
+            .with_context(|| format!("cannot read the JUnit report {}", input.display()))?;
+        let report = Report::deserialize(std::io::BufReader::new(file))
+            .with_context(|| format!("{} is not a JUnit report", input.display()))?;
+        // Shards run side by side: the merged wall time is the slowest shard's.
+        wall = wall.max(report.time.unwrap_or_default());
+        for suite in report.test_suites {
+            let merged = suites
+                .entry(suite.name.as_str().to_string())
+                .or_insert_with(|| TestSuite::new(suite.name.as_str()));
+            merged.add_test_cases(suite.test_cases);
+        }
+    }
+    let mut report = Report::new("runner");
+    report.set_time(wall);
+    report.add_test_suites(suites.into_values());
+    write_report(&report, output)
+}
+
 /// Write to a temporary file beside the target, then rename, so a reader never sees half a file.
 fn write_report(report: &Report, path: &Path) -> Result<()> {
     let shown = path.display();
@@ -129,8 +154,11 @@ fn test_case(result: &TestResult) -> TestCase {
     let mut case = TestCase::new(result.id.name.as_str(), status);
     case.set_classname(result.id.binary_id.as_str());
     case.set_time(result.duration);
-    case.set_system_out(tail(&result.stdout));
-    case.set_system_err(tail(&result.stderr));
+    // Passing tests' output is noise in CI reports; failures and flaky passes keep theirs.
+    if result.is_failure || result.is_flaky() || !result.outcome.is_success() {
+        case.set_system_out(tail(&result.stdout));
+        case.set_system_err(tail(&result.stderr));
+    }
     case
 }
 
@@ -222,6 +250,38 @@ mod tests {
         assert!(xml.contains("flakyFailure"), "{xml}");
         assert!(xml.contains("boom &lt;&amp;&gt;"), "{xml}");
         assert!(xml.contains("<skipped"), "{xml}");
+    }
+
+    #[test]
+    fn merge_combines_shards_with_correct_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for (shard, outcome) in [
+            (1, Outcome::Passed),
+            (2, Outcome::Failed { exit_code: 101 }),
+        ] {
+            let path = dir.path().join(format!("shard{shard}.xml"));
+            let mut reporter = JunitReporter::new(path.clone());
+            for name in ["a", "b"] {
+                let result = TestResult::bare(
+                    id("pkg", &format!("{name}{shard}")),
+                    outcome.clone(),
+                    Duration::from_millis(1),
+                );
+                reporter.on_event(&TestEvent::TestFinished(result));
+            }
+            reporter.finish(&Summary::default(), None).unwrap();
+            paths.push(path);
+        }
+        let merged = dir.path().join("merged.xml");
+        merge(&merged, &paths).unwrap();
+        let report =
+            Report::deserialize_from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+        assert_eq!(report.test_suites.len(), 1);
+        assert_eq!(report.tests, 4);
+        assert_eq!(report.failures, 2);
+        let err = merge(&merged, &[dir.path().join("missing.xml")]).unwrap_err();
+        assert!(format!("{err:#}").contains("missing.xml"));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Reporters: they consume [`TestEvent`]s and never drive the run.
 
+mod github;
 mod human;
 mod json;
 mod junit;
 
+pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter};
 pub use json::JsonReporter;
-pub use junit::JunitReporter;
+pub use junit::{merge as merge_junit, JunitReporter};
 
 use crate::event::TestEvent;
 use crate::summary::Summary;

@@ -1,0 +1,195 @@
+//! GitHub Actions integration, on when `GITHUB_ACTIONS=true`: each failure becomes an `::error`
+//! annotation pointing at the file and line of its panic, and a Markdown summary of the run is
+//! appended to `$GITHUB_STEP_SUMMARY`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::Reporter;
+use crate::event::{TestEvent, TestResult};
+use crate::summary::Summary;
+
+/// How many slowest tests the step summary lists.
+const SLOWEST_SHOWN: usize = 10;
+
+pub struct GithubReporter {
+    /// Annotations go to stdout, where the runner reads workflow commands.
+    out: Box<dyn Write + Send>,
+    step_summary: Option<PathBuf>,
+    durations: Vec<(String, f64)>,
+}
+
+impl GithubReporter {
+    /// `Some` when running inside GitHub Actions.
+    pub fn from_env(out: Box<dyn Write + Send>) -> Option<Self> {
+        (std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")).then(|| GithubReporter {
+            out,
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            durations: Vec::new(),
+        })
+    }
+
+    fn annotate(&mut self, result: &TestResult) {
+        let location = panic_location(&result.stderr);
+        let mut properties = format!("title={}", escape_property(&result.id.to_string()));
+        if let Some((file, line)) = &location {
+            properties = format!("file={},line={line},{properties}", escape_property(file));
+        }
+        let message = panic_message(&result.stderr).unwrap_or_else(|| result.outcome.describe());
+        let _ = writeln!(self.out, "::error {properties}::{}", escape_data(&message));
+    }
+
+    fn markdown(&self, summary: &Summary) -> String {
+        let stats = &summary.stats;
+        let mut md = String::from("## Test results (runner)\n\n");
+        md += "| passed | failed | skipped | flaky | workers | wall | summed | speedup |\n";
+        md += "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        md += &format!(
+            "| {} | {} | {} | {} | {} | {:.2}s | {:.2}s | {:.2}x |\n\n",
+            stats.passed,
+            stats.failed,
+            stats.skipped,
+            stats.flaky,
+            stats.workers,
+            stats.wall.as_secs_f64(),
+            stats.summed.as_secs_f64(),
+            stats.speedup()
+        );
+        if !summary.failures.is_empty() {
+            md += "### Failures\n\n";
+            for failure in &summary.failures {
+                md += &format!("- `{}`: {}", failure.id, failure.outcome.describe());
+                if let Some(rerun) = &failure.rerun {
+                    md += &format!(" (rerun: `{rerun}`)");
+                }
+                md += "\n";
+            }
+            md += "\n";
+        }
+        let mut slowest = self.durations.clone();
+        slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if !slowest.is_empty() {
+            md += "### Slowest tests\n\n| test | seconds |\n|---|---:|\n";
+            for (id, secs) in slowest.iter().take(SLOWEST_SHOWN) {
+                md += &format!("| `{id}` | {secs:.3} |\n");
+            }
+        }
+        md
+    }
+}
+
+impl Reporter for GithubReporter {
+    fn on_event(&mut self, event: &TestEvent) {
+        match event {
+            TestEvent::RunStarted { .. } => self.durations.clear(),
+            TestEvent::TestFinished(result) => {
+                self.durations
+                    .push((result.id.to_string(), result.duration.as_secs_f64()));
+                if result.is_failure {
+                    self.annotate(result);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary, _serial: Option<&Summary>) -> Result<()> {
+        let Some(path) = &self.step_summary else {
+            return Ok(());
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot write the step summary {}", path.display()))?;
+        file.write_all(self.markdown(summary).as_bytes())
+            .with_context(|| format!("cannot write the step summary {}", path.display()))
+    }
+}
+
+/// `panicked at src/lib.rs:12:5:` → ("src/lib.rs", 12).
+fn panic_location(stderr: &str) -> Option<(String, u32)> {
+    let line = stderr.lines().find(|l| l.contains("panicked at "))?;
+    let place = line.split("panicked at ").nth(1)?.trim_end_matches(':');
+    let mut parts = place.rsplitn(3, ':');
+    let _column = parts.next()?;
+    let line_number = parts.next()?.parse().ok()?;
+    let file = parts.next()?.to_string();
+    Some((file, line_number))
+}
+
+/// The line after `panicked at ...:`, which holds the panic's message.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at "));
+    lines.next()?;
+    lines.next().map(str::to_string)
+}
+
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Outcome, TestId};
+    use std::time::Duration;
+
+    const STDERR: &str =
+        "\nthread 'a::b' (77) panicked at src/lib.rs:12:5:\nassertion failed: 1 == 2\nnote: ...\n";
+
+    #[test]
+    fn location_and_message_from_a_panic() {
+        assert_eq!(panic_location(STDERR), Some(("src/lib.rs".into(), 12)));
+        assert_eq!(
+            panic_message(STDERR).as_deref(),
+            Some("assertion failed: 1 == 2")
+        );
+        assert_eq!(panic_location("no panic here"), None);
+    }
+
+    #[test]
+    fn annotation_line() {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().write(b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut reporter = GithubReporter {
+            out: Box::new(Shared(buffer.clone())),
+            step_summary: None,
+            durations: Vec::new(),
+        };
+        let mut result = TestResult::bare(
+            TestId {
+                binary_id: "pkg".into(),
+                name: "a::b".into(),
+            },
+            Outcome::Failed { exit_code: 101 },
+            Duration::from_millis(3),
+        );
+        result.stderr = STDERR.into();
+        reporter.on_event(&TestEvent::TestFinished(result));
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "::error file=src/lib.rs,line=12,title=pkg a%3A%3Ab::assertion failed: 1 == 2\n"
+        );
+        assert!(reporter
+            .markdown(&Summary::default())
+            .contains("| passed |"));
+    }
+}
