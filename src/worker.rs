@@ -196,7 +196,10 @@ mod tests {
             Outcome::NoTestRan
         );
         let banner = "\nrunning 1 test\nrunning 0 tests\ntest a ... ok\n";
-        assert_eq!(classify(lib, &finished(Exit::Code(0), banner)), Outcome::Passed);
+        assert_eq!(
+            classify(lib, &finished(Exit::Code(0), banner)),
+            Outcome::Passed
+        );
         assert_eq!(
             classify(lib, &finished(Exit::Code(101), ok)),
             Outcome::Failed { exit_code: 101 }
