@@ -242,8 +242,16 @@ pub struct RunArgs {
     pub junit: Option<std::path::PathBuf>,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compare_modes")]
     pub compare: bool,
+
+    /// Run many tests of a binary per process (for suites of tiny tests that share no state).
+    #[arg(long, help_heading = "Threads or processes")]
+    pub batch: bool,
+
+    /// Run the selection one process per test and batched, and compare the two runs.
+    #[arg(long, help_heading = "Threads or processes")]
+    pub compare_modes: bool,
 
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]

@@ -122,6 +122,11 @@ pub struct RunConfig {
     pub junit: Option<PathBuf>,
     pub groups: TestGroups,
     pub partition: Option<Partition>,
+    /// Batch every binary (`--batch`, or `batch = true` in the profile).
+    pub batch_all: bool,
+    /// Per-binary choices from `[[batch]]` tables: (binary id substring, batched).
+    pub batch_binaries: Vec<(String, bool)>,
+    pub compare_modes: bool,
 }
 
 impl RunConfig {
@@ -256,6 +261,13 @@ impl RunConfig {
             list_timeout: duration("--list-timeout", &args.list_timeout, &profile.list_timeout)?
                 .unwrap_or(Duration::from_secs(60)),
             junit: args.junit.or(profile.junit),
+            batch_all: args.batch || profile.batch.unwrap_or(false),
+            batch_binaries: file
+                .batch
+                .iter()
+                .map(|spec| (spec.filter.clone(), spec.batch))
+                .collect(),
+            compare_modes: args.compare_modes,
             partition: args
                 .partition
                 .as_deref()

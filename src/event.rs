@@ -245,9 +245,11 @@ pub enum TestEvent {
         tests: usize,
         binaries: usize,
         workers: usize,
-        /// `serial` or `parallel` when `--compare` runs twice, otherwise absent.
+        /// `serial`/`parallel` under `--compare`, `process`/`batch` under `--compare-modes`.
         #[serde(skip_serializing_if = "Option::is_none")]
         label: Option<String>,
+        /// `process` (one process per test), `batch` (many tests per process) or `mixed`.
+        mode: String,
     },
     /// Something the user should know that is not a test result.
     Note {

@@ -1,5 +1,5 @@
 //! TOML files the runner reads (the one home of `toml`): its own `.config/runner.toml`
-//! (profiles and test groups), and the `harness = false` keys of cargo manifests,
+//! (profiles, test groups, batched binaries), and the `harness = false` keys of cargo manifests,
 //! which `cargo metadata` does not report.
 //!
 //! Values stay as written (strings, numbers); [`crate::config`] checks and converts them with
@@ -22,6 +22,9 @@ pub struct FileConfig {
     /// `[[group]]` tables: tests that share a concurrency limit.
     #[serde(default)]
     pub group: Vec<GroupSpec>,
+    /// `[[batch]]` tables: binaries whose tests run many per process.
+    #[serde(default)]
+    pub batch: Vec<BatchSpec>,
 }
 
 /// One `[profile.NAME]` table. Every key is optional; a missing key falls back to the
@@ -43,6 +46,8 @@ pub struct Profile {
     pub junit: Option<PathBuf>,
     pub order: Option<String>,
     pub no_tests: Option<String>,
+    /// Run every binary batched (`--batch`).
+    pub batch: Option<bool>,
 }
 
 /// `jobs = 4` or `jobs = "auto"`.
@@ -82,6 +87,20 @@ pub struct GroupSpec {
     pub regex: bool,
     pub max_threads: Option<usize>,
     pub threads_required: Option<usize>,
+}
+
+/// One `[[batch]]`: binaries whose id contains `filter` run batched (`batch = true`, the
+/// default) or never batched (`batch = false`, which wins over `--batch`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BatchSpec {
+    pub filter: String,
+    #[serde(default = "yes")]
+    pub batch: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A config file that could not be used: one line naming the file, line and key.
@@ -190,6 +209,9 @@ name = "heavy"
 filter = "^heavy_"
 regex = true
 threads-required = 2
+
+[[batch]]
+filter = "tiny"
 "#;
         let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
         assert_eq!(config.profile["ci"].retries, None);
@@ -203,6 +225,7 @@ threads-required = 2
         ));
         assert_eq!(config.group.len(), 2);
         assert!(config.group[1].regex);
+        assert!(config.batch[0].batch);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::control::RunControl;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
-use crate::process::{self, Exit, Limits};
+use crate::process::{self, Exit, Hooks, Limits};
 
 /// The tests of one binary, or why they could not be known.
 #[derive(Debug)]
@@ -106,7 +106,7 @@ fn run_list(
         grace: Duration::from_secs(1),
         ..Limits::default()
     };
-    let done = process::run(&mut command, &limits, control, None, |_| {})
+    let done = process::run(&mut command, &limits, control, None, Hooks::default())
         .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
     let stderr_tail = || {
         let text = done.stderr.to_text();

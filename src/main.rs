@@ -1,6 +1,7 @@
 //! Entry point: parse arguments, run the invocation, print a top-level error, exit with a
 //! documented code (see [`exit_code`]).
 
+mod batch;
 mod cli;
 mod config;
 mod control;

@@ -226,14 +226,26 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
 /// Where to save a stream that outgrows memory: `<stem>.stdout` and `<stem>.stderr`.
 pub type SpillStem = Option<PathBuf>;
 
-/// Run the child to its end under `limits`, calling `on_slow(elapsed)` each slow period.
-/// Time the run spends stopped (Ctrl-Z) does not count towards the timeout.
+/// Receives each piece of a child's stdout as it arrives.
+pub type OutputSink<'a> = &'a mut dyn FnMut(&[u8]);
+
+/// Callbacks into a running child's life; both optional.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Called each slow period with the active time so far.
+    pub on_slow: Option<&'a mut dyn FnMut(Duration)>,
+    /// Called with each piece of stdout as it arrives, for readers that parse it live.
+    pub on_stdout: Option<OutputSink<'a>>,
+}
+
+/// Run the child to its end under `limits`. Time the run spends stopped (Ctrl-Z) does not count
+/// towards the timeout.
 pub fn run(
     command: &mut Command,
     limits: &Limits,
     control: &RunControl,
     spill: SpillStem,
-    mut on_slow: impl FnMut(Duration),
+    mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let started = Instant::now();
     let paused_at_start = control.paused();
@@ -291,7 +303,9 @@ pub fn run(
         }
         if let Some(at) = next_slow {
             if elapsed >= at {
-                on_slow(elapsed);
+                if let Some(on_slow) = hooks.on_slow.as_mut() {
+                    on_slow(elapsed);
+                }
                 next_slow = limits.slow_period.map(|p| at + p);
             }
         }
@@ -350,7 +364,12 @@ pub fn run(
             (ready(0), ready(1), ready(2))
         };
         if out_ready {
-            drain_once(&mut stdout, &mut out, &mut buf)?;
+            let read = drain_once(&mut stdout, &mut out, &mut buf)?;
+            if let Some(on_stdout) = hooks.on_stdout.as_mut() {
+                if read > 0 {
+                    on_stdout(&buf[..read]);
+                }
+            }
         }
         if err_ready {
             drain_once(&mut stderr, &mut err, &mut buf)?;
@@ -393,16 +412,19 @@ pub fn own_usage() -> (Duration, u64) {
     }
 }
 
-/// One read from a ready pipe; closes it on end of file.
-fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> io::Result<()> {
-    let Some(file) = pipe else { return Ok(()) };
+/// One read from a ready pipe; closes it on end of file. Returns the bytes read into `buf`.
+fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> io::Result<usize> {
+    let Some(file) = pipe else { return Ok(0) };
     match file.read(buf) {
         Ok(0) => *pipe = None,
-        Ok(n) => sink.push(&buf[..n]),
+        Ok(n) => {
+            sink.push(&buf[..n]);
+            return Ok(n);
+        }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
         Err(_) => *pipe = None,
     }
-    Ok(())
+    Ok(0)
 }
 
 /// A pidfd becomes readable when the process exits, without reaping it.
@@ -435,7 +457,7 @@ mod tests {
             &Limits::default(),
             &RunControl::new(),
             None,
-            |_| {},
+            Hooks::default(),
         )
         .unwrap();
         assert_eq!(done.exit, Exit::Code(3));
@@ -451,7 +473,7 @@ mod tests {
             &Limits::default(),
             &RunControl::new(),
             None,
-            |_| {},
+            Hooks::default(),
         )
         .unwrap();
         assert_eq!(done.exit, Exit::Signal(11));
@@ -468,7 +490,14 @@ mod tests {
             },
             ..Limits::default()
         };
-        let done = run(&mut sh(script), &limits, &RunControl::new(), None, |_| {}).unwrap();
+        let done = run(
+            &mut sh(script),
+            &limits,
+            &RunControl::new(),
+            None,
+            Hooks::default(),
+        )
+        .unwrap();
         assert_eq!(done.stdout.total(), 3_000_000);
         assert_eq!(done.stderr.total(), 3_000_000);
         assert_eq!(done.stdout.omitted(), 3_000_000 - 2000);
@@ -486,7 +515,7 @@ mod tests {
             &limits,
             &RunControl::new(),
             None,
-            |_| {},
+            Hooks::default(),
         )
         .unwrap();
         assert!(done.timed_out);
@@ -505,7 +534,7 @@ mod tests {
             &limits,
             &RunControl::new(),
             None,
-            |_| {},
+            Hooks::default(),
         )
         .unwrap();
         assert!(done.leaked);

@@ -5,17 +5,18 @@ use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossbeam_channel::Sender;
 use serde::Serialize;
 
+use crate::batch;
 use crate::config::{Mode, NoTests, RunConfig, Source, Verbosity};
 use crate::control::RunControl;
 use crate::discover::{self, DiscoverError, Discovered};
-use crate::event::{Outcome, SkipReason, TestEvent, FORMAT_VERSION};
+use crate::event::{Outcome, SkipReason, TestEvent, TestId, TestResult, FORMAT_VERSION};
 use crate::exit_code;
+use crate::groups::Constraint;
 use crate::history::{self, History, Observation};
 use crate::list::{self, BinaryListing};
 use crate::model::{Invocation, TestBinary, TestCase};
@@ -123,6 +124,127 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
     plan
 }
 
+/// One run of the pool: how many workers, what it is called under `--compare`, and whether
+/// binaries are batched.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    workers: usize,
+    label: Option<&'static str>,
+    batch: BatchChoice,
+}
+
+/// Which binaries run batched in a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchChoice {
+    /// As the flags and config file say.
+    Configured,
+    Always,
+    Never,
+}
+
+impl BatchChoice {
+    fn from_config(config: &RunConfig) -> Self {
+        if config.batch_all || !config.batch_binaries.is_empty() {
+            BatchChoice::Configured
+        } else {
+            BatchChoice::Never
+        }
+    }
+
+    fn batches(self, config: &RunConfig, binary_id: &str) -> bool {
+        // A `batch = false` table opts a binary out even under `--batch`.
+        let table = config
+            .batch_binaries
+            .iter()
+            .find(|(filter, _)| binary_id.contains(filter.as_str()))
+            .map(|(_, batched)| *batched);
+        match self {
+            BatchChoice::Never => false,
+            BatchChoice::Always => table != Some(false),
+            BatchChoice::Configured => table.unwrap_or(config.batch_all),
+        }
+    }
+}
+
+/// What the pool runs: one test in its own process, or a chunk of one binary's tests.
+#[derive(Debug)]
+enum Job {
+    Single(TestCase),
+    Batch(Vec<TestCase>),
+}
+
+impl Job {
+    fn ids(&self) -> Vec<TestId> {
+        match self {
+            Job::Single(case) => vec![case.id()],
+            Job::Batch(chunk) => chunk.iter().map(TestCase::id).collect(),
+        }
+    }
+
+    fn cases(&self) -> &[TestCase] {
+        match self {
+            Job::Single(case) => std::slice::from_ref(case),
+            Job::Batch(chunk) => chunk,
+        }
+    }
+}
+
+/// Turn the ordered selection into jobs. Tests of batched binaries go into chunks, except
+/// whole-binary harnesses and tests in a config group (their limits are per test). Under the
+/// default order every job is placed by its expected cost, longest first, with unknown singles
+/// first of all, as in the process-per-test order.
+fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: usize) -> Vec<Job> {
+    let (batched, single): (Vec<&TestCase>, Vec<&TestCase>) =
+        plan.to_run.iter().partition(|case| {
+            case.invocation == Invocation::Libtest
+                && config
+                    .groups
+                    .constraint(&case.binary.id, &case.name)
+                    .group
+                    .is_none()
+                && batch.batches(config, &case.binary.id)
+        });
+    let chunks = batch::chunk(
+        batched.into_iter().cloned().collect(),
+        workers,
+        &plan.history,
+    );
+    let mut jobs: Vec<Job> = chunks.into_iter().map(Job::Batch).collect();
+    jobs.extend(single.into_iter().cloned().map(Job::Single));
+    if config.order == Order::Auto && jobs.iter().any(|j| matches!(j, Job::Batch(_))) {
+        let cost = |job: &Job| -> Option<Duration> {
+            job.cases()
+                .iter()
+                .map(|case| plan.history.expected(&case.id()))
+                .sum()
+        };
+        let failed = |job: &Job| {
+            job.cases()
+                .iter()
+                .any(|case| plan.history.failed_last_time(&case.id()))
+        };
+        // Stable: singles keep their order among equals.
+        jobs.sort_by_cached_key(|job| match (failed(job), cost(job), job) {
+            (true, _, _) => (0, Duration::ZERO),
+            (false, None, Job::Single(_)) => (1, Duration::ZERO),
+            (false, None, Job::Batch(_)) => (2, Duration::ZERO),
+            (false, Some(cost), _) => (2, Duration::MAX - cost),
+        });
+    }
+    jobs
+}
+
+/// `process`, `batch`, or `mixed`, for the report.
+fn run_mode(jobs: &[Job]) -> &'static str {
+    let batched = jobs.iter().any(|j| matches!(j, Job::Batch(_)));
+    let single = jobs.iter().any(|j| matches!(j, Job::Single(_)));
+    match (batched, single) {
+        (true, true) => "mixed",
+        (true, false) => "batch",
+        _ => "process",
+    }
+}
+
 /// `<target>/runner/logs/run-<pid>`: one directory per run, so that runs side by side never
 /// touch each other's logs. Directories of runs that are no longer alive are removed.
 fn log_dir(target_dir: Option<&Path>) -> PathBuf {
@@ -203,24 +325,66 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
         log_dir: Some(log_dir),
     };
     let mut reporters = reporters(config);
-    let pass = |workers, label, reporters: &mut Reporters| {
-        run_pass(config, plan, &settings, control, workers, label, reporters)
+    let pass = |pass: Pass, reporters: &mut Reporters| {
+        run_pass(config, plan, &settings, control, pass, reporters)
     };
-    let serial = if config.compare {
-        Some(pass(1, Some("serial"), &mut reporters))
+    let batch = BatchChoice::from_config(config);
+    let parallel = Pass {
+        workers: config.jobs,
+        label: None,
+        batch,
+    };
+    // `--compare` and `--compare-modes` run a baseline first; the second run is the one whose
+    // results count.
+    let baseline = if config.compare {
+        Some(pass(
+            Pass {
+                workers: 1,
+                label: Some("serial"),
+                batch,
+            },
+            &mut reporters,
+        ))
+    } else if config.compare_modes {
+        Some(pass(
+            Pass {
+                label: Some("process"),
+                batch: BatchChoice::Never,
+                ..parallel
+            },
+            &mut reporters,
+        ))
     } else {
         None
     };
-    let (summary, observations) = match &serial {
-        Some(serial) if control.cancelled().is_some() => serial.clone(),
+    let (summary, observations) = match &baseline {
+        Some(baseline) if control.cancelled().is_some() => baseline.clone(),
         _ => {
-            let label = config.compare.then_some("parallel");
-            pass(config.jobs, label, &mut reporters)
+            let label = if config.compare {
+                Some("parallel")
+            } else if config.compare_modes {
+                Some("batch")
+            } else {
+                None
+            };
+            let batch = if config.compare_modes {
+                BatchChoice::Always
+            } else {
+                batch
+            };
+            pass(
+                Pass {
+                    label,
+                    batch,
+                    ..parallel
+                },
+                &mut reporters,
+            )
         }
     };
-    let serial = serial.map(|(summary, _)| summary);
+    let baseline = baseline.map(|(summary, _)| summary);
     save_history(plan, &observations);
-    let written = reporters.finish(&summary, serial.as_ref().filter(|_| config.compare));
+    let written = reporters.finish(&summary, baseline.as_ref());
     if let Err(e) = &written {
         eprintln!("error: {e:#}");
     }
@@ -283,11 +447,19 @@ fn run_pass(
     plan: &Plan,
     settings: &TestSettings,
     control: &RunControl,
-    workers: usize,
-    label: Option<&str>,
+    pass: Pass,
     reporters: &mut Reporters,
 ) -> (Summary, Vec<Observation>) {
+    let Pass {
+        workers,
+        label,
+        batch,
+    } = pass;
+    let jobs = make_jobs(config, plan, batch, workers);
+    let mode = run_mode(&jobs);
     let mut summary = Summary::new(workers);
+    summary.label = label.map(str::to_string);
+    summary.mode = mode.to_string();
     let mut observations = Vec::new();
     let mut emit = |event: TestEvent, summary: &mut Summary| {
         if let TestEvent::TestFinished(result) = &event {
@@ -309,6 +481,7 @@ fn run_pass(
             binaries: plan.binaries.len(),
             workers,
             label: label.map(str::to_string),
+            mode: mode.to_string(),
         },
         &mut summary,
     );
@@ -344,26 +517,35 @@ fn run_pass(
         max_failures: config.max_failures,
         group_limits: config.groups.limits(),
     };
-    let constraint_of = |case: &TestCase| config.groups.constraint(&case.binary.id, &case.name);
+    let constraint_of = |job: &Job| match job {
+        Job::Single(case) => config.groups.constraint(&case.binary.id, &case.name),
+        // Tests with a group never go into a batch.
+        Job::Batch(_) => Constraint::default(),
+    };
     let (sender, receiver) = crossbeam_channel::unbounded();
     let started = Instant::now();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let run_one = |case: &TestCase, events: &Sender<TestEvent>| {
-                let emit = |event| {
-                    let _ = events.send(event);
-                };
-                let mut result = worker::run_test(case, settings, control, &emit);
+            // Failed results learn the command that reruns them on their way out.
+            let finish = |case: &TestCase, mut result: TestResult| {
                 if result.is_failure {
                     result.rerun = Some(rerun::command_for(&config.source, case));
                 }
                 result
             };
+            let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
+                Job::Single(case) => {
+                    emit(TestEvent::TestStarted { id: case.id() });
+                    let result = worker::run_test(case, settings, control, emit);
+                    emit(TestEvent::TestFinished(finish(case, result)));
+                }
+                Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit, &finish),
+            };
             let cancelled = || control.cancelled().is_some();
             schedule::run_pool(
-                &plan.to_run,
+                &jobs,
                 &options,
-                TestCase::id,
+                Job::ids,
                 &constraint_of,
                 run_one,
                 &cancelled,

@@ -8,6 +8,8 @@
 //! pending test that fits, so a waiting test never leaves a slot idle when other work could run.
 
 use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex};
@@ -72,26 +74,28 @@ impl Queue {
     }
 }
 
-/// Run `items` in order on `options.workers` threads; returns when every item is finished or
-/// reported as not started.
+/// Run `items` (jobs of one or more tests) in order on `options.workers` threads; returns when
+/// every test is finished or reported as not started.
 ///
-/// `constraint_of` gives each item's group and slot count (at most `workers` slots).
+/// `run_one` runs a job and reports through the `emit` function it is given: TestStarted and
+/// TestFinished for each of its tests, plus any other event. `ids_of` names a job's tests.
+/// `constraint_of` gives each job's group and slot count (at most `workers` slots).
 /// `cancelled` is asked before each test starts; once it says yes, no further test starts.
 /// A panic while running one test becomes that test's `InternalError` result: the other
 /// results are kept and the run goes on.
 #[allow(clippy::too_many_arguments)]
-pub fn run_pool<T, Id, Run>(
+pub fn run_pool<T, Ids, Run>(
     items: &[T],
     options: &PoolOptions,
-    id_of: Id,
+    ids_of: Ids,
     constraint_of: &(dyn Fn(&T) -> Constraint + Sync),
     run_one: Run,
     cancelled: &(dyn Fn() -> bool + Sync),
     events: &Sender<TestEvent>,
 ) where
     T: Sync,
-    Id: Fn(&T) -> TestId + Sync,
-    Run: Fn(&T, &Sender<TestEvent>) -> TestResult + Sync,
+    Ids: Fn(&T) -> Vec<TestId> + Sync,
+    Run: Fn(&T, &dyn Fn(TestEvent)) + Sync,
 {
     let workers = options.workers.clamp(1, items.len().max(1));
     let constraint = |index: usize| {
@@ -126,34 +130,54 @@ pub fn run_pool<T, Id, Run>(
                 .0;
         }
     };
+    // Every TestFinished passes through here: failures count towards --maxfail at once, even
+    // in the middle of a batch, and the ids that got a result are known if the job panics.
+    let record = |event: &TestEvent, finished: &RefCell<HashSet<TestId>>| {
+        if let TestEvent::TestFinished(result) = event {
+            finished.borrow_mut().insert(result.id.clone());
+            if result.is_failure {
+                let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                queue.failures += 1;
+                if options
+                    .max_failures
+                    .is_some_and(|max| queue.failures >= max)
+                {
+                    queue.stopped = true;
+                }
+            }
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while let Some((index, taken)) = take_next() {
                     let item = &items[index];
-                    // A send only fails when the reporter is gone; the run still completes.
-                    let _ = events.send(TestEvent::TestStarted { id: id_of(item) });
-                    let result = catch_unwind(AssertUnwindSafe(|| run_one(item, events)))
-                        .unwrap_or_else(|panic| {
-                            let message = panic_message(panic.as_ref());
-                            let outcome = Outcome::InternalError { message };
-                            TestResult::bare(id_of(item), outcome, Duration::ZERO)
-                        });
-                    {
-                        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-                        queue.release(taken);
-                        if result.is_failure {
-                            queue.failures += 1;
-                            if options
-                                .max_failures
-                                .is_some_and(|max| queue.failures >= max)
-                            {
-                                queue.stopped = true;
+                    let finished = RefCell::new(HashSet::new());
+                    let emit = |event: TestEvent| {
+                        record(&event, &finished);
+                        // A send only fails when the reporter is gone; the run still completes.
+                        let _ = events.send(event);
+                    };
+                    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_one(item, &emit))) {
+                        let message = panic_message(panic.as_ref());
+                        for id in ids_of(item) {
+                            if !finished.borrow().contains(&id) {
+                                let outcome = Outcome::InternalError {
+                                    message: message.clone(),
+                                };
+                                emit(TestEvent::TestFinished(TestResult::bare(
+                                    id,
+                                    outcome,
+                                    Duration::ZERO,
+                                )));
                             }
                         }
                     }
+                    queue
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .release(taken);
                     changed.notify_all();
-                    let _ = events.send(TestEvent::TestFinished(result));
                 }
             });
         }
@@ -166,10 +190,12 @@ pub fn run_pool<T, Id, Run>(
         .copied()
         .collect();
     for index in not_started {
-        let _ = events.send(TestEvent::TestSkipped {
-            id: id_of(&items[index]),
-            reason: SkipReason::NotStarted,
-        });
+        for id in ids_of(&items[index]) {
+            let _ = events.send(TestEvent::TestSkipped {
+                id,
+                reason: SkipReason::NotStarted,
+            });
+        }
     }
 }
 
@@ -203,6 +229,20 @@ mod tests {
         TestResult::bare(id(name), outcome, Duration::ZERO)
     }
 
+    /// A job of one test: started, run, finished.
+    fn single(
+        run: impl Fn(&&'static str) -> TestResult + Sync,
+    ) -> impl Fn(&&'static str, &dyn Fn(TestEvent)) + Sync {
+        move |s, emit| {
+            emit(TestEvent::TestStarted { id: id(s) });
+            emit(TestEvent::TestFinished(run(s)));
+        }
+    }
+
+    fn ids(s: &&'static str) -> Vec<TestId> {
+        vec![id(s)]
+    }
+
     fn collect(
         items: &[&'static str],
         options: PoolOptions,
@@ -212,9 +252,9 @@ mod tests {
         run_pool(
             items,
             &options,
-            |s| id(s),
+            ids,
             &|_| Constraint::default(),
-            |s, _| run(s),
+            single(run),
             &|| false,
             &tx,
         );
@@ -329,16 +369,16 @@ mod tests {
             workers: 1,
             ..Default::default()
         };
-        let run = |s: &&str, _: &Sender<TestEvent>| {
+        let run = |s: &&'static str| {
             started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             result(s, true)
         };
         run_pool(
             &["a", "b", "c"],
             &options,
-            |s| id(s),
+            ids,
             &|_| Constraint::default(),
-            run,
+            single(run),
             &cancelled,
             &tx,
         );
@@ -370,7 +410,7 @@ mod tests {
             group: s.starts_with('g').then_some(0),
             slots: 1,
         };
-        let run = |s: &&str, _: &Sender<TestEvent>| {
+        let run = |s: &&'static str| {
             if s.starts_with('g') {
                 let now = in_group.fetch_add(1, SeqCst) + 1;
                 max_seen.fetch_max(now, SeqCst);
@@ -388,9 +428,9 @@ mod tests {
         run_pool(
             &items,
             &options,
-            |s| id(s),
+            ids,
             &constraint,
-            run,
+            single(run),
             &|| false,
             &tx,
         );
@@ -420,7 +460,7 @@ mod tests {
             group: None,
             slots: if *s == "big" { 2 } else { 1 },
         };
-        let run = |s: &&str, _: &Sender<TestEvent>| {
+        let run = |s: &&'static str| {
             running.fetch_add(1, SeqCst);
             if *s == "big" {
                 big_running.store(true, SeqCst);
@@ -435,9 +475,9 @@ mod tests {
         run_pool(
             &items,
             &options,
-            |s| id(s),
+            ids,
             &constraint,
-            run,
+            single(run),
             &|| false,
             &tx,
         );

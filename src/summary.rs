@@ -28,6 +28,10 @@ pub struct Summary {
     pub internal_errors: usize,
     /// The signal that cancelled the run, if one did.
     pub cancelled_by: Option<i32>,
+    /// What this run is called under `--compare`/`--compare-modes`.
+    pub label: Option<String>,
+    /// `process`, `batch` or `mixed`.
+    pub mode: String,
     pub total_selected: usize,
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::control::RunControl;
 use crate::event::{Attempt, Outcome, TestEvent, TestResult};
 use crate::model::{Invocation, TestCase};
-use crate::process::{self, Exit, Finished, Limits};
+use crate::process::{self, Exit, Finished, Hooks, Limits};
 
 /// libtest exits with this code when a test fails.
 const LIBTEST_FAILURE_CODE: i32 = 101;
@@ -88,13 +88,17 @@ fn run_attempt(
         dir.join(file_safe(&case.binary.id))
             .join(format!("{}-attempt{attempt}", file_safe(&case.name)))
     });
-    let on_slow = |elapsed| {
+    let mut on_slow = |elapsed| {
         emit(TestEvent::TestSlow {
             id: id.clone(),
             elapsed,
         })
     };
-    let finished = match process::run(&mut command, &settings.limits, control, spill, on_slow) {
+    let hooks = Hooks {
+        on_slow: Some(&mut on_slow),
+        on_stdout: None,
+    };
+    let finished = match process::run(&mut command, &settings.limits, control, spill, hooks) {
         Ok(finished) => finished,
         Err(e) => {
             let message = format!("{}: {e}", case.binary.path.display());

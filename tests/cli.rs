@@ -999,7 +999,7 @@ fn compare() {
     for prefix in [
         "serial run: Running 4 tests from 2 binaries with 1 worker",
         "parallel run: Running 4 tests from 2 binaries with 2 workers",
-        "Serial vs parallel:",
+        "serial vs parallel:",
         "  wall time",
         "  speedup",
     ] {

@@ -82,9 +82,10 @@ impl HumanReporter {
         self.options.verbosity == Verbosity::Verbose
     }
 
-    /// The serial pass of `--compare` shows only progress and failures' names.
+    /// The first pass of `--compare` (serial) or `--compare-modes` (process) shows only its
+    /// progress and figures; the second pass reports in full.
     fn in_serial_pass(&self) -> bool {
-        self.label.as_deref() == Some("serial")
+        matches!(self.label.as_deref(), Some("serial" | "process"))
     }
 
     fn status_style(outcome: &Outcome) -> Style {
@@ -174,34 +175,52 @@ impl HumanReporter {
         )
     }
 
-    fn comparison(&self, serial: &RunStats, parallel: &RunStats) -> String {
-        let row = |name: &str, a: String, b: String| format!("  {name:<18}{a:>12}{b:>14}\n");
-        let mut text = String::from("Serial vs parallel:\n");
-        text += &row("", "serial".into(), format!("{} workers", parallel.workers));
-        text += &row("wall time", secs(serial.wall), secs(parallel.wall));
-        text += &row(
-            "summed test time",
-            secs(serial.summed),
-            secs(parallel.summed),
+    fn comparison(&self, baseline: &Summary, summary: &Summary) -> String {
+        let (first, second) = (&baseline.stats, &summary.stats);
+        let row = |name: &str, a: String, b: String| format!("  {name:<18}{a:>14}{b:>14}\n");
+        let name = |s: &Summary| {
+            format!(
+                "{} ({}w)",
+                s.label.as_deref().unwrap_or("run"),
+                s.stats.workers
+            )
+        };
+        let mut text = format!(
+            "{} vs {}:\n",
+            baseline.label.as_deref().unwrap_or("baseline"),
+            summary.label.as_deref().unwrap_or("run")
         );
+        text += &row("", name(baseline), name(summary));
+        text += &row("wall time", secs(first.wall), secs(second.wall));
+        text += &row("summed test time", secs(first.summed), secs(second.summed));
         text += &row(
             "speedup",
-            format!("{:.2}x", serial.speedup()),
-            format!("{:.2}x", parallel.speedup()),
+            format!("{:.2}x", first.speedup()),
+            format!("{:.2}x", second.speedup()),
         );
         text += &row(
             "efficiency",
-            format!("{:.0}%", serial.efficiency() * 100.0),
-            format!("{:.0}%", parallel.efficiency() * 100.0),
+            format!("{:.0}%", first.efficiency() * 100.0),
+            format!("{:.0}%", second.efficiency() * 100.0),
         );
-        if parallel.wall >= serial.wall {
-            text += "The parallel run was not faster than the serial one: starting and feeding \
-                     workers cost more than this suite gains from running tests at once. \
-                     Parallelism pays off on suites with more, or longer, tests.\n";
-        } else {
-            let gain = serial.wall.as_secs_f64() / parallel.wall.as_secs_f64().max(1e-9);
-            text += &format!("The parallel run was {gain:.2}x faster than the serial one.\n");
-        }
+        let gain = first.wall.as_secs_f64() / second.wall.as_secs_f64().max(1e-9);
+        let slower = second.wall >= first.wall;
+        text += &match (baseline.label.as_deref(), slower) {
+            (Some("serial"), true) => "The parallel run was not faster than the serial one: \
+                starting and feeding workers cost more than this suite gains from running tests \
+                at once. Parallelism pays off on suites with more, or longer, tests.\n"
+                .to_string(),
+            (Some("serial"), false) => {
+                format!("The parallel run was {gain:.2}x faster than the serial one.\n")
+            }
+            (_, true) => "Batching was not faster here: the tests cost more than starting a \
+                process for each, so keep one process per test (it also isolates them).\n"
+                .to_string(),
+            (_, false) => format!(
+                "Batched was {gain:.2}x faster than one process per test: per-process start-up \
+                 dominated. Batch only tests that share no global state.\n"
+            ),
+        };
         text
     }
 }
@@ -214,6 +233,7 @@ impl Reporter for HumanReporter {
                 binaries,
                 workers,
                 label,
+                mode,
                 ..
             } => {
                 self.label = label.clone();
@@ -225,8 +245,13 @@ impl Reporter for HumanReporter {
                         Some(label) => format!("{label} run: "),
                         None => String::new(),
                     };
+                    let how = match mode.as_str() {
+                        "batch" => "batched, many tests per process",
+                        "mixed" => "some binaries batched",
+                        _ => "one process per test",
+                    };
                     let line = format!(
-                        "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{}\n",
+                        "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({how})\n",
                         if *tests == 1 { "" } else { "s" },
                         if *binaries == 1 { "y" } else { "ies" },
                         if *workers == 1 { "" } else { "s" },
@@ -321,7 +346,8 @@ impl Reporter for HumanReporter {
                     bar.finish_and_clear();
                 }
                 if self.in_serial_pass() && !self.quiet() {
-                    let line = self.figures_line("serial run", stats);
+                    let name = format!("{} run", self.label.as_deref().unwrap_or("first"));
+                    let line = self.figures_line(&name, stats);
                     self.print(&line);
                 }
             }
@@ -388,9 +414,10 @@ impl Reporter for HumanReporter {
         if !self.quiet() && stats.passed + stats.failed > 0 {
             text.push('\n');
             if let Some(serial) = serial {
-                text += &self.comparison(&serial.stats, stats);
+                text += &self.comparison(serial, summary);
             }
-            text += &self.figures_line("Run", stats);
+            let name = format!("Run ({} mode)", summary.mode);
+            text += &self.figures_line(&name, stats);
             let tests = (stats.passed + stats.failed).max(1);
             text += &format!(
                 "Runner overhead: {:.3} ms CPU per test, peak memory {:.1} MiB\n",
@@ -435,6 +462,18 @@ fn output_block(reporter: &HumanReporter, id: &str, stdout: &str, stderr: &str) 
     block
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,16 +492,4 @@ mod tests {
         assert!(painted.starts_with("\n\u{1b}["), "{painted:?}");
         assert!(painted.ends_with("m\n"), "{painted:?}");
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
 }
