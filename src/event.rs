@@ -33,6 +33,17 @@ impl TestResult {
         }
     }
 
+    /// The label a line about this result shows: FLAKY and LEAKY qualify a pass.
+    pub fn label(&self) -> &'static str {
+        if self.is_flaky() {
+            "FLAKY"
+        } else if self.outcome.is_success() && self.leaked {
+            "LEAKY"
+        } else {
+            self.outcome.label()
+        }
+    }
+
     /// Passed after failing at least once.
     pub fn is_flaky(&self) -> bool {
         self.outcome.is_success() && self.attempt > 1

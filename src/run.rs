@@ -57,6 +57,13 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     };
     let discovered = match discovered {
         Ok(found) => found,
+        // Ctrl-C reaches cargo too; its death is our cancellation, not a broken build. The
+        // normal (empty) report follows, with the cancellation's exit code.
+        Err(DiscoverError::BuildFailed(_)) if control.cancelled().is_some() => Discovered {
+            binaries: Vec::new(),
+            unusable: Vec::new(),
+            target_dir: None,
+        },
         Err(DiscoverError::BuildFailed(status)) => {
             eprintln!("error: {}", DiscoverError::BuildFailed(status));
             return Ok(exit_code::BUILD_FAILED);
@@ -89,6 +96,12 @@ fn plan(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Pla
             BinaryListing::Whole(case, note) => {
                 plan.notes.push(note);
                 vec![case]
+            }
+            // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
+            BinaryListing::Failed(_) if control.cancelled().is_some() => {
+                plan.notes
+                    .push(format!("listing {} was interrupted", binary.id));
+                continue;
             }
             BinaryListing::Failed(why) => {
                 plan.list_failures.push((binary.id.clone(), why));

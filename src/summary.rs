@@ -11,6 +11,8 @@ use crate::exit_code;
 pub struct Failure {
     pub id: TestId,
     pub outcome: Outcome,
+    /// As [`crate::event::TestResult::label`]: FLAKY for a flaky pass that fails the run.
+    pub label: &'static str,
     pub rerun: Option<String>,
 }
 
@@ -87,6 +89,7 @@ impl Summary {
                     self.failures.push(Failure {
                         id: result.id.clone(),
                         outcome: result.outcome.clone(),
+                        label: result.label(),
                         rerun: result.rerun.clone(),
                     });
                 }

@@ -114,7 +114,7 @@ impl HumanReporter {
 
     fn on_finished(&mut self, result: &TestResult) {
         self.running = self.running.saturating_sub(1);
-        let passed = result.outcome.is_success();
+        let passed = !result.is_failure;
         if passed {
             self.passed += 1;
         } else {
@@ -127,15 +127,8 @@ impl HumanReporter {
         if self.in_serial_pass() {
             return;
         }
-        let label = if result.is_flaky() {
-            "FLAKY"
-        } else if passed && result.leaked {
-            "LEAKY"
-        } else {
-            result.outcome.label()
-        };
         let line = self.status_line(
-            label,
+            result.label(),
             Self::status_style(&result.outcome),
             Some(result.duration),
             &result.id.to_string(),
@@ -149,7 +142,14 @@ impl HumanReporter {
         let mut block = line;
         let id = result.id.to_string();
         block.push_str(&output_block(self, &id, &result.stdout, &result.stderr));
-        let why = format!("    {}: {}\n", id, result.outcome.describe());
+        let why = if result.is_flaky() {
+            format!(
+                "    {id}: flaky: passed on attempt {} after failing (--flaky-result fail)\n",
+                result.attempt
+            )
+        } else {
+            format!("    {}: {}\n", id, result.outcome.describe())
+        };
         block.push_str(&self.paint(&why, Style::new().red()));
         self.print(&block);
     }
@@ -369,7 +369,7 @@ impl Reporter for HumanReporter {
             text += &self.paint(&title, Style::new().red().bold());
             for failure in &summary.failures {
                 text += &self.status_line(
-                    failure.outcome.label(),
+                    failure.label,
                     Self::status_style(&failure.outcome),
                     None,
                     &failure.id.to_string(),

@@ -5,6 +5,9 @@
 //! build into one shared target directory under `CARGO_TARGET_TMPDIR`, so each fixture crate is
 //! compiled once per checkout and the repository stays clean.
 
+// Each test binary uses its own subset of these helpers.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
