@@ -109,14 +109,23 @@ fn yes() -> bool {
 pub struct FileConfigError(pub String);
 
 impl FileConfig {
-    /// The first config file found in `start` or its ancestors, if any.
+    /// The config file of the workspace that `start` belongs to: looked for in `start` and its
+    /// ancestors up to the workspace root (the first directory whose Cargo.toml has a
+    /// `[workspace]` table), never beyond it, so one workspace never reads another's settings.
     pub fn find(start: &Path) -> Option<PathBuf> {
-        start.ancestors().find_map(|dir| {
-            CANDIDATES
+        for dir in start.ancestors() {
+            let found = CANDIDATES
                 .iter()
                 .map(|name| dir.join(name))
-                .find(|path| path.is_file())
-        })
+                .find(|path| path.is_file());
+            if found.is_some() {
+                return found;
+            }
+            if is_workspace_root(dir) {
+                return None;
+            }
+        }
+        None
     }
 
     pub fn load(path: &Path) -> Result<FileConfig, FileConfigError> {
@@ -140,6 +149,13 @@ impl FileConfig {
             FileConfigError(format!("{place}: {message}"))
         })
     }
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|manifest| manifest.contains_key("workspace"))
 }
 
 /// Names of the targets a cargo manifest declares with `harness = false`.
@@ -243,6 +259,32 @@ filter = "tiny"
         let text = "[profile.ci]\nretries = \"many\"\n";
         let err = FileConfig::parse(text, Path::new("runner.toml")).unwrap_err();
         assert!(err.to_string().starts_with("runner.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn search_stops_at_the_workspace_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let inner = outer.path().join("crate");
+        std::fs::create_dir_all(inner.join("src")).unwrap();
+        std::fs::write(outer.path().join("runner.toml"), "").unwrap();
+        std::fs::write(inner.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        // Not a workspace root: the search goes up and finds the outer file.
+        assert_eq!(
+            FileConfig::find(&inner.join("src")),
+            Some(outer.path().join("runner.toml"))
+        );
+        std::fs::write(
+            inner.join("Cargo.toml"),
+            "[package]\nname = \"x\"\n[workspace]\n",
+        )
+        .unwrap();
+        assert_eq!(FileConfig::find(&inner.join("src")), None);
+        std::fs::create_dir_all(inner.join(".config")).unwrap();
+        std::fs::write(inner.join(".config/runner.toml"), "").unwrap();
+        assert_eq!(
+            FileConfig::find(&inner),
+            Some(inner.join(".config/runner.toml"))
+        );
     }
 
     #[test]
