@@ -1,12 +1,14 @@
-//! Wall-clock benchmark: runner against `cargo test` and cargo-nextest on generated workspaces.
+//! Wall-clock benchmark: runner (one process per test, and `--batch`) against `cargo test` and
+//! cargo-nextest on generated workspaces.
 //!
 //! ```sh
 //! cargo bench --bench compare -- [--profile NAME]... [--jobs N]... [--runs K] [--seed S] [--keep DIR]
 //! ```
 //!
 //! For each profile (see `workload.rs` and `benches/README.md`): generate a workspace, build it
-//! once, measure every test with one serial runner run, then time the three tools K times each,
-//! taking turns, and print medians, ranges, ratios, and a Markdown table for the README.
+//! once, measure every test with one serial runner run, then time the four tools (`cargo test`,
+//! `cargo nextest`, `runner`, `runner --batch`) K times each, taking turns, and print medians,
+//! ranges, ratios, and a Markdown table for the README.
 //! Progress goes to stderr, results to stdout.
 
 mod workload;
@@ -146,9 +148,16 @@ enum Tool {
     CargoTest,
     Nextest,
     Runner,
+    /// The runner in batched mode: many tests of a binary per process.
+    RunnerBatch,
 }
 
-const TOOLS: [Tool; 3] = [Tool::CargoTest, Tool::Nextest, Tool::Runner];
+const TOOLS: [Tool; 4] = [
+    Tool::CargoTest,
+    Tool::Nextest,
+    Tool::Runner,
+    Tool::RunnerBatch,
+];
 
 impl Tool {
     fn label(self) -> &'static str {
@@ -156,6 +165,7 @@ impl Tool {
             Tool::CargoTest => "cargo test",
             Tool::Nextest => "cargo nextest",
             Tool::Runner => "runner",
+            Tool::RunnerBatch => "runner --batch",
         }
     }
 
@@ -164,6 +174,7 @@ impl Tool {
             Tool::CargoTest => 0,
             Tool::Nextest => 1,
             Tool::Runner => 2,
+            Tool::RunnerBatch => 3,
         }
     }
 }
@@ -284,12 +295,20 @@ impl Space {
                     .arg("-q");
                 c
             }
+            Tool::RunnerBatch => {
+                let mut c = self.command(&machine.runner);
+                c.args(["-n", &n, "--batch", "--manifest-path"])
+                    .arg(manifest)
+                    .arg("-q");
+                c
+            }
         }
     }
 
-    /// The runner with JSON events on stdout.
-    fn runner_json(&self, machine: &Machine, workers: usize) -> Command {
-        let mut c = self.tool(machine, Tool::Runner, workers);
+    /// The runner (`Tool::Runner` or `Tool::RunnerBatch`) with JSON events on stdout.
+    fn runner_json(&self, machine: &Machine, tool: Tool, workers: usize) -> Command {
+        debug_assert!(matches!(tool, Tool::Runner | Tool::RunnerBatch));
+        let mut c = self.tool(machine, tool, workers);
         c.args(["--message-format", "json"]);
         c
     }
@@ -429,7 +448,7 @@ struct Row {
     serial: Serial,
     ideal: f64,
     /// Wall seconds per tool (indexed by `Tool::index`); empty when the tool was skipped.
-    walls: [Vec<f64>; 3],
+    walls: [Vec<f64>; TOOLS.len()],
     runner_cpu: Option<f64>,
     peak_rss_kib: Option<u64>,
 }
@@ -516,14 +535,21 @@ impl Row {
                 None => println!("  {:<14} skipped", tool.label()),
             }
         }
-        let ratio = |b: Tool| {
-            self.ratio(Tool::Runner, b)
+        let ratio = |a: Tool, b: Tool| {
+            self.ratio(a, b)
                 .map_or("n/a".to_string(), |r| format!("{r:.2}x"))
         };
         println!(
             "  runner / cargo test: {}   runner / nextest: {}",
-            ratio(Tool::CargoTest),
-            ratio(Tool::Nextest)
+            ratio(Tool::Runner, Tool::CargoTest),
+            ratio(Tool::Runner, Tool::Nextest)
+        );
+        println!(
+            "  runner --batch / cargo test: {}   runner --batch / nextest: {}   \
+             runner --batch / runner: {}",
+            ratio(Tool::RunnerBatch, Tool::CargoTest),
+            ratio(Tool::RunnerBatch, Tool::Nextest),
+            ratio(Tool::RunnerBatch, Tool::Runner)
         );
         if self.profile == Profile::Tiny {
             let parts: Vec<String> = TOOLS
@@ -600,7 +626,10 @@ fn bench_profile(
         timed(&mut build, "cargo nextest run --no-run")?;
     }
 
-    let (secs, output) = timed(&mut space.runner_json(machine, 1), "runner -n1 (serial)")?;
+    let (secs, output) = timed(
+        &mut space.runner_json(machine, Tool::Runner, 1),
+        "runner -n1 (serial)",
+    )?;
     let report = RunnerReport::parse(&output.stdout)?;
     ensure!(
         report.tests.len() == workload.test_count(),
@@ -619,11 +648,28 @@ fn bench_profile(
     for &workers in jobs {
         // Warm-up: leaves a timing history for -nN (the serial run already left one) and
         // reports the runner's own CPU and memory.
-        let (secs, output) = timed(&mut space.runner_json(machine, workers), "runner warm-up")?;
+        let (secs, output) = timed(
+            &mut space.runner_json(machine, Tool::Runner, workers),
+            "runner warm-up",
+        )?;
         let warm = RunnerReport::parse(&output.stdout)?;
         eprintln!("runner warm-up -n{workers}: {secs:.2} s");
+        // The batched mode gets a warm-up of its own: the history sizes its chunks, and the
+        // first batched run is not timed. Also checks that batching ran every test.
+        let (secs, output) = timed(
+            &mut space.runner_json(machine, Tool::RunnerBatch, workers),
+            "runner --batch warm-up",
+        )?;
+        let warm_batch = RunnerReport::parse(&output.stdout)?;
+        ensure!(
+            warm_batch.tests.len() == workload.test_count(),
+            "the runner --batch warm-up finished {} tests, the workload has {}",
+            warm_batch.tests.len(),
+            workload.test_count()
+        );
+        eprintln!("runner --batch warm-up -n{workers}: {secs:.2} s");
 
-        let mut walls: [Vec<f64>; 3] = Default::default();
+        let mut walls: [Vec<f64>; TOOLS.len()] = Default::default();
         for round in 0..options.runs {
             // Take turns, and rotate who goes first so no tool always follows the same one.
             for i in 0..tools.len() {
@@ -669,7 +715,8 @@ fn markdown(machine: &Machine, options: &Options, rows: &[Row]) -> String {
         out,
         "Median wall time of {} per tool ({} {}, {} cores, {}, {}; workload seed {}). \
          *ideal* = max(longest test, summed / workers, CPU-bound time / min(workers, cores)), \
-         from a serial run.\n",
+         from a serial run. *batch* = `runner --batch`; ratios are of medians (below 1: the \
+         first is faster).\n",
         if options.runs == 1 {
             "1 run".to_string()
         } else {
@@ -684,13 +731,14 @@ fn markdown(machine: &Machine, options: &Options, rows: &[Row]) -> String {
     );
     out.push_str(
         "| profile | tests (binaries) | -n | ideal | cargo test | cargo nextest | runner \
-         | runner / cargo test | runner / nextest | runner / ideal |\n",
+         | runner --batch | runner / cargo test | runner / nextest | runner / ideal \
+         | batch / cargo test | batch / nextest | batch / runner |\n",
     );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {} ({}) | {} | {:.2} s | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} ({}) | {} | {:.2} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.profile.name(),
             row.tests,
             row.binaries,
@@ -699,16 +747,21 @@ fn markdown(machine: &Machine, options: &Options, rows: &[Row]) -> String {
             secs_cell(row.median(Tool::CargoTest)),
             secs_cell(row.median(Tool::Nextest)),
             secs_cell(row.median(Tool::Runner)),
+            secs_cell(row.median(Tool::RunnerBatch)),
             ratio_cell(row.ratio(Tool::Runner, Tool::CargoTest)),
             ratio_cell(row.ratio(Tool::Runner, Tool::Nextest)),
             ratio_cell(row.median(Tool::Runner).map(|r| r / row.ideal)),
+            ratio_cell(row.ratio(Tool::RunnerBatch, Tool::CargoTest)),
+            ratio_cell(row.ratio(Tool::RunnerBatch, Tool::Nextest)),
+            ratio_cell(row.ratio(Tool::RunnerBatch, Tool::Runner)),
         );
     }
     let tiny: Vec<&Row> = rows.iter().filter(|r| r.profile == Profile::Tiny).collect();
     if !tiny.is_empty() {
         out.push_str(
             "\nPer-test overhead on `tiny` (2000 trivial tests; median wall × workers / tests):\n\n\
-             | -n | cargo test | cargo nextest | runner |\n|---:|---:|---:|---:|\n",
+             | -n | cargo test | cargo nextest | runner | runner --batch |\n\
+             |---:|---:|---:|---:|---:|\n",
         );
         for row in tiny {
             let cell = |t| {
@@ -717,11 +770,12 @@ fn markdown(machine: &Machine, options: &Options, rows: &[Row]) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 row.workers,
                 cell(Tool::CargoTest),
                 cell(Tool::Nextest),
-                cell(Tool::Runner)
+                cell(Tool::Runner),
+                cell(Tool::RunnerBatch)
             );
         }
     }
