@@ -23,12 +23,17 @@ use crate::worker::{self, TestSettings};
 const DEFAULT_COST: Duration = Duration::from_millis(2);
 /// Chunks never shrink below this many tests (unless fewer are left).
 const MIN_CHUNK: usize = 4;
+/// What starting one chunk's process costs (exec, libtest's set-up): a chunk worth less than a
+/// few of these would spend more on starting than on testing.
+const PROCESS_COST: Duration = Duration::from_millis(5);
+const MIN_CHUNK_COST: Duration = Duration::from_millis(40);
 /// Bounded so the command line stays far below the kernel's limit.
 const MAX_CHUNK: usize = 1000;
 
 /// Split each binary's tests into chunks, guided self-scheduling style: a chunk takes about
 /// 1/(2·workers) of the work still left, so chunks start large (few processes) and shrink
-/// towards the end, where small chunks keep every worker busy to the last moment.
+/// towards the end, where small chunks keep every worker busy to the last moment. A chunk is
+/// never worth less than [`MIN_CHUNK_COST`], since each one pays [`PROCESS_COST`] to start.
 /// `cases` keeps its order within a binary; chunks come out largest first.
 pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec<TestCase>> {
     let cost = |case: &TestCase| history.expected(&case.id()).unwrap_or(DEFAULT_COST);
@@ -39,25 +44,30 @@ pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec
             None => by_binary.push((case.binary.id.clone(), vec![case])),
         }
     }
-    let mut remaining: Duration = by_binary.iter().flat_map(|(_, l)| l).map(cost).sum();
+    let mut remaining: Duration = by_binary
+        .iter()
+        .flat_map(|(_, l)| l)
+        .map(cost)
+        .sum::<Duration>()
+        + PROCESS_COST * by_binary.len() as u32;
     let divisor = 2 * workers.max(1) as u32;
     let mut chunks: Vec<(Duration, Vec<TestCase>)> = Vec::new();
     // Biggest binaries first, so the large early chunks come from where the work is.
     by_binary.sort_by_key(|(_, list)| std::cmp::Reverse(list.iter().map(cost).sum::<Duration>()));
     for (_, list) in by_binary {
         let mut current: Vec<TestCase> = Vec::new();
-        let mut current_cost = Duration::ZERO;
+        let mut current_cost = PROCESS_COST;
         let total = list.len();
         for (i, case) in list.into_iter().enumerate() {
             current_cost += cost(&case);
             current.push(case);
-            let target = remaining / divisor;
+            let target = (remaining / divisor).max(MIN_CHUNK_COST);
             let left_in_binary = total - i - 1;
             let big_enough = current.len() >= MIN_CHUNK && current_cost >= target;
             if (big_enough && left_in_binary >= MIN_CHUNK) || current.len() >= MAX_CHUNK {
                 remaining = remaining.saturating_sub(current_cost);
                 chunks.push((current_cost, std::mem::take(&mut current)));
-                current_cost = Duration::ZERO;
+                current_cost = PROCESS_COST;
             }
         }
         if !current.is_empty() {

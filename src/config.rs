@@ -10,7 +10,7 @@ use crate::cli::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
     PassOrFail, RunArgs,
 };
-use crate::file_config::{FailFast, FileConfig};
+use crate::file_config::{FileConfig, FileConfigError, Located};
 use crate::groups::TestGroups;
 use crate::order::{self, Order};
 use crate::partition::Partition;
@@ -152,8 +152,8 @@ impl RunConfig {
             None => FileConfig::default(),
         };
         let profile = match args.profile.as_deref() {
-            Some(name) => file.profile.get(name).cloned().ok_or_else(|| {
-                let known: Vec<&str> = file.profile.keys().map(String::as_str).collect();
+            Some(name) => file.profile(name).ok_or_else(|| {
+                let known = file.profile_names();
                 UsageError(format!(
                     "unknown profile '{name}': the config file defines {}",
                     if known.is_empty() {
@@ -163,13 +163,14 @@ impl RunConfig {
                     }
                 ))
             })?,
-            None => file.profile.get("default").cloned().unwrap_or_default(),
+            None => file.profile("default").unwrap_or_default(),
         };
+        let bad_file = |e: FileConfigError| UsageError(e.to_string());
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
 
-        let jobs = match (&args.jobs, &profile.jobs) {
+        let jobs = match (&args.jobs, profile.jobs().map_err(bad_file)?) {
             (Some(value), _) => parse_jobs(value)?,
-            (None, Some(value)) => parse_jobs(&value.to_string())?,
+            (None, Some(value)) => from_profile(&value, parse_jobs)?,
             (None, None) => available_cpus(),
         };
         if args.maxfail == Some(0) {
@@ -183,22 +184,26 @@ impl RunConfig {
         } else if args.maxfail.is_some() {
             args.maxfail
         } else {
-            match profile.fail_fast {
-                Some(FailFast::Enabled(true)) => Some(1),
-                Some(FailFast::After(n)) => Some(n.max(1)),
-                _ => None,
+            profile.fail_fast().map_err(bad_file)?
+        };
+        // The command line's value, else the profile's (checked the same way), else none.
+        let duration = |flag: &str, cli: &Option<String>| -> Result<Option<Duration>, UsageError> {
+            if let Some(value) = cli {
+                return parse_duration(flag, value).map(Some);
+            }
+            match profile
+                .text(flag.trim_start_matches('-'))
+                .map_err(bad_file)?
+            {
+                Some(value) => from_profile(&value, |v| parse_duration(flag, v)).map(Some),
+                None => Ok(None),
             }
         };
-        let duration = |flag: &str, cli: &Option<String>, file: &Option<String>| {
-            cli.as_ref()
-                .or(file.as_ref())
-                .map(|v| parse_duration(flag, v))
-                .transpose()
-        };
-        let leak_result = pick(args.leak_result, &profile.leak_result, "leak-result")?;
-        let flaky_result = pick(args.flaky_result, &profile.flaky_result, "flaky-result")?;
-        let no_tests = pick(args.no_tests, &profile.no_tests, "no-tests")?;
-        let order_choice = pick(args.order, &profile.order, "order")?;
+        let choice = |key: &str| profile.text(key).map_err(bad_file);
+        let leak_result = pick(args.leak_result, choice("leak-result")?)?;
+        let flaky_result = pick(args.flaky_result, choice("flaky-result")?)?;
+        let no_tests = pick(args.no_tests, choice("no-tests")?)?;
+        let order_choice = pick(args.order, choice("order")?)?;
         let cargo = CargoOptions::from(args.cargo);
         let source = if args.binaries.is_empty() {
             Source::Cargo(cargo)
@@ -245,23 +250,25 @@ impl RunConfig {
                 NoTestsChoice::Fail => NoTests::Fail,
             },
             compare: args.compare,
-            slow_timeout: duration("--slow-timeout", &args.slow_timeout, &profile.slow_timeout)?,
-            timeout: duration("--timeout", &args.timeout, &profile.timeout)?,
-            timeout_grace: duration(
-                "--timeout-grace",
-                &args.timeout_grace,
-                &profile.timeout_grace,
-            )?
-            .unwrap_or(Duration::from_secs(5)),
-            leak_timeout: duration("--leak-timeout", &args.leak_timeout, &profile.leak_timeout)?
+            slow_timeout: duration("--slow-timeout", &args.slow_timeout)?,
+            timeout: duration("--timeout", &args.timeout)?,
+            timeout_grace: duration("--timeout-grace", &args.timeout_grace)?
+                .unwrap_or(Duration::from_secs(5)),
+            leak_timeout: duration("--leak-timeout", &args.leak_timeout)?
                 .unwrap_or(Duration::from_millis(200)),
             leak_fails: leak_result == PassOrFail::Fail,
-            retries: args.retries.or(profile.retries).unwrap_or(0),
+            retries: match args.retries {
+                Some(n) => n,
+                None => profile.count("retries").map_err(bad_file)?.unwrap_or(0),
+            },
             flaky_fails: flaky_result == PassOrFail::Fail,
-            list_timeout: duration("--list-timeout", &args.list_timeout, &profile.list_timeout)?
+            list_timeout: duration("--list-timeout", &args.list_timeout)?
                 .unwrap_or(Duration::from_secs(60)),
-            junit: args.junit.or(profile.junit),
-            batch_all: args.batch || profile.batch.unwrap_or(false),
+            junit: match args.junit {
+                Some(path) => Some(path),
+                None => profile.path("junit").map_err(bad_file)?,
+            },
+            batch_all: args.batch || profile.flag("batch").map_err(bad_file)?.unwrap_or(false),
             batch_binaries: file
                 .batch
                 .iter()
@@ -288,27 +295,30 @@ impl RunConfig {
 
 /// A value from the command line, else from the profile (checked like the flag), else the
 /// built-in default.
-fn pick<T: ValueEnum + Default>(
-    cli: Option<T>,
-    profile: &Option<String>,
-    key: &str,
-) -> Result<T, UsageError> {
+fn pick<T: ValueEnum + Default>(cli: Option<T>, profile: Option<Located>) -> Result<T, UsageError> {
     if let Some(value) = cli {
         return Ok(value);
     }
     match profile {
         None => Ok(T::default()),
-        Some(text) => T::from_str(text, true).map_err(|_| {
-            let allowed: Vec<String> = T::value_variants()
-                .iter()
-                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
-                .collect();
-            UsageError(format!(
-                "invalid value '{text}' for '{key}' in the config profile: expected one of {}",
-                allowed.join(", ")
-            ))
+        Some(located) => from_profile(&located, |text| {
+            T::from_str(text, true).map_err(|_| {
+                let allowed: Vec<String> = T::value_variants()
+                    .iter()
+                    .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+                    .collect();
+                UsageError(format!("'{text}' is not one of {}", allowed.join(", ")))
+            })
         }),
     }
+}
+
+/// Check a profile value with the flag's own parser; an error names the file, line and key.
+fn from_profile<T>(
+    located: &Located,
+    parse: impl Fn(&str) -> Result<T, UsageError>,
+) -> Result<T, UsageError> {
+    parse(&located.value).map_err(|e| UsageError(format!("{}: {e}", located.describe)))
 }
 
 /// The number of logical CPUs this process may run on (affinity mask and cgroup quota).

@@ -39,6 +39,11 @@ pub struct Discovered {
 /// Build with cargo and return the test binaries it produced, in build order.
 pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let cargo = cargo_command();
+    // `cargo metadata --no-deps` takes no build lock: ask it while the build runs.
+    let metadata = {
+        let (cargo, args) = (cargo.clone(), args.clone());
+        std::thread::spawn(move || cargo_metadata(&cargo, &args))
+    };
     let mut command = Command::new(&cargo);
     command
         .args([
@@ -94,7 +99,9 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         return Err(DiscoverError::BuildFailed(status.to_string()));
     }
 
-    let metadata = cargo_metadata(&cargo, args)?;
+    let metadata = metadata
+        .join()
+        .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))??;
     let packages: HashMap<&str, &MetadataPackage> = metadata
         .packages
         .iter()

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 /// Where the runner looks for its config file, in each directory from the workspace up.
 const CANDIDATES: [&str; 2] = [".config/runner.toml", "runner.toml"];
@@ -17,62 +18,146 @@ const CANDIDATES: [&str; 2] = [".config/runner.toml", "runner.toml"];
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
+    /// `[profile.NAME]` tables, values as written: [`Profile`] checks them.
     #[serde(default)]
-    pub profile: BTreeMap<String, Profile>,
+    profile: BTreeMap<String, BTreeMap<String, Spanned<toml::Value>>>,
     /// `[[group]]` tables: tests that share a concurrency limit.
     #[serde(default)]
     pub group: Vec<GroupSpec>,
     /// `[[batch]]` tables: binaries whose tests run many per process.
     #[serde(default)]
     pub batch: Vec<BatchSpec>,
+    /// Where it was read from, to name places in errors and to resolve relative paths.
+    #[serde(skip)]
+    source: Option<(PathBuf, String)>,
 }
 
-/// One `[profile.NAME]` table. Every key is optional; a missing key falls back to the
-/// built-in default. Flags and environment variables override these.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// The keys a `[profile.NAME]` table may hold.
+const PROFILE_KEYS: [&str; 14] = [
+    "jobs",
+    "retries",
+    "timeout",
+    "slow-timeout",
+    "timeout-grace",
+    "leak-timeout",
+    "leak-result",
+    "flaky-result",
+    "list-timeout",
+    "fail-fast",
+    "junit",
+    "order",
+    "no-tests",
+    "batch",
+];
+
+/// One profile's settings, each with the place it was written, so that a bad value is reported
+/// as `file:line:column: ... 'key' in [profile.NAME]`.
+#[derive(Debug, Clone, Default)]
 pub struct Profile {
-    pub jobs: Option<JobsValue>,
-    pub retries: Option<u32>,
-    pub timeout: Option<String>,
-    pub slow_timeout: Option<String>,
-    pub timeout_grace: Option<String>,
-    pub leak_timeout: Option<String>,
-    pub leak_result: Option<String>,
-    pub flaky_result: Option<String>,
-    pub list_timeout: Option<String>,
-    /// `true` is `-x`; a number is `--maxfail N`.
-    pub fail_fast: Option<FailFast>,
-    pub junit: Option<PathBuf>,
-    pub order: Option<String>,
-    pub no_tests: Option<String>,
-    /// Run every binary batched (`--batch`).
-    pub batch: Option<bool>,
+    name: String,
+    values: BTreeMap<String, (toml::Value, String)>,
+    /// The workspace root the file belongs to: relative paths are resolved against it.
+    root: Option<PathBuf>,
 }
 
-/// `jobs = 4` or `jobs = "auto"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum JobsValue {
-    Number(i64),
-    Text(String),
-}
+impl Profile {
+    fn error(&self, key: &str, place: &str, why: &str) -> FileConfigError {
+        FileConfigError(format!(
+            "{place}: invalid value for '{key}' in [profile.{}]: {why}",
+            self.name
+        ))
+    }
 
-impl std::fmt::Display for JobsValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JobsValue::Number(n) => write!(f, "{n}"),
-            JobsValue::Text(s) => write!(f, "{s}"),
+    /// A string setting (durations, choices).
+    pub fn text(&self, key: &str) -> Result<Option<Located>, FileConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some((toml::Value::String(s), place)) => Ok(Some(self.located(key, s, place))),
+            Some((other, place)) => Err(self.error(
+                key,
+                place,
+                &format!("expected a string, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    /// A whole number of 0 or more.
+    pub fn count(&self, key: &str) -> Result<Option<u32>, FileConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some((toml::Value::Integer(n), place)) => u32::try_from(*n)
+                .map(Some)
+                .map_err(|_| self.error(key, place, &format!("{n} is not a count of 0 or more"))),
+            Some((other, place)) => Err(self.error(
+                key,
+                place,
+                &format!("expected a whole number, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    pub fn flag(&self, key: &str) -> Result<Option<bool>, FileConfigError> {
+        match self.values.get(key) {
+            None => Ok(None),
+            Some((toml::Value::Boolean(b), _)) => Ok(Some(*b)),
+            Some((other, place)) => Err(self.error(
+                key,
+                place,
+                &format!("expected true or false, found {}", other.type_str()),
+            )),
+        }
+    }
+
+    /// `jobs = 4` or `jobs = "auto"`, as the text `-n` would take.
+    pub fn jobs(&self) -> Result<Option<Located>, FileConfigError> {
+        match self.values.get("jobs") {
+            Some((toml::Value::Integer(n), place)) => {
+                Ok(Some(self.located("jobs", &n.to_string(), place)))
+            }
+            _ => self.text("jobs"),
+        }
+    }
+
+    /// `fail-fast = true` (stop after 1 failure), `false`, or a number N (after N failures).
+    pub fn fail_fast(&self) -> Result<Option<usize>, FileConfigError> {
+        match self.values.get("fail-fast") {
+            None | Some((toml::Value::Boolean(false), _)) => Ok(None),
+            Some((toml::Value::Boolean(true), _)) => Ok(Some(1)),
+            Some((toml::Value::Integer(n), place)) if *n >= 1 => usize::try_from(*n)
+                .map(Some)
+                .map_err(|_| self.error("fail-fast", place, "too large")),
+            Some((other, place)) => Err(self.error(
+                "fail-fast",
+                place,
+                &format!(
+                    "expected true, false or a number of failures of 1 or more, found {other}"
+                ),
+            )),
+        }
+    }
+
+    /// A path, relative to the workspace root when not absolute.
+    pub fn path(&self, key: &str) -> Result<Option<PathBuf>, FileConfigError> {
+        Ok(self.text(key)?.map(|located| match &self.root {
+            Some(root) => root.join(&located.value),
+            None => PathBuf::from(&located.value),
+        }))
+    }
+
+    fn located(&self, key: &str, value: &str, place: &str) -> Located {
+        Located {
+            value: value.to_string(),
+            describe: format!("{place}: '{key}' in [profile.{}]", self.name),
         }
     }
 }
 
-/// `fail-fast = true` or `fail-fast = 3`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(untagged)]
-pub enum FailFast {
-    Enabled(bool),
-    After(usize),
+/// A profile value with the words that say where it came from.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub value: String,
+    /// `file:line:col: 'key' in [profile.NAME]`.
+    pub describe: String,
 }
 
 /// One `[[group]]`: the tests whose `binary-id test-name` matches `filter` (a substring, or a
@@ -135,20 +220,66 @@ impl FileConfig {
     }
 
     fn parse(text: &str, path: &Path) -> Result<FileConfig, FileConfigError> {
-        toml::from_str(text).map_err(|e| {
-            let place = match e.span() {
-                Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("{}:{line}:{column}", path.display())
-                }
-                None => path.display().to_string(),
-            };
+        let mut config: FileConfig = toml::from_str(text).map_err(|e| {
+            let place = place(path, text, e.span().map_or(usize::MAX, |s| s.start));
             let message = e.message().trim().replace('\n', " ");
             FileConfigError(format!("{place}: {message}"))
+        })?;
+        for (name, values) in &config.profile {
+            if let Some((key, value)) = values
+                .iter()
+                .find(|(key, _)| !PROFILE_KEYS.contains(&key.as_str()))
+            {
+                return Err(FileConfigError(format!(
+                    "{}: unknown key '{key}' in [profile.{name}]; known keys: {}",
+                    place(path, text, value.span().start),
+                    PROFILE_KEYS.join(", ")
+                )));
+            }
+        }
+        config.source = Some((path.to_path_buf(), text.to_string()));
+        Ok(config)
+    }
+
+    /// The names of the profiles the file defines.
+    pub fn profile_names(&self) -> Vec<&str> {
+        self.profile.keys().map(String::as_str).collect()
+    }
+
+    /// The profile called `name`, if the file defines it.
+    pub fn profile(&self, name: &str) -> Option<Profile> {
+        let values = self.profile.get(name)?;
+        let (path, text) = self.source.clone().unwrap_or_default();
+        // `.config/runner.toml` belongs to the directory above `.config`.
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = if dir.file_name().is_some_and(|n| n == ".config") {
+            dir.parent().map(Path::to_path_buf)
+        } else {
+            Some(dir)
+        };
+        Some(Profile {
+            name: name.to_string(),
+            values: values
+                .iter()
+                .map(|(key, value)| {
+                    let at = place(&path, &text, value.span().start);
+                    (key.clone(), (value.get_ref().clone(), at))
+                })
+                .collect(),
+            root,
         })
     }
+}
+
+/// `file:line:column` of a byte offset.
+fn place(path: &Path, text: &str, offset: usize) -> String {
+    if offset > text.len() {
+        return path.display().to_string();
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{}:{line}:{column}", path.display())
 }
 
 fn is_workspace_root(dir: &Path) -> bool {
@@ -229,16 +360,17 @@ threads-required = 2
 [[batch]]
 filter = "tiny"
 "#;
-        let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
-        assert_eq!(config.profile["ci"].retries, None);
-        assert!(matches!(
-            config.profile["ci"].jobs,
-            Some(JobsValue::Number(4))
-        ));
-        assert!(matches!(
-            config.profile["ci"].fail_fast,
-            Some(FailFast::After(2))
-        ));
+        let config = FileConfig::parse(text, Path::new("/ws/.config/runner.toml")).unwrap();
+        let ci = config.profile("ci").unwrap();
+        assert_eq!(ci.count("retries").unwrap(), None);
+        assert_eq!(ci.jobs().unwrap().unwrap().value, "4");
+        assert_eq!(ci.fail_fast().unwrap(), Some(2));
+        assert_eq!(
+            ci.path("junit").unwrap(),
+            Some(PathBuf::from("/ws/target/junit.xml"))
+        );
+        let default = config.profile("default").unwrap();
+        assert_eq!(default.jobs().unwrap().unwrap().value, "auto");
         assert_eq!(config.group.len(), 2);
         assert!(config.group[1].regex);
         assert!(config.batch[0].batch);
@@ -250,15 +382,28 @@ filter = "tiny"
         let err = FileConfig::parse(text, Path::new(".config/runner.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with(".config/runner.toml:3:"), "{msg}");
-        assert!(msg.contains("retires"), "{msg}");
+        assert!(
+            msg.contains("unknown key 'retires' in [profile.ci]"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'));
     }
 
     #[test]
-    fn wrong_type_is_reported() {
-        let text = "[profile.ci]\nretries = \"many\"\n";
-        let err = FileConfig::parse(text, Path::new("runner.toml")).unwrap_err();
-        assert!(err.to_string().starts_with("runner.toml:2:"), "{err}");
+    fn wrong_type_names_place_key_and_profile() {
+        let text = "[profile.ci]\nretries = \"many\"\nfail-fast = \"yes\"\n";
+        let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
+        let ci = config.profile("ci").unwrap();
+        let err = ci.count("retries").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "runner.toml:2:11: invalid value for 'retries' in [profile.ci]: expected a whole number, found string"
+        );
+        let err = ci.fail_fast().unwrap_err().to_string();
+        assert!(
+            err.starts_with("runner.toml:3:13: invalid value for 'fail-fast'"),
+            "{err}"
+        );
     }
 
     #[test]

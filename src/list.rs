@@ -25,19 +25,46 @@ pub enum BinaryListing {
 
 /// List every binary, in parallel, each bounded by `timeout`.
 /// A cancelled run (`control`) stops the listing processes too.
+///
+/// Listing waits on processes, not on the CPU, so the pool is sized by the number of listings
+/// (two per binary, capped), not by cores: on 2 cores, 8 binaries list in one round, not eight.
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
     timeout: Duration,
     control: &RunControl,
 ) -> Vec<BinaryListing> {
-    binaries
-        .par_iter()
-        .map(|binary| list_binary(binary, timeout, control))
-        .collect()
+    let list = || {
+        binaries
+            .par_iter()
+            .map(|binary| list_binary(binary, timeout, control))
+            .collect()
+    };
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads((2 * binaries.len()).clamp(1, MAX_LISTING_THREADS))
+        .build()
+    {
+        Ok(pool) => pool.install(list),
+        Err(_) => list(),
+    }
 }
 
+/// At most this many binaries list at once.
+const MAX_LISTING_THREADS: usize = 32;
+
 fn list_binary(binary: &Arc<TestBinary>, timeout: Duration, control: &RunControl) -> BinaryListing {
-    let all = match run_list(binary, false, timeout, control) {
+    // A libtest binary's two listings are independent: ask both at once. A custom harness may
+    // run its whole suite when given flags it ignores, so it is asked a second time only if its
+    // first answer was a real listing.
+    let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
+        (run_list(binary, false, timeout, control), None)
+    } else {
+        let (first, ignored) = rayon::join(
+            || run_list(binary, false, timeout, control),
+            || run_list(binary, true, timeout, control),
+        );
+        (first, Some(ignored))
+    };
+    let all = match first {
         Ok(Parsed::Names(names)) => names,
         // Output that is not a listing: a custom harness that ignores `--list`.
         Ok(Parsed::NotLibtest(why)) if binary.custom_harness || is_prebuilt(binary) => {
@@ -46,7 +73,8 @@ fn list_binary(binary: &Arc<TestBinary>, timeout: Duration, control: &RunControl
         // A hang or a crash while listing is a broken binary, whatever its harness.
         Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
     };
-    let ignored = match run_list(binary, true, timeout, control) {
+    let ignored = ignored.unwrap_or_else(|| run_list(binary, true, timeout, control));
+    let ignored = match ignored {
         Ok(Parsed::Names(names)) => names,
         Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
     };

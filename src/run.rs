@@ -397,10 +397,8 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     let baseline = baseline.map(|(summary, _)| summary);
     save_history(plan, &observations);
+    // Reporters print their own errors, before the closing Summary line.
     let written = reporters.finish(&summary, baseline.as_ref());
-    if let Err(e) = &written {
-        eprintln!("error: {e:#}");
-    }
 
     if let Some(signal) = control.cancelled() {
         return Ok(signals::exit_code_for(signal));
@@ -429,6 +427,22 @@ fn reporters(config: &RunConfig) -> Reporters {
     } else {
         Box::new(std::io::stdout())
     };
+    if config.json {
+        reporters
+            .0
+            .push(Box::new(JsonReporter::new(std::io::stdout())));
+    }
+    // In JSON mode stdout carries the event stream: annotations would corrupt it, so only the
+    // step summary is written.
+    let annotations: Option<Box<dyn Write + Send>> =
+        (!config.json).then(|| Box::new(std::io::stdout()) as Box<dyn Write + Send>);
+    if let Some(github) = GithubReporter::from_env(annotations) {
+        reporters.0.push(Box::new(github));
+    }
+    if let Some(path) = &config.junit {
+        reporters.0.push(Box::new(JunitReporter::new(path.clone())));
+    }
+    // Last, so that its closing Summary line comes after any error the others report.
     reporters.0.push(Box::new(HumanReporter::new(
         HumanOptions {
             verbosity: config.verbosity,
@@ -437,20 +451,6 @@ fn reporters(config: &RunConfig) -> Reporters {
         },
         human_out,
     )));
-    if config.json {
-        reporters
-            .0
-            .push(Box::new(JsonReporter::new(std::io::stdout())));
-    }
-    // In JSON mode stdout carries the event stream; annotations would corrupt it.
-    if !config.json {
-        if let Some(github) = GithubReporter::from_env(Box::new(std::io::stdout())) {
-            reporters.0.push(Box::new(github));
-        }
-    }
-    if let Some(path) = &config.junit {
-        reporters.0.push(Box::new(JunitReporter::new(path.clone())));
-    }
     reporters
 }
 

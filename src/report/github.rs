@@ -15,15 +15,16 @@ use crate::summary::Summary;
 const SLOWEST_SHOWN: usize = 10;
 
 pub struct GithubReporter {
-    /// Annotations go to stdout, where the runner reads workflow commands.
-    out: Box<dyn Write + Send>,
+    /// Annotations go to stdout, where the runner reads workflow commands; `None` when stdout
+    /// carries the JSON stream (the step summary is still written).
+    out: Option<Box<dyn Write + Send>>,
     step_summary: Option<PathBuf>,
     durations: Vec<(String, f64)>,
 }
 
 impl GithubReporter {
     /// `Some` when running inside GitHub Actions.
-    pub fn from_env(out: Box<dyn Write + Send>) -> Option<Self> {
+    pub fn from_env(out: Option<Box<dyn Write + Send>>) -> Option<Self> {
         (std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")).then(|| GithubReporter {
             out,
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from),
@@ -32,13 +33,24 @@ impl GithubReporter {
     }
 
     fn annotate(&mut self, result: &TestResult) {
-        let location = panic_location(&result.stderr);
+        let Some(out) = self.out.as_mut() else { return };
+        // A flaky pass that fails the run (--flaky-result fail) points at its failed attempt.
+        let (stderr, fallback) = match result.failed_attempts.first() {
+            Some(attempt) if result.is_flaky() => (
+                attempt.stderr.as_str(),
+                format!("flaky: passed on attempt {} after failing", result.attempt),
+            ),
+            _ => (result.stderr.as_str(), result.outcome.describe()),
+        };
         let mut properties = format!("title={}", escape_property(&result.id.to_string()));
-        if let Some((file, line)) = &location {
-            properties = format!("file={},line={line},{properties}", escape_property(file));
+        if let Some((file, line)) = panic_location(stderr) {
+            properties = format!("file={},line={line},{properties}", escape_property(&file));
         }
-        let message = panic_message(&result.stderr).unwrap_or_else(|| result.outcome.describe());
-        let _ = writeln!(self.out, "::error {properties}::{}", escape_data(&message));
+        let mut message = panic_message(stderr).unwrap_or_else(|| fallback.clone());
+        if result.is_flaky() {
+            message = format!("{fallback}: {message}");
+        }
+        let _ = writeln!(out, "::error {properties}::{}", escape_data(&message));
     }
 
     fn markdown(&self, summary: &Summary) -> String {
@@ -60,7 +72,11 @@ impl GithubReporter {
         if !summary.failures.is_empty() {
             md += "### Failures\n\n";
             for failure in &summary.failures {
-                md += &format!("- `{}`: {}", failure.id, failure.outcome.describe());
+                let why = match failure.label {
+                    "FLAKY" => "flaky: passed only after a retry (--flaky-result fail)".to_string(),
+                    _ => failure.outcome.describe(),
+                };
+                md += &format!("- `{}`: {why}", failure.id);
                 if let Some(rerun) = &failure.rerun {
                     md += &format!(" (rerun: `{rerun}`)");
                 }
@@ -169,7 +185,7 @@ mod tests {
             }
         }
         let mut reporter = GithubReporter {
-            out: Box::new(Shared(buffer.clone())),
+            out: Some(Box::new(Shared(buffer.clone()))),
             step_summary: None,
             durations: Vec::new(),
         };

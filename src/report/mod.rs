@@ -34,17 +34,20 @@ impl Reporter for Reporters {
         }
     }
 
-    /// Every reporter finishes, even when an earlier one failed; all errors are returned.
+    /// Every reporter finishes, even when an earlier one failed. Each error is printed as one
+    /// `error:` line as it happens (so it comes before the human report's closing lines when
+    /// that reporter is last); the result says whether any occurred.
     fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()> {
-        let mut errors = Vec::new();
+        let mut failed = 0;
         for reporter in &mut self.0 {
             if let Err(e) = reporter.finish(summary, serial) {
-                errors.push(format!("{e:#}"));
+                eprintln!("error: {e:#}");
+                failed += 1;
             }
         }
-        match errors.is_empty() {
-            true => Ok(()),
-            false => Err(anyhow::anyhow!(errors.join("; "))),
+        match failed {
+            0 => Ok(()),
+            n => Err(anyhow::anyhow!("{n} report(s) could not be written")),
         }
     }
 }
