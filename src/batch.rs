@@ -27,6 +27,8 @@ const MIN_CHUNK: usize = 4;
 /// few of these would spend more on starting than on testing.
 const PROCESS_COST: Duration = Duration::from_millis(5);
 const MIN_CHUNK_COST: Duration = Duration::from_millis(40);
+/// How long to let a chunk's output pile up between reads (see `Limits::coalesce`).
+const READ_PAUSE: Duration = Duration::from_millis(2);
 /// Bounded so the command line stays far below the kernel's limit.
 const MAX_CHUNK: usize = 1000;
 
@@ -36,7 +38,7 @@ const MAX_CHUNK: usize = 1000;
 /// never worth less than [`MIN_CHUNK_COST`], since each one pays [`PROCESS_COST`] to start.
 /// `cases` keeps its order within a binary; chunks come out largest first.
 pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec<TestCase>> {
-    let cost = |case: &TestCase| history.expected(&case.id()).unwrap_or(DEFAULT_COST);
+    let cost = |case: &TestCase| history.expected_batched(&case.id()).unwrap_or(DEFAULT_COST);
     let mut by_binary: Vec<(String, Vec<TestCase>)> = Vec::new();
     for case in cases {
         match by_binary.iter_mut().find(|(id, _)| *id == case.binary.id) {
@@ -106,31 +108,37 @@ pub fn run_chunk(
     let mut limits = settings.limits.clone();
     limits.timeout = limits.timeout.map(|t| t * chunk.len() as u32);
     limits.slow_period = None;
+    limits.coalesce = Some(READ_PAUSE);
 
     let by_name: HashMap<&str, &TestCase> = chunk.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut parser = Parser::new(Instant::now());
+    let mut pending = Pending::default();
     let mut on_stdout = |bytes: &[u8]| {
-        for step in parser.feed(bytes, Instant::now()) {
+        let now = Instant::now();
+        for step in parser.feed(bytes, now) {
             match step {
                 Step::Started(name) => {
                     if let Some(case) = by_name.get(name.as_str()) {
-                        emit(TestEvent::TestStarted { id: case.id() });
+                        pending.push(TestEvent::TestStarted { id: case.id() });
                     }
                 }
                 Step::Passed(name, duration) => {
                     if let Some(case) = by_name.get(name.as_str()) {
-                        let result = TestResult::bare(case.id(), Outcome::Passed, duration);
-                        emit(TestEvent::TestFinished(finish(case, result)));
+                        let mut result = TestResult::bare(case.id(), Outcome::Passed, duration);
+                        result.batched = true;
+                        pending.push(TestEvent::TestFinished(finish(case, result)));
                     }
                 }
             }
         }
+        pending.flush_if_due(now, emit);
     };
     let hooks = Hooks {
         on_slow: None,
         on_stdout: Some(&mut on_stdout),
     };
     let finished = process::run(&mut command, &limits, control, None, hooks);
+    pending.flush(emit);
     let (exit, timed_out) = match &finished {
         Ok(done) => (Some(done.exit), done.timed_out),
         Err(_) => (None, false),
@@ -172,6 +180,7 @@ pub fn run_chunk(
                 };
                 let duration = parser.running_since.elapsed();
                 let mut result = TestResult::bare(id, outcome, duration);
+                result.batched = true;
                 result.stdout = finished
                     .as_ref()
                     .map(|d| d.stdout.to_text())
@@ -196,6 +205,38 @@ pub fn run_chunk(
                     rerun_alone(case, settings, control, emit, finish, announce);
                 }
             }
+        }
+    }
+}
+
+/// Events of a chunk's passing tests, handed on in bursts: a test every few microseconds would
+/// otherwise wake the reporter thread for each one, and on a small machine that thread's
+/// wake-ups compete with the tests for the CPU.
+#[derive(Default)]
+struct Pending {
+    events: Vec<TestEvent>,
+    last_flush: Option<Instant>,
+}
+
+impl Pending {
+    /// How stale a live event may get before it is passed on.
+    const INTERVAL: Duration = Duration::from_millis(20);
+
+    fn push(&mut self, event: TestEvent) {
+        self.events.push(event);
+    }
+
+    fn flush_if_due(&mut self, now: Instant, emit: &dyn Fn(TestEvent)) {
+        let last = *self.last_flush.get_or_insert(now);
+        if now.duration_since(last) >= Self::INTERVAL {
+            self.flush(emit);
+            self.last_flush = Some(now);
+        }
+    }
+
+    fn flush(&mut self, emit: &dyn Fn(TestEvent)) {
+        for event in self.events.drain(..) {
+            emit(event);
         }
     }
 }
@@ -466,6 +507,7 @@ mod tests {
                     Duration::from_millis(1)
                 },
                 failed: false,
+                batched: false,
             })
             .collect();
         let mut history = History::default();

@@ -29,6 +29,7 @@ impl TestResult {
             leaked: false,
             attempt: 1,
             failed_attempts: Vec::new(),
+            batched: false,
             rerun: None,
         }
     }
@@ -171,6 +172,8 @@ pub struct TestResult {
     /// Earlier attempts that failed (with `--retries`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_attempts: Vec<Attempt>,
+    /// Ran inside a batch (many tests per process) rather than in its own process.
+    pub batched: bool,
     /// Whether this result fails the run: any non-pass, and a flaky pass under
     /// `--flaky-result fail`. A cancelled test fails nothing: the run's exit code says why.
     pub is_failure: bool,
@@ -321,6 +324,7 @@ mod tests {
             leaked: false,
             attempt: 1,
             failed_attempts: Vec::new(),
+            batched: false,
             is_failure: true,
             rerun: Some("runner".into()),
         });

@@ -33,8 +33,11 @@ pub struct History {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct TestRecord {
-    /// Most recent last, in seconds.
+    /// Most recent last, in seconds, each in its own process.
     durations: Vec<f64>,
+    /// The same, run inside a batch: no process start-up, so much shorter for tiny tests.
+    #[serde(default)]
+    batched: Vec<f64>,
     failed: bool,
     /// The run number that last ran this test.
     last_run: u64,
@@ -46,6 +49,8 @@ pub struct Observation {
     pub id: TestId,
     pub duration: Duration,
     pub failed: bool,
+    /// Measured inside a batch rather than in its own process.
+    pub batched: bool,
 }
 
 impl History {
@@ -79,21 +84,27 @@ impl History {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut file = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        serde_json::to_writer(&mut file, self).context("serialising the history")?;
-        file.flush()?;
+        // Buffered: unbuffered, serde_json would make a system call per token.
+        let mut writer = std::io::BufWriter::new(&mut file);
+        serde_json::to_writer(&mut writer, self).context("serialising the history")?;
+        writer.flush()?;
+        drop(writer);
         file.persist(path)
             .with_context(|| format!("replacing {}", path.display()))?;
         Ok(())
     }
 
-    /// The expected duration of a test: the mean of its recent runs.
+    /// The expected duration of a test in its own process: the mean of its recent runs (or of
+    /// its batched runs when it never ran alone).
     pub fn expected(&self, id: &TestId) -> Option<Duration> {
         let record = self.tests.get(&key(id))?;
-        if record.durations.is_empty() {
-            return None;
-        }
-        let mean = record.durations.iter().sum::<f64>() / record.durations.len() as f64;
-        Some(Duration::from_secs_f64(mean.max(0.0)))
+        mean(&record.durations).or_else(|| mean(&record.batched))
+    }
+
+    /// The expected duration of a test inside a batch, falling back to its own-process time.
+    pub fn expected_batched(&self, id: &TestId) -> Option<Duration> {
+        let record = self.tests.get(&key(id))?;
+        mean(&record.batched).or_else(|| mean(&record.durations))
     }
 
     /// Whether the test failed the last time it ran.
@@ -109,9 +120,14 @@ impl History {
         let run = self.runs;
         for observation in observations {
             let record = self.tests.entry(key(&observation.id)).or_default();
-            record.durations.push(observation.duration.as_secs_f64());
-            let excess = record.durations.len().saturating_sub(DURATIONS_KEPT);
-            record.durations.drain(..excess);
+            let list = if observation.batched {
+                &mut record.batched
+            } else {
+                &mut record.durations
+            };
+            list.push(observation.duration.as_secs_f64());
+            let excess = list.len().saturating_sub(DURATIONS_KEPT);
+            list.drain(..excess);
             record.failed = observation.failed;
             record.last_run = run;
         }
@@ -125,6 +141,14 @@ impl History {
             !deleted && run - record.last_run < RUNS_KEPT
         });
     }
+}
+
+fn mean(values: &[f64]) -> Option<Duration> {
+    if values.is_empty() {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    Some(Duration::from_secs_f64(mean.max(0.0)))
 }
 
 /// The history key of a test.
@@ -148,6 +172,7 @@ mod tests {
             id: id(name),
             duration: Duration::from_millis(ms),
             failed,
+            batched: false,
         }
     }
 
@@ -168,6 +193,22 @@ mod tests {
         assert!(loaded.failed_last_time(&id("b")));
         assert!(!loaded.failed_last_time(&id("a")));
         assert_eq!(loaded.expected(&id("zzz")), None);
+    }
+
+    #[test]
+    fn batched_and_alone_durations_are_kept_apart() {
+        let mut history = History::default();
+        let listed = HashSet::new();
+        let mut batched = observe("a", 1, false);
+        batched.batched = true;
+        history.record(&[batched], &listed);
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(1)));
+        history.record(&[observe("a", 9, false)], &listed);
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(9)));
+        assert_eq!(
+            history.expected_batched(&id("a")),
+            Some(Duration::from_millis(1))
+        );
     }
 
     #[test]

@@ -96,6 +96,7 @@ mod tests {
                 },
                 duration: Duration::from_millis(*ms),
                 failed: *failed,
+                batched: false,
             })
             .collect();
         let mut history = History::default();

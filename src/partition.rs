@@ -248,6 +248,7 @@ mod tests {
                 id: id.clone(),
                 duration: Duration::from_millis((i as u64 * 37) % 500 + 1),
                 failed: false,
+                batched: false,
             })
             .collect();
         history.record(&observations, &HashSet::new());
@@ -273,6 +274,7 @@ mod tests {
                 id: id.clone(),
                 duration: Duration::from_millis((i as u64 * 7919) % 2000 + 5),
                 failed: false,
+                batched: false,
             })
             .collect();
         let mut history = History::default();

@@ -31,6 +31,10 @@ pub struct Limits {
     pub slow_period: Option<Duration>,
     /// Bytes of each stream kept in memory at each end.
     pub capture: CaptureLimit,
+    /// After reading output, wait this long before looking again, so that a child printing
+    /// many short lines (a batch) is read in a few large pieces instead of one wake-up per
+    /// line. The pipe's buffer holds what arrives meanwhile, so the child is not slowed.
+    pub coalesce: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -41,6 +45,7 @@ impl Default for Limits {
             leak_timeout: Duration::from_millis(200),
             slow_period: None,
             capture: CaptureLimit::default(),
+            coalesce: None,
         }
     }
 }
@@ -373,6 +378,11 @@ pub fn run(
         }
         if err_ready {
             drain_once(&mut stderr, &mut err, &mut buf)?;
+        }
+        if let Some(pause) = limits.coalesce {
+            if out_ready && stdout.is_some() {
+                std::thread::sleep(pause);
+            }
         }
         if pid_ready {
             exited = true;

@@ -226,10 +226,13 @@ fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: usize
     jobs.extend(single.into_iter().cloned().map(Job::Single));
     if config.order == Order::Auto && jobs.iter().any(|j| matches!(j, Job::Batch(_))) {
         let cost = |job: &Job| -> Option<Duration> {
-            job.cases()
-                .iter()
-                .map(|case| plan.history.expected(&case.id()))
-                .sum()
+            match job {
+                Job::Single(case) => plan.history.expected(&case.id()),
+                Job::Batch(chunk) => chunk
+                    .iter()
+                    .map(|case| plan.history.expected_batched(&case.id()))
+                    .sum(),
+            }
         };
         let failed = |job: &Job| {
             job.cases()
@@ -481,6 +484,7 @@ fn run_pass(
                     id: result.id.clone(),
                     duration: result.duration,
                     failed: result.is_failure,
+                    batched: result.batched,
                 });
             }
         }

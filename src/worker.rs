@@ -124,6 +124,7 @@ fn run_attempt(
         leaked: finished.leaked,
         attempt,
         failed_attempts: Vec::new(),
+        batched: false,
         rerun: None,
     }
 }

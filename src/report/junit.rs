@@ -5,6 +5,7 @@
 //! The file is written at the end of every run, also a failed or interrupted one.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -115,9 +116,12 @@ fn write_report(report: &Report, path: &Path) -> Result<()> {
         .with_context(|| format!("cannot write the JUnit report {shown}"))?;
     let mut file = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    let mut writer = std::io::BufWriter::new(&mut file);
     report
-        .serialize(&mut file)
+        .serialize(&mut writer)
+        .and_then(|()| writer.flush().map_err(Into::into))
         .with_context(|| format!("cannot write the JUnit report {shown}"))?;
+    drop(writer);
     file.persist(path)
         .with_context(|| format!("cannot write the JUnit report {shown}"))?;
     Ok(())
