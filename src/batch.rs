@@ -59,14 +59,21 @@ pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec
     for (_, list) in by_binary {
         let mut current: Vec<TestCase> = Vec::new();
         let mut current_cost = PROCESS_COST;
+        let mut rest_cost: Duration = list.iter().map(cost).sum();
         let total = list.len();
         for (i, case) in list.into_iter().enumerate() {
-            current_cost += cost(&case);
+            let case_cost = cost(&case);
+            rest_cost = rest_cost.saturating_sub(case_cost);
+            current_cost += case_cost;
             current.push(case);
             let target = (remaining / divisor).max(MIN_CHUNK_COST);
-            let left_in_binary = total - i - 1;
-            let big_enough = current.len() >= MIN_CHUNK && current_cost >= target;
-            if (big_enough && left_in_binary >= MIN_CHUNK) || current.len() >= MAX_CHUNK {
+            let rest_len = total - i - 1;
+            // A long test may be a chunk on its own; cheap ones only come in groups, and the
+            // tests left behind must be worth a process of their own too.
+            let worth_a_process = current.len() >= MIN_CHUNK || current_cost >= MIN_CHUNK_COST;
+            let rest_worth_a_process = rest_len >= MIN_CHUNK || rest_cost >= MIN_CHUNK_COST;
+            let cut = current_cost >= target && worth_a_process && rest_worth_a_process;
+            if (cut && rest_len > 0) || current.len() >= MAX_CHUNK {
                 remaining = remaining.saturating_sub(current_cost);
                 chunks.push((current_cost, std::mem::take(&mut current)));
                 current_cost = PROCESS_COST;
@@ -501,7 +508,7 @@ mod tests {
             .iter()
             .map(|c| Observation {
                 id: c.id(),
-                duration: if c.name == "t0000" {
+                duration: if c.name == "t0000" || c.name == "t0001" {
                     Duration::from_secs(5)
                 } else {
                     Duration::from_millis(1)
@@ -525,6 +532,8 @@ mod tests {
                 })
             })
             .unwrap();
-        assert!(with_long.len() <= MIN_CHUNK, "{}", with_long.len());
+        assert_eq!(with_long.len(), 1);
+        // Two long tests never share a chunk, where they would run one after the other.
+        assert!(chunks.iter().any(|c| c.len() == 1 && c[0].name == "t0001"));
     }
 }
