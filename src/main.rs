@@ -52,10 +52,19 @@ fn main() {
                 eprintln!("error: {err}");
                 exit_code::USAGE
             }
-            Ok(config) => match run::execute(&config) {
-                Ok(code) => code,
-                Err(err) => {
+            // A bug of ours must end in a documented exit code, not in Rust's 101 (which
+            // means "build failed" here).
+            Ok(config) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run::execute(&config)
+            })) {
+                Ok(Ok(code)) => code,
+                Ok(Err(err)) => {
                     eprintln!("error: {err:#}");
+                    exit_code::INTERNAL
+                }
+                Err(panic) => {
+                    let message = schedule::panic_message(panic.as_ref());
+                    eprintln!("error: internal error: {message}");
                     exit_code::INTERNAL
                 }
             },

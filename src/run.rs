@@ -410,6 +410,9 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     if written.is_err() && code == exit_code::OK {
         code = exit_code::INTERNAL;
     }
+    if !reporters.panicked().is_empty() {
+        code = exit_code::INTERNAL;
+    }
     let ran = summary.stats.passed + summary.stats.failed;
     if ran == 0 && summary.list_failures.is_empty() {
         match config.no_tests {
@@ -431,22 +434,20 @@ fn reporters(config: &RunConfig) -> Reporters {
         Box::new(std::io::stdout())
     };
     if config.json {
-        reporters
-            .0
-            .push(Box::new(JsonReporter::new(std::io::stdout())));
+        reporters.add(Box::new(JsonReporter::new(std::io::stdout())));
     }
     // In JSON mode stdout carries the event stream: annotations would corrupt it, so only the
     // step summary is written.
     let annotations: Option<Box<dyn Write + Send>> =
         (!config.json).then(|| Box::new(std::io::stdout()) as Box<dyn Write + Send>);
     if let Some(github) = GithubReporter::from_env(annotations) {
-        reporters.0.push(Box::new(github));
+        reporters.add(Box::new(github));
     }
     if let Some(path) = &config.junit {
-        reporters.0.push(Box::new(JunitReporter::new(path.clone())));
+        reporters.add(Box::new(JunitReporter::new(path.clone())));
     }
     // Last, so that its closing Summary line comes after any error the others report.
-    reporters.0.push(Box::new(HumanReporter::new(
+    reporters.add(Box::new(HumanReporter::new(
         HumanOptions {
             verbosity: config.verbosity,
             color: config.color,
