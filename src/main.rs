@@ -28,6 +28,7 @@ mod worker;
 use clap::Parser;
 
 fn main() {
+    process::mark_start();
     let code = match cli::Cli::try_parse() {
         Err(err) => usage_error(err),
         Ok(cli::Cli {
