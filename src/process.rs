@@ -406,6 +406,47 @@ pub fn run(
     })
 }
 
+/// Make orphaned descendants ours: a test's daemon that left its process group with `setsid`
+/// is re-parented to the runner instead of init, so [`kill_orphans`] can find it.
+pub fn become_subreaper() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
+/// descendants of tests that escaped their process group. Returns how many there were.
+pub fn kill_orphans(keep: &[u32]) -> usize {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if keep.contains(&pid) || parent_of(pid) != Some(me) {
+            continue;
+        }
+        let pid = Pid::from_raw(pid as i32);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        // Reap just this pid: a wait for any child could take a test's status from its worker.
+        let _ = nix::sys::wait::waitpid(pid, None);
+        killed += 1;
+    }
+    killed
+}
+
+/// The parent pid in `/proc/<pid>/stat` (the field after the parenthesised command name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// CPU time this process had used when [`mark_start`] ran: resource usage is kept across
 /// `execve`, so a runner started by `cargo run` would otherwise be billed for cargo's time.
 static CPU_AT_START: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
@@ -584,6 +625,14 @@ mod tests {
         let text = captured.to_text();
         assert!(text.starts_with("ab\n[... 6 bytes omitted; full output in "));
         assert!(text.ends_with("ij"));
+    }
+
+    #[test]
+    fn parent_of_a_child_is_us() {
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        assert_eq!(parent_of(child.id()), Some(std::process::id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]

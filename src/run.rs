@@ -22,7 +22,7 @@ use crate::list::{self, BinaryListing};
 use crate::model::{Invocation, TestBinary, TestCase};
 use crate::order::{self, Order};
 use crate::partition::{self, Partition};
-use crate::process::Limits;
+use crate::process::{self, Limits};
 use crate::report::{
     GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter, Reporters,
 };
@@ -50,6 +50,7 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
     if config.mode == Mode::Run {
         signals::install(Arc::clone(&control), config.timeout_grace)?;
+        process::become_subreaper();
     }
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
@@ -400,6 +401,13 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     let baseline = baseline.map(|(summary, _)| summary);
     save_history(plan, &observations);
+    let escaped = process::kill_orphans(&[]);
+    if escaped > 0 {
+        eprintln!(
+            "warning: killed {escaped} process(es) that tests had left running outside their \
+             process groups (e.g. with setsid)"
+        );
+    }
     // Reporters print their own errors, before the closing Summary line.
     let written = reporters.finish(&summary, baseline.as_ref());
 

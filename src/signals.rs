@@ -46,6 +46,7 @@ fn cancel(control: &Arc<RunControl>, signal: i32, grace: Duration) {
     if !control.cancel(signal) {
         // Second request: no more patience.
         control.signal_all(nix::libc::SIGKILL);
+        crate::process::kill_orphans(&[]);
         eprintln!("runner: interrupted twice; killed every running test");
         std::process::exit(exit_code_for(control.cancelled().unwrap_or(signal)));
     }

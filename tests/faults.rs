@@ -1298,3 +1298,102 @@ fn a_listing_interrupted_by_ctrl_c_is_not_blamed_on_the_binary() {
     assert_summary_last(&run, &run.stderr, (0, 0, usize::from(good_reported)));
     sandbox.assert_nothing_survives(&[listing]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Processes that leave their group, and Ctrl-Z
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_daemon_that_leaves_its_process_group_is_killed_at_the_end() {
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(with_fixture(
+        "faults",
+        &["--message-format", "json", "--exact", "escapes_with_setsid"],
+    ));
+    run.assert_code(0);
+    let events = run.events();
+    assert_finals(
+        &run,
+        &events,
+        &[("faults", "escapes_with_setsid", "passed")],
+    );
+    assert!(
+        run.stderr
+            .contains("warning: killed 1 process(es) that tests had left running"),
+        "{}",
+        run.context()
+    );
+    let daemon = sandbox.pid_file("escapes_with_setsid.pid");
+    sandbox.assert_nothing_survives(&[daemon]);
+}
+
+/// The state letter of `/proc/<pid>/stat` (`T` when stopped).
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Poll until `pid` is (or is no longer) stopped; false if that never happens.
+fn wait_for_state(pid: i32, stopped: bool) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if process_state(pid).is_some_and(|s| (s == 'T') == stopped) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn ctrl_z_stops_the_tests_with_the_runner_and_fg_resumes_them() {
+    let _serial = serial();
+    let sandbox = Sandbox::new();
+    let mut runner = sandbox.start(with_fixture(
+        "faults",
+        &["--message-format", "json", "--exact", "waits_for_signal"],
+    ));
+    let Some(started) = sandbox.wait_for_file("started-waits_for_signal-", &mut runner) else {
+        let run = runner.wait();
+        panic!("the runner exited before the test started{}", run.context());
+    };
+    let test_pid: i32 = started
+        .rsplit('-')
+        .next()
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {started:?}"));
+    let sleeper = sandbox.pid_file(&format!("sleeper-{test_pid}.pid"));
+    let runner_pid = runner.pid().as_raw();
+
+    // Ctrl-Z: the terminal sends SIGTSTP to the runner's group; the test runs in its own.
+    kill(runner.pid(), Signal::SIGTSTP).expect("stop the runner");
+    assert!(wait_for_state(runner_pid, true), "the runner did not stop");
+    assert!(
+        wait_for_state(test_pid, true),
+        "the test did not stop with the runner"
+    );
+    assert!(
+        wait_for_state(sleeper, true),
+        "what the test started did not stop"
+    );
+
+    // `fg`: the shell sends SIGCONT.
+    kill(runner.pid(), Signal::SIGCONT).expect("resume the runner");
+    assert!(
+        wait_for_state(runner_pid, false),
+        "the runner did not resume"
+    );
+    assert!(wait_for_state(test_pid, false), "the test did not resume");
+
+    kill(runner.pid(), Signal::SIGINT).expect("interrupt the runner");
+    let run = runner.wait();
+    run.assert_code(130);
+    let events = run.events();
+    assert_finals(
+        &run,
+        &events,
+        &[("faults", "waits_for_signal", "cancelled")],
+    );
+    sandbox.assert_nothing_survives(&[test_pid, sleeper]);
+}
