@@ -4,11 +4,13 @@ mod github;
 mod human;
 mod json;
 mod junit;
+mod listing;
 
 pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter};
 pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
+pub use listing::print_listing;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

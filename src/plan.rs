@@ -1,0 +1,135 @@
+//! The plan of a run: which tests exist (listing), which the user selected, which shard this
+//! machine runs, and in what order they start; plus the timing history those decisions use.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::RunConfig;
+use crate::control::RunControl;
+use crate::discover::Discovered;
+use crate::history::{self, History, Observation};
+use crate::list::{self, BinaryListing};
+use crate::model::{TestBinary, TestCase};
+use crate::order::{self, Order};
+use crate::partition::{self, Partition};
+use crate::select::Verdict;
+
+/// What listing and selection produced.
+pub struct Plan {
+    pub binaries: Vec<Arc<TestBinary>>,
+    pub target_dir: Option<PathBuf>,
+    pub history: History,
+    /// History keys of every test listed, selected or not: what exists now.
+    pub listed: HashSet<String>,
+    pub to_run: Vec<TestCase>,
+    pub ignored: Vec<TestCase>,
+    pub notes: Vec<String>,
+    pub list_failures: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// List every binary, select, partition and order: everything decided before a test runs.
+    pub fn build(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Plan {
+        let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
+        let history = load_history(discovered.target_dir.as_deref());
+        let mut plan = Plan {
+            binaries: discovered.binaries.clone(),
+            target_dir: discovered.target_dir,
+            history,
+            listed: HashSet::new(),
+            to_run: Vec::new(),
+            ignored: Vec::new(),
+            notes: Vec::new(),
+            list_failures: discovered.unusable,
+        };
+        for (binary, listing) in discovered.binaries.iter().zip(listings) {
+            let cases = match listing {
+                BinaryListing::Tests(cases) => cases,
+                BinaryListing::Whole(case, note) => {
+                    plan.notes.push(note);
+                    vec![case]
+                }
+                // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
+                BinaryListing::Failed(_) if control.cancelled().is_some() => {
+                    plan.notes
+                        .push(format!("listing {} was interrupted", binary.id));
+                    continue;
+                }
+                BinaryListing::Failed(why) => {
+                    plan.list_failures.push((binary.id.clone(), why));
+                    continue;
+                }
+            };
+            for case in cases {
+                plan.listed.insert(history::key(&case.id()));
+                match config.selection.verdict(&case.name, case.ignored) {
+                    Verdict::Run => plan.to_run.push(case),
+                    Verdict::SkipIgnored => plan.ignored.push(case),
+                    Verdict::Exclude => {}
+                }
+            }
+        }
+        if let Some(partition) = &config.partition {
+            apply_partition(partition, &mut plan);
+        }
+        if config.last_failed {
+            order::keep_last_failed(&mut plan.to_run, &plan.history);
+        }
+        order::arrange(
+            &mut plan.to_run,
+            config.order,
+            &plan.history,
+            config.failed_first,
+        );
+        if let Order::Random(seed) = config.order {
+            plan.notes.push(format!(
+                "random order with seed {seed} (replay it with --seed {seed})"
+            ));
+        }
+        plan
+    }
+}
+
+/// Keep only this machine's shard, of the tests to run and the skipped ones alike. The shard is
+/// computed over both lists together, so every machine sees the same whole.
+fn apply_partition(partition: &Partition, plan: &mut Plan) {
+    let before = plan.to_run.len() + plan.ignored.len();
+    let ids: Vec<_> = plan
+        .to_run
+        .iter()
+        .chain(&plan.ignored)
+        .map(TestCase::id)
+        .collect();
+    let mut keep = partition.select(&ids, &plan.history).into_iter();
+    plan.to_run.retain(|_| keep.next().unwrap_or(false));
+    plan.ignored.retain(|_| keep.next().unwrap_or(false));
+    partition::acknowledge_bazel_sharding();
+    plan.notes.push(format!(
+        "partition {}/{}: {} of {before} selected tests in this shard",
+        partition.index,
+        partition.total,
+        plan.to_run.len() + plan.ignored.len()
+    ));
+}
+
+/// The history of earlier runs; without a target directory, or with a bad file, none.
+fn load_history(target_dir: Option<&Path>) -> History {
+    let Some(dir) = target_dir else {
+        return History::default();
+    };
+    History::load(&History::path_in(dir)).unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}; running without timing history (it will be rewritten)");
+        History::default()
+    })
+}
+
+/// Fold this run into the history file; failing to save is a warning, not a failed run.
+pub fn save_history(plan: &Plan, observations: &[Observation]) {
+    let Some(dir) = &plan.target_dir else { return };
+    let mut history = plan.history.clone();
+    history.record(observations, &plan.listed);
+    if let Err(e) = history.save(&History::path_in(dir)) {
+        eprintln!("warning: could not save the timing history: {e:#}");
+    }
+}

@@ -1,0 +1,93 @@
+//! `runner list`: the selected tests grouped by binary, as text or JSON.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::exit_code;
+use crate::model::{Invocation, TestCase};
+use crate::plan::Plan;
+
+#[derive(Serialize)]
+struct ListedBinary<'a> {
+    binary_id: &'a str,
+    path: String,
+    kind: &'a crate::model::TargetKind,
+    cwd: String,
+    tests: Vec<ListedTest<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListedTest<'a> {
+    name: &'a str,
+    ignored: bool,
+    whole_binary: bool,
+}
+
+/// `runner list`: the selected tests grouped by binary.
+pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    let mut grouped: Vec<ListedBinary> = Vec::new();
+    let mut cases: Vec<&TestCase> = plan.to_run.iter().chain(&plan.ignored).collect();
+    cases.sort_by(|a, b| (&a.binary.id, &a.name).cmp(&(&b.binary.id, &b.name)));
+    for case in cases {
+        if grouped.last().is_none_or(|g| g.binary_id != case.binary.id) {
+            grouped.push(ListedBinary {
+                binary_id: &case.binary.id,
+                path: case.binary.path.display().to_string(),
+                kind: &case.binary.kind,
+                cwd: case.binary.cwd.display().to_string(),
+                tests: Vec::new(),
+            });
+        }
+        if let Some(group) = grouped.last_mut() {
+            group.tests.push(ListedTest {
+                name: &case.name,
+                ignored: case.ignored,
+                whole_binary: case.invocation == Invocation::WholeBinary,
+            });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if config.list_json {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
+        writeln!(out)?;
+    } else {
+        for message in &plan.notes {
+            eprintln!("note: {message}");
+        }
+        for group in &grouped {
+            writeln!(out, "{}:", group.binary_id)?;
+            for test in &group.tests {
+                let mark = match (test.ignored, test.whole_binary) {
+                    (true, _) => " (ignored)",
+                    (false, true) => " (whole binary)",
+                    _ => "",
+                };
+                writeln!(out, "    {}{mark}", test.name)?;
+            }
+        }
+        let total: usize = grouped.iter().map(|g| g.tests.len()).sum();
+        writeln!(
+            out,
+            "{total} test{} in {} binar{} ({} ignored)",
+            if total == 1 { "" } else { "s" },
+            grouped.len(),
+            if grouped.len() == 1 { "y" } else { "ies" },
+            grouped
+                .iter()
+                .flat_map(|g| &g.tests)
+                .filter(|t| t.ignored)
+                .count()
+        )?;
+    }
+    for (binary, message) in &plan.list_failures {
+        eprintln!("error: could not list the tests of {binary}: {message}");
+    }
+    Ok(if plan.list_failures.is_empty() {
+        exit_code::OK
+    } else {
+        exit_code::LIST_FAILED
+    })
+}
