@@ -174,6 +174,16 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
              process groups (e.g. with setsid)"
         );
     }
+    let ran = summary.stats.passed + summary.stats.failed;
+    if ran == 0 && summary.list_failures.is_empty() && control.cancelled().is_none() {
+        match config.no_tests {
+            NoTests::Fail => eprintln!(
+                "error: no test was selected; check the filters, or pass --no-tests=pass to allow an empty run"
+            ),
+            NoTests::Warn => eprintln!("warning: no test was selected"),
+            NoTests::Pass => {}
+        }
+    }
     // Reporters print their own errors, before the closing Summary line.
     let written = reporters.finish(&summary, baseline.as_ref());
 
@@ -186,16 +196,6 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     }
     if !reporters.panicked().is_empty() {
         code = exit_code::INTERNAL;
-    }
-    let ran = summary.stats.passed + summary.stats.failed;
-    if ran == 0 && summary.list_failures.is_empty() {
-        match config.no_tests {
-            NoTests::Fail => eprintln!(
-                "error: no test was selected; check the filters, or pass --no-tests=pass to allow an empty run"
-            ),
-            NoTests::Warn => eprintln!("warning: no test was selected"),
-            NoTests::Pass => {}
-        }
     }
     Ok(code)
 }
