@@ -14,6 +14,8 @@ use nix::unistd::Pid;
 pub struct RunControl {
     /// The signal that cancelled the run, or 0.
     cancelled_by: AtomicI32,
+    /// Cancelling signals the handler has received: the second one means "now".
+    signals_received: std::sync::atomic::AtomicUsize,
     groups: Mutex<HashSet<i32>>,
     pause: Mutex<PauseClock>,
 }
@@ -42,6 +44,13 @@ impl RunControl {
         self.cancelled_by
             .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
+    }
+
+    /// Count a cancelling signal the handler received; returns how many so far (1 = first).
+    /// Kept apart from [`RunControl::cancel`], which the runner may also call when it infers a
+    /// Ctrl-C from a child's death before the handler has seen it.
+    pub fn signal_received(&self) -> usize {
+        self.signals_received.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Track a test's process group; if the run is already cancelled, signal it at once so a

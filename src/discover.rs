@@ -21,8 +21,12 @@ use crate::model::{binary_id, TargetKind, TestBinary};
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
-    #[error("the build failed (cargo exited with {0}); fix the errors above and run again")]
-    BuildFailed(String),
+    #[error("the build failed (cargo exited with {status}); fix the errors above and run again")]
+    BuildFailed {
+        status: String,
+        /// The signal that killed cargo, if one did (Ctrl-C reaches cargo too).
+        signal: Option<i32>,
+    },
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -96,7 +100,11 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     }
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        return Err(DiscoverError::BuildFailed(status.to_string()));
+        use std::os::unix::process::ExitStatusExt;
+        return Err(DiscoverError::BuildFailed {
+            status: status.to_string(),
+            signal: status.signal(),
+        });
     }
 
     let metadata = metadata

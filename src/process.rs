@@ -413,13 +413,13 @@ pub fn become_subreaper() {
 }
 
 /// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
-/// descendants of tests that escaped their process group. Returns how many there were.
-pub fn kill_orphans(keep: &[u32]) -> usize {
+/// descendants of tests that escaped their process group. Returns them as `name (pid)`.
+pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
-    let mut killed = 0;
+    let mut killed = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -431,20 +431,35 @@ pub fn kill_orphans(keep: &[u32]) -> usize {
         if keep.contains(&pid) || parent_of(pid) != Some(me) {
             continue;
         }
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        // A zombie already died (killed with its group): it only needs reaping.
+        let alive = state_of(pid) != Some('Z');
         let pid = Pid::from_raw(pid as i32);
-        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        if alive {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
         // Reap just this pid: a wait for any child could take a test's status from its worker.
         let _ = nix::sys::wait::waitpid(pid, None);
-        killed += 1;
+        if alive {
+            killed.push(format!("{} ({pid})", name.trim()));
+        }
     }
     killed
 }
 
-/// The parent pid in `/proc/<pid>/stat` (the field after the parenthesised command name).
-fn parent_of(pid: u32) -> Option<u32> {
+/// The fields of `/proc/<pid>/stat` after the parenthesised command name: state, ppid, ...
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    Some(after_name.split_whitespace().map(str::to_string).collect())
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+fn state_of(pid: u32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
 }
 
 /// CPU time this process had used when [`mark_start`] ran: resource usage is kept across

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -42,15 +42,25 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     };
     let discovered = match discovered {
         Ok(found) => found,
-        // Ctrl-C reaches cargo too; its death is our cancellation, not a broken build. The
-        // normal (empty) report follows, with the cancellation's exit code.
-        Err(DiscoverError::BuildFailed(_)) if control.cancelled().is_some() => Discovered {
+        // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
+        // cancelled, not that the build is broken. The normal (empty) report follows, with the
+        // cancellation's exit code.
+        Err(DiscoverError::BuildFailed { signal, .. })
+            if signal.is_some_and(|s| signals::awaits_cancellation(&control, s)) =>
+        {
+            Discovered {
+                binaries: Vec::new(),
+                unusable: Vec::new(),
+                target_dir: None,
+            }
+        }
+        Err(DiscoverError::BuildFailed { .. }) if control.cancelled().is_some() => Discovered {
             binaries: Vec::new(),
             unusable: Vec::new(),
             target_dir: None,
         },
-        Err(DiscoverError::BuildFailed(status)) => {
-            eprintln!("error: {}", DiscoverError::BuildFailed(status));
+        Err(error @ DiscoverError::BuildFailed { .. }) => {
+            eprintln!("error: {error}");
             return Ok(exit_code::BUILD_FAILED);
         }
         Err(DiscoverError::Other(e)) => return Err(e),
@@ -71,8 +81,13 @@ struct Pass {
     batch: BatchChoice,
 }
 
+/// How long the logs of a finished run stay for the user to read before a later run removes
+/// them.
+const LOGS_KEPT_FOR: Duration = Duration::from_secs(60);
+
 /// `<target>/runner/logs/run-<pid>`: one directory per run, so that runs side by side never
-/// touch each other's logs. Directories of runs that are no longer alive are removed.
+/// touch each other's logs. Directories of runs that ended over [`LOGS_KEPT_FOR`] ago are
+/// removed (each run touches its directory as it ends).
 fn log_dir(target_dir: Option<&Path>) -> PathBuf {
     let root = match target_dir {
         Some(dir) => dir.join("runner").join("logs"),
@@ -83,13 +98,26 @@ fn log_dir(target_dir: Option<&Path>) -> PathBuf {
             let name = entry.file_name();
             let pid = name.to_str().and_then(|n| n.strip_prefix("run-"));
             let alive = pid.is_some_and(|pid| Path::new("/proc").join(pid).exists());
-            if !alive {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|at| at.elapsed().ok())
+                .is_none_or(|age| age > LOGS_KEPT_FOR);
+            if !alive && stale {
                 // A failure to clear an old log is harmless.
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     }
     root.join(format!("run-{}", std::process::id()))
+}
+
+/// Mark a run's log directory as just finished, which starts its [`LOGS_KEPT_FOR`].
+fn touch(dir: &Path) {
+    if let Ok(file) = std::fs::File::open(dir) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
 }
 
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
@@ -167,11 +195,16 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     let baseline = baseline.map(|(summary, _)| summary);
     plan::save_history(plan, &observations);
+    if let Some(dir) = &settings.log_dir {
+        touch(dir);
+    }
     let escaped = process::kill_orphans(&[]);
-    if escaped > 0 {
+    if !escaped.is_empty() {
         eprintln!(
-            "warning: killed {escaped} process(es) that tests had left running outside their \
-             process groups (e.g. with setsid)"
+            "warning: killed {} process(es) that tests had left running outside their \
+             process groups (e.g. with setsid): {}",
+            escaped.len(),
+            escaped.join(", ")
         );
     }
     let ran = summary.stats.passed + summary.stats.failed;
