@@ -45,6 +45,18 @@ impl TestResult {
         }
     }
 
+    /// One sentence on why this result fails the run (or, for a pass, `passed`).
+    pub fn describe(&self) -> String {
+        if self.is_flaky() && self.is_failure {
+            format!(
+                "flaky: passed on attempt {} after failing (--flaky-result fail)",
+                self.attempt
+            )
+        } else {
+            self.outcome.describe()
+        }
+    }
+
     /// Passed after failing at least once.
     pub fn is_flaky(&self) -> bool {
         self.outcome.is_success() && self.attempt > 1

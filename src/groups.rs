@@ -62,6 +62,12 @@ impl TestGroups {
 
     /// The first group whose filter matches `binary-id test-name`.
     pub fn constraint(&self, binary_id: &str, name: &str) -> Constraint {
+        if self.groups.is_empty() {
+            return Constraint {
+                group: None,
+                slots: 1,
+            };
+        }
         let full = format!("{binary_id} {name}");
         let group = self.groups.iter().position(|g| match &g.matcher {
             Matcher::Substring(s) => full.contains(s.as_str()),

@@ -43,7 +43,7 @@ pub fn arrange(cases: &mut [TestCase], order: Order, history: &History, failed_f
         }
     }
     if failed_first {
-        cases.sort_by_key(|case| !history.failed_last_time(&case.id()));
+        cases.sort_by_cached_key(|case| !history.failed_last_time(&case.id()));
     }
 }
 

@@ -180,6 +180,11 @@ impl Captured {
         self.spill_path.as_deref().filter(|_| self.spill.is_some())
     }
 
+    /// The first bytes of the stream (up to the head limit), without copying.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
     /// Total bytes the stream carried.
     #[cfg(test)]
     pub fn total(&self) -> u64 {

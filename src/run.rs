@@ -46,7 +46,7 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         // cancelled, not that the build is broken. The normal (empty) report follows, with the
         // cancellation's exit code.
         Err(DiscoverError::BuildFailed { signal, .. })
-            if signal.is_some_and(|s| signals::awaits_cancellation(&control, s)) =>
+            if signals::build_was_cancelled(&control, signal) =>
         {
             Discovered {
                 binaries: Vec::new(),
@@ -54,11 +54,6 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
                 target_dir: None,
             }
         }
-        Err(DiscoverError::BuildFailed { .. }) if control.cancelled().is_some() => Discovered {
-            binaries: Vec::new(),
-            unusable: Vec::new(),
-            target_dir: None,
-        },
         Err(error @ DiscoverError::BuildFailed { .. }) => {
             eprintln!("error: {error}");
             return Ok(exit_code::BUILD_FAILED);

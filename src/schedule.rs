@@ -43,11 +43,11 @@ impl Queue {
     /// test when the first one must wait keeps slots busy instead of idle.
     fn take_eligible(
         &mut self,
-        constraint_of: &dyn Fn(usize) -> Constraint,
+        constraints: &[Constraint],
         limits: &[Option<usize>],
     ) -> Option<(usize, Constraint)> {
         let position = self.pending.iter().position(|&index| {
-            let c = constraint_of(index);
+            let c = constraints[index];
             let group_ok = c.group.is_none_or(|g| {
                 limits
                     .get(g)
@@ -58,7 +58,7 @@ impl Queue {
             group_ok && c.slots <= self.free_slots
         })?;
         let index = self.pending.remove(position)?;
-        let c = constraint_of(index);
+        let c = constraints[index];
         self.free_slots -= c.slots;
         if let Some(g) = c.group {
             self.running_in_group[g] += 1;
@@ -98,13 +98,17 @@ pub fn run_pool<T, Ids, Run>(
     Run: Fn(&T, &dyn Fn(TestEvent)) + Sync,
 {
     let workers = options.workers.clamp(1, items.len().max(1));
-    let constraint = |index: usize| {
-        let c = constraint_of(&items[index]);
-        Constraint {
-            group: c.group,
-            slots: c.slots.clamp(1, workers),
-        }
-    };
+    // Asked once per job: the queue scans them under its lock on every hand-out.
+    let constraints: Vec<Constraint> = items
+        .iter()
+        .map(|item| {
+            let c = constraint_of(item);
+            Constraint {
+                group: c.group,
+                slots: c.slots.clamp(1, workers),
+            }
+        })
+        .collect();
     let queue = Mutex::new(Queue {
         pending: (0..items.len()).collect(),
         running_in_group: vec![0; options.group_limits.len()],
@@ -119,7 +123,7 @@ pub fn run_pool<T, Ids, Run>(
             if queue.stopped || queue.pending.is_empty() || cancelled() {
                 return None;
             }
-            if let Some(next) = queue.take_eligible(&constraint, &options.group_limits) {
+            if let Some(next) = queue.take_eligible(&constraints, &options.group_limits) {
                 return Some(next);
             }
             // Everything left waits for a group or for slots: sleep until a test ends. The

@@ -42,14 +42,15 @@ pub fn install(control: Arc<RunControl>, grace: Duration) -> Result<()> {
     Ok(())
 }
 
-/// A child (cargo) died of `signal`. If that is one of the signals that cancel a run, the same
-/// signal was almost surely sent to us too (Ctrl-C goes to the whole foreground group), but
-/// our handler thread may not have seen it yet: give it a moment, then treat the run as
-/// cancelled by that signal either way. Returns whether the run is cancelled.
-pub fn awaits_cancellation(control: &RunControl, signal: i32) -> bool {
-    if ![SIGINT, SIGTERM, SIGHUP].contains(&signal) {
+/// Whether a failed build is really a cancelled run. Cargo died of `signal` (if a signal
+/// killed it); if that is one of the signals that cancel a run, the same signal was almost
+/// surely sent to us too (Ctrl-C goes to the whole foreground group), but our handler thread
+/// may not have seen it yet: give it a moment, then treat the run as cancelled by that signal
+/// either way.
+pub fn build_was_cancelled(control: &RunControl, signal: Option<i32>) -> bool {
+    let Some(signal) = signal.filter(|s| [SIGINT, SIGTERM, SIGHUP].contains(s)) else {
         return control.cancelled().is_some();
-    }
+    };
     let deadline = std::time::Instant::now() + Duration::from_millis(200);
     while control.cancelled().is_none() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));

@@ -13,6 +13,8 @@ pub struct Failure {
     pub outcome: Outcome,
     /// As [`crate::event::TestResult::label`]: FLAKY for a flaky pass that fails the run.
     pub label: &'static str,
+    /// As [`crate::event::TestResult::describe`].
+    pub description: String,
     pub rerun: Option<String>,
 }
 
@@ -34,7 +36,6 @@ pub struct Summary {
     pub label: Option<String>,
     /// `process`, `batch` or `mixed`.
     pub mode: String,
-    pub total_selected: usize,
 }
 
 impl Summary {
@@ -50,7 +51,6 @@ impl Summary {
 
     pub fn observe(&mut self, event: &TestEvent) {
         match event {
-            TestEvent::RunStarted { tests, .. } => self.total_selected = *tests,
             TestEvent::ListFailed { binary_id, message } => {
                 self.list_failures
                     .push((binary_id.clone(), message.clone()));
@@ -73,7 +73,6 @@ impl Summary {
                     });
                 }
                 if result.is_flaky() {
-                    self.stats.flaky += 1;
                     self.flaky.push((result.id.clone(), result.attempt));
                 }
                 if matches!(result.outcome, Outcome::InternalError { .. }) {
@@ -90,6 +89,7 @@ impl Summary {
                         id: result.id.clone(),
                         outcome: result.outcome.clone(),
                         label: result.label(),
+                        description: result.describe(),
                         rerun: result.rerun.clone(),
                     });
                 }
@@ -100,7 +100,8 @@ impl Summary {
                     self.not_started += 1;
                 }
             }
-            TestEvent::Note { .. }
+            TestEvent::RunStarted { .. }
+            | TestEvent::Note { .. }
             | TestEvent::TestRetry { .. }
             | TestEvent::TestStarted { .. }
             | TestEvent::TestSlow { .. }
@@ -114,6 +115,7 @@ impl Summary {
         (self.stats.runner_cpu, self.stats.peak_rss_kib) = crate::process::own_usage();
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
         self.flaky.sort();
+        self.stats.flaky = self.flaky.len();
         self.list_failures.sort();
     }
 

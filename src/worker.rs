@@ -150,7 +150,7 @@ fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
         (Exit::Signal(signal), _) => Outcome::Crashed {
             signal: process::signal_name(signal),
         },
-        (Exit::Code(0), Invocation::Libtest) if ran_no_test(&finished.stdout.to_text()) => {
+        (Exit::Code(0), Invocation::Libtest) if ran_no_test(finished.stdout.head()) => {
             Outcome::NoTestRan
         }
         (Exit::Code(0), _) => Outcome::Passed,
@@ -164,9 +164,13 @@ fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
 
 /// libtest prints `running 0 tests` when `--exact NAME` matched nothing, and still exits 0.
 /// Only its header counts: the test's own output (`--nocapture`) comes after it and may say
-/// anything.
-fn ran_no_test(stdout: &str) -> bool {
-    stdout.lines().map(str::trim).find(|line| !line.is_empty()) == Some("running 0 tests")
+/// anything. The header is the first line, so the start of the stream is enough.
+fn ran_no_test(stdout_head: &[u8]) -> bool {
+    stdout_head
+        .split(|&b| b == b'\n')
+        .map(|line| line.trim_ascii())
+        .find(|line| !line.is_empty())
+        == Some(b"running 0 tests".as_slice())
 }
 
 #[cfg(test)]

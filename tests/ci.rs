@@ -23,44 +23,6 @@ use serde_json::Value;
 // Helpers.
 // ---------------------------------------------------------------------------------------------
 
-/// Variables of CI systems the runner reacts to; every run starts without them so that a CI
-/// machine running this suite does not change what the tests see (or receive our annotations).
-const CI_VARIABLES: [&str; 11] = [
-    "GITHUB_ACTIONS",
-    "GITHUB_STEP_SUMMARY",
-    "CI_NODE_INDEX",
-    "CI_NODE_TOTAL",
-    "CIRCLE_NODE_INDEX",
-    "CIRCLE_NODE_TOTAL",
-    "BUILDKITE_PARALLEL_JOB",
-    "BUILDKITE_PARALLEL_JOB_COUNT",
-    "TEST_SHARD_INDEX",
-    "TEST_TOTAL_SHARDS",
-    "TEST_SHARD_STATUS_FILE",
-];
-
-fn without_ci(command: &mut Command) {
-    for var in CI_VARIABLES {
-        command.env_remove(var);
-    }
-}
-
-/// `run_fixture_with`, outside any CI.
-fn fixture_run(fixture: &str, args: &[&str], configure: impl FnOnce(&mut Command)) -> Run {
-    run_fixture_with(fixture, args, |c| {
-        without_ci(c);
-        configure(c);
-    })
-}
-
-/// `run_with`, outside any CI.
-fn plain_run(args: Vec<OsString>, configure: impl FnOnce(&mut Command)) -> Run {
-    run_with(args, |c| {
-        without_ci(c);
-        configure(c);
-    })
-}
-
 /// `args` followed by `--manifest-path <manifest> --target-dir <target>`.
 fn args_for(args: &[&str], manifest: &Path, target: &Path) -> Vec<OsString> {
     let mut all: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -242,7 +204,7 @@ fn full_outcomes_run() -> &'static FullRun {
         // A directory that does not exist yet: the runner creates it.
         let junit = dir.path().join("reports").join("junit.xml");
         let junit_arg = junit.to_str().expect("utf-8 temp path").to_string();
-        let run = fixture_run(
+        let run = run_fixture_with(
             "outcomes",
             &["-n2", "--message-format", "json", "--junit", &junit_arg],
             |_| {},
@@ -375,7 +337,7 @@ fn json_stream_matches_the_run() {
     assert!(!run.stdout.contains("Summary:"), "{}", run.context());
 
     // `runner list --format json` lists the same tests, marking ignored and whole binaries.
-    let list = fixture_run("outcomes", &["list", "--format", "json"], |_| {});
+    let list = run_fixture_with("outcomes", &["list", "--format", "json"], |_| {});
     let tests = listed(&list);
     let keys: Vec<TestKey> = tests.iter().map(|(k, _, _)| k.clone()).collect();
     let unique: BTreeSet<TestKey> = keys.iter().cloned().collect();
@@ -499,7 +461,7 @@ fn junit_report_is_valid_and_complete() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flaky_path = dir.path().join("flaky.xml");
     let flaky_arg = flaky_path.to_str().expect("utf-8 path");
-    let run = fixture_run(
+    let run = run_fixture_with(
         "faults",
         &[
             "flaky_first_attempt",
@@ -530,7 +492,7 @@ fn junit_report_is_valid_and_complete() {
     // A test that fails every attempt: a failure with the earlier attempt as rerunFailure.
     let always_path = dir.path().join("always.xml");
     let always_arg = always_path.to_str().expect("utf-8 path");
-    let run = fixture_run(
+    let run = run_fixture_with(
         "outcomes",
         &[
             "fails_assert",
@@ -555,7 +517,7 @@ fn junit_report_is_valid_and_complete() {
 
     // A report that cannot be written: one error line naming it, a non-zero exit, no panic.
     for (filter, code) in [("passes", 1), ("fails_assert", 100)] {
-        let run = fixture_run(
+        let run = run_fixture_with(
             "outcomes",
             &[filter, "--exact", "--junit", "/proc/x/junit.xml"],
             |_| {},
@@ -616,7 +578,7 @@ junit = "target/ci-junit.xml"
 fn profile_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, Vec<Value>, u64) {
     let mut all = vec!["--message-format", "json"];
     all.extend_from_slice(args);
-    let run = plain_run(crate_args(dir, &all), |c| {
+    let run = run_with(crate_args(dir, &all), |c| {
         c.current_dir(dir);
         for (k, v) in env {
             c.env(k, v);
@@ -693,30 +655,30 @@ fn profiles_from_config_file() {
     assert_eq!(workers, 7, "{}", run.context());
 
     // An unknown profile, by flag or variable: one line, exit 2.
-    let run = plain_run(crate_args(dir, &["--profile", "nope"]), |_| {});
+    let run = run_with(crate_args(dir, &["--profile", "nope"]), |_| {});
     assert_one_error_line(&run, 2, &["nope"]);
-    let run = plain_run(crate_args(dir, &[]), |c| {
+    let run = run_with(crate_args(dir, &[]), |c| {
         c.env("RUNNER_PROFILE", "nope");
     });
     assert_one_error_line(&run, 2, &["nope"]);
 
     // An unknown key: one line naming the file, the line and the key.
     write_config(dir, "[profile.ci]\njobs = 5\nretires = 1\n");
-    let run = plain_run(crate_args(dir, &["--profile", "ci"]), |_| {});
+    let run = run_with(crate_args(dir, &["--profile", "ci"]), |_| {});
     let place = format!("{}:3:", config.display());
     assert_one_error_line(&run, 2, &[&place, "retires"]);
     // Also when the profile is not the one selected: the file is wrong.
-    let run = plain_run(crate_args(dir, &[]), |_| {});
+    let run = run_with(crate_args(dir, &[]), |_| {});
     assert_one_error_line(&run, 2, &[&place, "retires"]);
     // A value of the wrong type: one line naming the file and the line (the key: see
     // profile_value_errors_name_file_line_and_key).
     write_config(dir, "[profile.ci]\nretries = \"many\"\n");
-    let run = plain_run(crate_args(dir, &["--profile", "ci"]), |_| {});
+    let run = run_with(crate_args(dir, &["--profile", "ci"]), |_| {});
     let place = format!("{}:2:", config.display());
     assert_one_error_line(&run, 2, &[&place]);
     // A misspelt table.
     write_config(dir, "[profiles.ci]\njobs = 5\n");
-    let run = plain_run(crate_args(dir, &[]), |_| {});
+    let run = run_with(crate_args(dir, &[]), |_| {});
     let place = format!("{}:1:", config.display());
     assert_one_error_line(&run, 2, &[&place, "profiles"]);
 }
@@ -737,7 +699,7 @@ fn profile_value_errors_name_file_line_and_key() {
         ("leak-result = \"maybe\"", "leak-result"),
     ] {
         let config = write_config(dir, &format!("[profile.ci]\n{line}\n"));
-        let run = plain_run(crate_args(dir, &["--profile", "ci"]), |_| {});
+        let run = run_with(crate_args(dir, &["--profile", "ci"]), |_| {});
         let place = format!("{}:2:", config.display());
         let lines = run.stderr_lines();
         let good = run.code == 2
@@ -766,7 +728,7 @@ fn profile_value_errors_name_file_line_and_key() {
 fn list_outcomes(args: &[&str], configure: impl FnOnce(&mut Command)) -> Vec<TestKey> {
     let mut all = vec!["list", "--format", "json"];
     all.extend_from_slice(args);
-    let run = fixture_run("outcomes", &all, configure);
+    let run = run_fixture_with("outcomes", &all, configure);
     listed_keys(&run)
 }
 
@@ -827,7 +789,7 @@ fn partitions_cover_the_selection() {
                 &manifest,
                 &target,
             );
-            listed_keys(&plain_run(args, |_| {}))
+            listed_keys(&run_with(args, |_| {}))
         })
         .collect();
     assert_exact_cover(&all, &time_shards, "time");
@@ -837,7 +799,7 @@ fn partitions_cover_the_selection() {
     let mut ran = Vec::new();
     for (k, listed_shard) in (1..=3).zip(&hash_shards) {
         let spec = format!("hash:{k}/3");
-        let run = fixture_run(
+        let run = run_fixture_with(
             "outcomes",
             &["-n2", "--message-format", "json", "--partition", &spec],
             |_| {},
@@ -890,11 +852,11 @@ fn partitions_cover_the_selection() {
     }
 
     // Without variables, and with a shard that does not exist: one clear line, exit 2.
-    let run = fixture_run("outcomes", &["list", "--partition", "auto"], |_| {});
+    let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |_| {});
     assert_one_error_line(&run, 2, &["--partition", "CI_NODE_INDEX", "hash:K/N"]);
-    let run = fixture_run("outcomes", &["--partition", "hash:4/3"], |_| {});
+    let run = run_fixture_with("outcomes", &["--partition", "hash:4/3"], |_| {});
     assert_one_error_line(&run, 2, &["--partition", "hash:4/3"]);
-    let run = fixture_run("outcomes", &["list", "--partition", "auto"], |c| {
+    let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |c| {
         c.env("CIRCLE_NODE_INDEX", "3")
             .env("CIRCLE_NODE_TOTAL", "3");
     });
@@ -922,7 +884,7 @@ fn time_partition_balances() {
     let dir = krate.path();
 
     // Record the history: the tests only sleep, so many workers are fine on few CPUs.
-    let run = plain_run(
+    let run = run_with(
         crate_args(dir, &["-n8", "--message-format", "json"]),
         |_| {},
     );
@@ -950,7 +912,7 @@ fn time_partition_balances() {
         .map(|k| {
             let spec = format!("time:{k}/3");
             let args = crate_args(dir, &["list", "--format", "json", "--partition", &spec]);
-            listed_keys(&plain_run(args, |_| {}))
+            listed_keys(&run_with(args, |_| {}))
         })
         .collect();
     assert_exact_cover(&all, &shards, "time");
@@ -979,7 +941,7 @@ fn junit_merge_combines_shards() {
     for k in 1..=3 {
         let path = dir.path().join(format!("shard{k}.xml"));
         let spec = format!("count:{k}/3");
-        let run = fixture_run(
+        let run = run_fixture_with(
             "outcomes",
             &[
                 "-n2",
@@ -998,7 +960,7 @@ fn junit_merge_combines_shards() {
     let merged = dir.path().join("merged.xml");
     let mut args: Vec<OsString> = vec!["junit-merge".into(), merged.clone().into()];
     args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
-    let run = plain_run(args, |_| {});
+    let run = run_with(args, |_| {});
     run.assert_code(0);
 
     let (xml, report) = parse_junit(&merged);
@@ -1036,7 +998,7 @@ fn junit_merge_combines_shards() {
             inputs[0].clone().into(),
             bad.clone().into(),
         ];
-        let run = plain_run(args, |_| {});
+        let run = run_with(args, |_| {});
         assert_ne!(run.code, 0, "{}", run.context());
         let name = bad.file_name().and_then(|n| n.to_str()).expect("name");
         let line = assert_one_error_line(&run, run.code, &["error:", name]);
@@ -1076,7 +1038,7 @@ fn github_actions_annotations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let summary = dir.path().join("step-summary.md");
     std::fs::write(&summary, "# earlier step\n").expect("write summary");
-    let run = fixture_run("outcomes", &["-n2"], |c| {
+    let run = run_fixture_with("outcomes", &["-n2"], |c| {
         c.env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary);
     });
@@ -1208,7 +1170,7 @@ fn github_actions_annotations() {
     }
 
     // With JSON on stdout, no annotation may break the stream.
-    let run = fixture_run(
+    let run = run_fixture_with(
         "outcomes",
         &["fails_assert", "--exact", "--message-format", "json"],
         |c| {
@@ -1225,7 +1187,7 @@ fn github_actions_annotations() {
 fn github_flaky_failure_is_not_annotated_as_passed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let summary = dir.path().join("step-summary.md");
-    let run = fixture_run(
+    let run = run_fixture_with(
         "faults",
         &[
             "flaky_first_attempt",
@@ -1268,7 +1230,7 @@ fn github_flaky_failure_is_not_annotated_as_passed() {
 #[test]
 fn completions() {
     for shell in ["bash", "zsh", "fish"] {
-        let run = plain_run(vec!["completions".into(), shell.into()], |_| {});
+        let run = run_with(["completions", shell], |_| {});
         run.assert_code(0);
         let option = if shell == "fish" {
             "-l exitfirst"
@@ -1292,6 +1254,6 @@ fn completions() {
             }
         }
     }
-    let run = plain_run(vec!["completions".into(), "tcsh".into()], |_| {});
+    let run = run_with(["completions", "tcsh"], |_| {});
     assert_one_error_line(&run, 2, &["tcsh"]);
 }

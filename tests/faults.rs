@@ -24,6 +24,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{cargo_args, clean_environment, fixture_manifest, summary_line, Run};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -47,38 +50,15 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn fixture_manifest(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .join("Cargo.toml")
-}
-
-/// The target directory every suite's fixture builds share.
-fn shared_target_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures")
-}
-
-/// `--manifest-path <fixture> --target-dir <shared>`.
-fn fixture_args(fixture: &str) -> Vec<OsString> {
-    vec![
-        "--manifest-path".into(),
-        fixture_manifest(fixture).into(),
-        "--target-dir".into(),
-        shared_target_dir().into(),
-    ]
-}
-
 /// `args` followed by the fixture's cargo arguments.
 fn with_fixture(fixture: &str, args: &[&str]) -> Vec<OsString> {
     let mut all: Vec<OsString> = args.iter().map(OsString::from).collect();
-    all.extend(fixture_args(fixture));
+    all.extend(cargo_args(&fixture_manifest(fixture)));
     all
 }
 
-/// The runner with a deterministic environment: no inherited settings that change its output
-/// (nor GitHub Actions annotations and step summaries for the fixtures' deliberate failures),
-/// `RUST_BACKTRACE=0`, and no core files from the crashing fixtures. With a `wrapper`
+/// The runner with the suites' clean environment (see `common::clean_environment`) and no core
+/// files from the crashing fixtures. With a `wrapper`
 /// (`["/usr/bin/time", "-v"]`), the runner runs under it.
 fn runner_command(wrapper: &[&str]) -> Command {
     let runner = env!("CARGO_BIN_EXE_runner");
@@ -90,24 +70,7 @@ fn runner_command(wrapper: &[&str]) -> Command {
             c
         }
     };
-    for var in [
-        "RUNNER_JOBS",
-        "RUNNER_PROFILE",
-        "RUNNER",
-        "RUNNER_ATTEMPT",
-        "RUNNER_TOTAL_ATTEMPTS",
-        "NO_COLOR",
-        "CLICOLOR_FORCE",
-        "CARGO_TERM_COLOR",
-        "CARGO_TARGET_DIR",
-        "GITHUB_ACTIONS",
-        "GITHUB_STEP_SUMMARY",
-        "TEST_SHARD_STATUS_FILE",
-        "FAULTS_DIR",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("RUST_BACKTRACE", "0");
+    clean_environment(&mut command);
     // SAFETY: getrlimit and setrlimit are async-signal-safe system calls; the closure touches
     // nothing else between fork and exec.
     unsafe {
@@ -125,72 +88,6 @@ fn runner_command(wrapper: &[&str]) -> Command {
         });
     }
     command
-}
-
-/// What one runner invocation did.
-struct Run {
-    args: Vec<OsString>,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Everything needed to understand a failed assertion, clipped to a readable size.
-    fn context(&self) -> String {
-        fn clip(text: &str) -> String {
-            const HEAD: usize = 1500;
-            const TAIL: usize = 5000;
-            if text.len() <= HEAD + TAIL {
-                return text.to_string();
-            }
-            let mut head_end = HEAD;
-            while !text.is_char_boundary(head_end) {
-                head_end -= 1;
-            }
-            let mut tail_start = text.len() - TAIL;
-            while !text.is_char_boundary(tail_start) {
-                tail_start += 1;
-            }
-            format!(
-                "{}\n[... {} bytes clipped ...]\n{}",
-                &text[..head_end],
-                tail_start - head_end,
-                &text[tail_start..]
-            )
-        }
-        format!(
-            "\n--- runner {:?}\n--- exit code {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.args,
-            self.code,
-            clip(&self.stdout),
-            clip(&self.stderr)
-        )
-    }
-
-    fn assert_code(&self, expected: i32) {
-        assert_eq!(
-            self.code,
-            expected,
-            "unexpected exit code{}",
-            self.context()
-        );
-    }
-
-    /// Every stdout line as a JSON event (`--message-format json`).
-    fn events(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| {
-                    panic!(
-                        "stdout line is not JSON ({e}): {line:.200}{}",
-                        self.context()
-                    )
-                })
-            })
-            .collect()
-    }
 }
 
 /// A runner started in the background.
@@ -258,11 +155,11 @@ impl Running {
             std::thread::sleep(Duration::from_millis(1));
         };
         let collect = |handle: Option<JoinHandle<Vec<u8>>>| {
-            let bytes = handle.expect("collected once").join().expect("pipe reader");
-            String::from_utf8_lossy(&bytes).into_owned()
+            handle.expect("collected once").join().expect("pipe reader")
         };
-        let stdout = collect(self.stdout.take());
-        let stderr = collect(self.stderr.take());
+        let raw_stdout = collect(self.stdout.take());
+        let raw_stderr = collect(self.stderr.take());
+        let stderr = String::from_utf8_lossy(&raw_stderr).into_owned();
         let code = status.code().unwrap_or_else(|| {
             panic!(
                 "runner {:?} was killed by a signal ({status}); stderr:\n{stderr}",
@@ -272,8 +169,10 @@ impl Running {
         Run {
             args: self.args,
             code,
-            stdout,
+            stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
             stderr,
+            raw_stdout,
+            raw_stderr,
         }
     }
 }
@@ -463,10 +362,6 @@ fn describe(pid: i32) -> String {
 // ---------------------------------------------------------------------------------------------
 // Reading a run's report
 // ---------------------------------------------------------------------------------------------
-
-fn summary_line(passed: usize, failed: usize, skipped: usize) -> String {
-    format!("Summary: {passed} passed, {failed} failed, {skipped} skipped")
-}
 
 /// The human report's last line is exactly the Summary line.
 fn assert_summary_last(run: &Run, human: &str, counts: (usize, usize, usize)) {

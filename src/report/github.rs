@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use super::panic_text::{panic_location, panic_message};
 use super::Reporter;
 use crate::event::{TestEvent, TestResult};
 use crate::summary::Summary;
@@ -35,13 +36,11 @@ impl GithubReporter {
     fn annotate(&mut self, result: &TestResult) {
         let Some(out) = self.out.as_mut() else { return };
         // A flaky pass that fails the run (--flaky-result fail) points at its failed attempt.
-        let (stderr, fallback) = match result.failed_attempts.first() {
-            Some(attempt) if result.is_flaky() => (
-                attempt.stderr.as_str(),
-                format!("flaky: passed on attempt {} after failing", result.attempt),
-            ),
-            _ => (result.stderr.as_str(), result.outcome.describe()),
+        let stderr = match result.failed_attempts.first() {
+            Some(attempt) if result.is_flaky() => attempt.stderr.as_str(),
+            _ => result.stderr.as_str(),
         };
+        let fallback = result.describe();
         let mut properties = format!("title={}", escape_property(&result.id.to_string()));
         if let Some((file, line)) = panic_location(stderr) {
             properties = format!("file={},line={line},{properties}", escape_property(&file));
@@ -72,11 +71,7 @@ impl GithubReporter {
         if !summary.failures.is_empty() {
             md += "### Failures\n\n";
             for failure in &summary.failures {
-                let why = match failure.label {
-                    "FLAKY" => "flaky: passed only after a retry (--flaky-result fail)".to_string(),
-                    _ => failure.outcome.describe(),
-                };
-                md += &format!("- `{}`: {why}", failure.id);
+                md += &format!("- `{}`: {}", failure.id, failure.description);
                 if let Some(rerun) = &failure.rerun {
                     md += &format!(" (rerun: `{rerun}`)");
                 }
@@ -125,24 +120,6 @@ impl Reporter for GithubReporter {
     }
 }
 
-/// `panicked at src/lib.rs:12:5:` → ("src/lib.rs", 12).
-fn panic_location(stderr: &str) -> Option<(String, u32)> {
-    let line = stderr.lines().find(|l| l.contains("panicked at "))?;
-    let place = line.split("panicked at ").nth(1)?.trim_end_matches(':');
-    let mut parts = place.rsplitn(3, ':');
-    let _column = parts.next()?;
-    let line_number = parts.next()?.parse().ok()?;
-    let file = parts.next()?.to_string();
-    Some((file, line_number))
-}
-
-/// The line after `panicked at ...:`, which holds the panic's message.
-fn panic_message(stderr: &str) -> Option<String> {
-    let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at "));
-    lines.next()?;
-    lines.next().map(str::to_string)
-}
-
 fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
         .replace('\r', "%0D")
@@ -161,16 +138,6 @@ mod tests {
 
     const STDERR: &str =
         "\nthread 'a::b' (77) panicked at src/lib.rs:12:5:\nassertion failed: 1 == 2\nnote: ...\n";
-
-    #[test]
-    fn location_and_message_from_a_panic() {
-        assert_eq!(panic_location(STDERR), Some(("src/lib.rs".into(), 12)));
-        assert_eq!(
-            panic_message(STDERR).as_deref(),
-            Some("assertion failed: 1 == 2")
-        );
-        assert_eq!(panic_location("no panic here"), None);
-    }
 
     #[test]
     fn annotation_line() {

@@ -124,32 +124,23 @@ impl HumanReporter {
             bar.inc(1);
         }
         self.update_bar();
-        if self.in_serial_pass() {
+        // A pass prints nothing unless -v: no line is formatted for it on this per-test path.
+        if self.in_serial_pass() || (passed && !self.verbose()) {
             return;
         }
-        let line = self.status_line(
+        let id = result.id.to_string();
+        let mut block = self.status_line(
             result.label(),
             Self::status_style(&result.outcome),
             Some(result.duration),
-            &result.id.to_string(),
+            &id,
         );
         if passed {
-            if self.verbose() {
-                self.print(&line);
-            }
+            self.print(&block);
             return;
         }
-        let mut block = line;
-        let id = result.id.to_string();
         block.push_str(&output_block(self, &id, &result.stdout, &result.stderr));
-        let why = if result.is_flaky() {
-            format!(
-                "    {id}: flaky: passed on attempt {} after failing (--flaky-result fail)\n",
-                result.attempt
-            )
-        } else {
-            format!("    {}: {}\n", id, result.outcome.describe())
-        };
+        let why = format!("    {id}: {}\n", result.describe());
         block.push_str(&self.paint(&why, Style::new().red()));
         self.print(&block);
     }

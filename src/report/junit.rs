@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
+use super::panic_text::panic_message;
 use super::Reporter;
 use crate::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
 use crate::summary::Summary;
@@ -145,7 +146,7 @@ fn test_case(result: &TestResult) -> TestCase {
         };
         let mut status = TestCaseStatus::non_success(kind);
         let message = if result.outcome.is_success() {
-            "flaky: passed only after a retry (--flaky-result fail)".to_string()
+            result.describe()
         } else {
             failure_message(&result.outcome, &result.stderr)
         };
@@ -178,12 +179,11 @@ fn rerun(attempt: &Attempt) -> TestRerun {
 
 /// The outcome, plus the panic's message line when the test printed one.
 fn failure_message(outcome: &Outcome, stderr: &str) -> String {
-    let panic_line = stderr
-        .lines()
-        .skip_while(|line| !line.contains("panicked at"))
-        .nth(1)
+    let panic_line = panic_message(stderr);
+    let panic_line = panic_line
+        .as_deref()
         .map(str::trim)
-        .filter(|line| !line.is_empty());
+        .filter(|l| !l.is_empty());
     match panic_line {
         Some(line) => format!("{}: {line}", outcome.describe()),
         None => outcome.describe(),

@@ -5,6 +5,7 @@ mod human;
 mod json;
 mod junit;
 mod listing;
+mod panic_text;
 
 pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter};

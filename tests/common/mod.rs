@@ -44,9 +44,26 @@ pub fn fixture_manifest(name: &str) -> PathBuf {
     fixture_dir(name).join("Cargo.toml")
 }
 
-/// `runner` with a controlled environment and no arguments yet.
-pub fn runner_command() -> Command {
-    let mut command = Command::new(runner_exe());
+/// Variables of CI systems the runner reacts to; every run starts without them so that a CI
+/// machine running these suites does not change what the tests see (or receive our
+/// annotations for the fixtures' deliberate failures).
+pub const CI_VARIABLES: [&str; 11] = [
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",
+    "BUILDKITE_PARALLEL_JOB",
+    "BUILDKITE_PARALLEL_JOB_COUNT",
+    "TEST_SHARD_INDEX",
+    "TEST_TOTAL_SHARDS",
+    "TEST_SHARD_STATUS_FILE",
+];
+
+/// Remove every inherited setting that would change what the runner prints, and ask for
+/// short panics (`RUST_BACKTRACE=0`).
+pub fn clean_environment(command: &mut Command) {
     // Any setting of the runner's own (RUNNER_JOBS, RUNNER_PROFILE, ...) in the caller's
     // environment would change what these tests see.
     for (var, _) in std::env::vars_os() {
@@ -54,17 +71,25 @@ pub fn runner_command() -> Command {
             command.env_remove(var);
         }
     }
-    for var in [
+    let others = [
         "NO_COLOR",
         "CLICOLOR_FORCE",
         "CARGO_TERM_COLOR",
         "RENDEZVOUS_DIR",
         "RENDEZVOUS_TIMEOUT_MS",
         "CARGO_TARGET_DIR",
-    ] {
+        "FAULTS_DIR",
+    ];
+    for var in others.iter().chain(CI_VARIABLES.iter()) {
         command.env_remove(var);
     }
     command.env("RUST_BACKTRACE", "0");
+}
+
+/// `runner` with a controlled environment and no arguments yet.
+pub fn runner_command() -> Command {
+    let mut command = Command::new(runner_exe());
+    clean_environment(&mut command);
     command
 }
 
