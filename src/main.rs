@@ -1,31 +1,14 @@
 //! Entry point: parse arguments, run the invocation, print a top-level error, exit with a
 //! documented code (see [`exit_code`]).
 
-mod batch;
 mod cli;
-mod config;
-mod control;
-mod discover;
-mod event;
 mod exit_code;
-mod file_config;
-mod groups;
-mod history;
-mod jobs;
-mod list;
 mod model;
-mod order;
-mod partition;
 mod plan;
 mod process;
 mod report;
-mod rerun;
 mod run;
-mod schedule;
-mod select;
-mod signals;
-mod summary;
-mod worker;
+mod session;
 
 use clap::Parser;
 
@@ -50,7 +33,7 @@ fn main() {
                 exit_code::INTERNAL
             }
         },
-        Ok(cli) => match config::RunConfig::from_cli(cli.command, cli.run) {
+        Ok(cli) => match cli::RunConfig::from_cli(cli.command, cli.run) {
             Err(err) => {
                 eprintln!("error: {err}");
                 exit_code::USAGE
@@ -58,7 +41,7 @@ fn main() {
             // A bug of ours must end in a documented exit code, not in Rust's 101 (which
             // means "build failed" here).
             Ok(config) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run::execute(&config)
+                session::execute(&config)
             })) {
                 Ok(Ok(code)) => code,
                 Ok(Err(err)) => {
@@ -66,7 +49,7 @@ fn main() {
                     exit_code::INTERNAL
                 }
                 Err(panic) => {
-                    let message = schedule::panic_message(panic.as_ref());
+                    let message = run::pool::panic_message(panic.as_ref());
                     eprintln!("error: internal error: {message}");
                     exit_code::INTERNAL
                 }

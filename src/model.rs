@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::event::TestId;
+use crate::report::event::TestId;
 
 /// The kind of cargo target a test binary was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

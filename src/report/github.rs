@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 
 use super::panic_text::{panic_location, panic_message};
 use super::Reporter;
-use crate::event::{TestEvent, TestResult};
-use crate::summary::Summary;
+use crate::report::event::{TestEvent, TestResult};
+use crate::report::summary::Summary;
 
 /// How many slowest tests the step summary lists.
 const SLOWEST_SHOWN: usize = 10;
@@ -133,7 +133,7 @@ fn escape_property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Outcome, TestId};
+    use crate::report::event::{Outcome, TestId};
     use std::time::Duration;
 
     const STDERR: &str =

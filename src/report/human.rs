@@ -9,9 +9,9 @@ use console::Style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Reporter;
-use crate::config::Verbosity;
-use crate::event::{Outcome, RunStats, SkipReason, TestEvent, TestResult};
-use crate::summary::Summary;
+use crate::cli::Verbosity;
+use crate::report::event::{Outcome, RunStats, SkipReason, TestEvent, TestResult};
+use crate::report::summary::Summary;
 
 pub struct HumanOptions {
     pub verbosity: Verbosity,

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use super::Reporter;
-use crate::event::TestEvent;
-use crate::summary::Summary;
+use crate::report::event::TestEvent;
+use crate::report::summary::Summary;
 
 pub struct JsonReporter<W: Write> {
     out: W,

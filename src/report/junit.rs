@@ -13,8 +13,8 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, T
 
 use super::panic_text::panic_message;
 use super::Reporter;
-use crate::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
-use crate::summary::Summary;
+use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
+use crate::report::summary::Summary;
 
 /// Output kept per stream in the XML: the tail, where a panic message is.
 const OUTPUT_KEPT: usize = 64 * 1024;
@@ -205,7 +205,7 @@ fn tail(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::TestId;
+    use crate::report::event::TestId;
     use std::time::Duration;
 
     fn id(binary: &str, name: &str) -> TestId {

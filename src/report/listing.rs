@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::config::RunConfig;
+use crate::cli::RunConfig;
 use crate::exit_code;
 use crate::model::{Invocation, TestCase};
 use crate::plan::Plan;

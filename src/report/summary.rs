@@ -2,18 +2,18 @@
 
 use std::time::Duration;
 
-use crate::config::NoTests;
-use crate::event::{LongestTest, Outcome, RunStats, TestEvent, TestId};
+use crate::cli::NoTests;
 use crate::exit_code;
+use crate::report::event::{LongestTest, Outcome, RunStats, TestEvent, TestId};
 
 /// A test that did not pass, as listed at the end of a run.
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub id: TestId,
     pub outcome: Outcome,
-    /// As [`crate::event::TestResult::label`]: FLAKY for a flaky pass that fails the run.
+    /// As [`crate::report::event::TestResult::label`]: FLAKY for a flaky pass that fails the run.
     pub label: &'static str,
-    /// As [`crate::event::TestResult::describe`].
+    /// As [`crate::report::event::TestResult::describe`].
     pub description: String,
     pub rerun: Option<String>,
 }
@@ -96,7 +96,7 @@ impl Summary {
             }
             TestEvent::TestSkipped { reason, .. } => {
                 self.stats.skipped += 1;
-                if *reason == crate::event::SkipReason::NotStarted {
+                if *reason == crate::report::event::SkipReason::NotStarted {
                     self.not_started += 1;
                 }
             }
@@ -138,7 +138,7 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{SkipReason, TestResult};
+    use crate::report::event::{SkipReason, TestResult};
 
     fn finished(name: &str, outcome: Outcome, ms: u64) -> TestEvent {
         let id = TestId {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::control::RunControl;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
+use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks, Limits};
 
 /// The tests of one binary, or why they could not be known.

@@ -6,10 +6,10 @@
 //! CPU, and a child whose pipes are held open by something it spawned cannot stall us.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::control::RunControl;
+use super::capture::{CaptureLimit, Captured};
+use super::control::RunControl;
 
 /// Bounds on how long a child may take.
 #[derive(Debug, Clone)]
@@ -46,21 +47,6 @@ impl Default for Limits {
             slow_period: None,
             capture: CaptureLimit::default(),
             coalesce: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct CaptureLimit {
-    pub head: usize,
-    pub tail: usize,
-}
-
-impl Default for CaptureLimit {
-    fn default() -> Self {
-        CaptureLimit {
-            head: 256 * 1024,
-            tail: 2 * 1024 * 1024,
         }
     }
 }
@@ -100,127 +86,6 @@ pub struct Finished {
     pub timed_out: bool,
     /// The child exited but something it spawned kept its output pipes open.
     pub leaked: bool,
-}
-
-/// A stream's bytes, bounded: the first `head` bytes and the last `tail` bytes.
-///
-/// When the stream outgrows what is kept, the whole of it goes to a spill file (if a path was
-/// given), so nothing is lost while memory stays bounded.
-#[derive(Debug, Default)]
-pub struct Captured {
-    head: Vec<u8>,
-    tail: Vec<u8>,
-    total: u64,
-    limit: Option<CaptureLimit>,
-    spill_path: Option<PathBuf>,
-    spill: Option<File>,
-    /// Set when the spill file could not be written; the report says so.
-    spill_error: Option<String>,
-}
-
-impl Captured {
-    fn new(limit: CaptureLimit, spill_path: Option<PathBuf>) -> Self {
-        Captured {
-            limit: Some(limit),
-            spill_path,
-            ..Default::default()
-        }
-    }
-
-    fn push(&mut self, mut bytes: &[u8]) {
-        let limit = self.limit.unwrap_or_default();
-        let budget = (limit.head + limit.tail) as u64;
-        if self.spill.is_none()
-            && self.spill_error.is_none()
-            && self.total + bytes.len() as u64 > budget
-        {
-            self.start_spill();
-        }
-        if let Some(file) = &mut self.spill {
-            if let Err(e) = file.write_all(bytes) {
-                self.spill_error = Some(e.to_string());
-                self.spill = None;
-            }
-        }
-        self.total += bytes.len() as u64;
-        if self.head.len() < limit.head {
-            let take = bytes.len().min(limit.head - self.head.len());
-            self.head.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-        }
-        self.tail.extend_from_slice(bytes);
-        // Compact only when the tail doubles, so each byte is moved O(1) times on average.
-        if self.tail.len() > 2 * limit.tail.max(1) {
-            let excess = self.tail.len() - limit.tail;
-            self.tail.drain(..excess);
-        }
-    }
-
-    /// Nothing has been dropped yet (the tail is only trimmed past twice its size), so what is
-    /// held now is the whole stream so far.
-    fn start_spill(&mut self) {
-        let Some(path) = &self.spill_path else { return };
-        let opened = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| File::create(path))
-            .and_then(|mut file| {
-                file.write_all(&self.head)?;
-                file.write_all(&self.tail)?;
-                Ok(file)
-            });
-        match opened {
-            Ok(file) => self.spill = Some(file),
-            Err(e) => self.spill_error = Some(format!("{}: {e}", path.display())),
-        }
-    }
-
-    /// Where the full stream was written, if it was too large to keep.
-    pub fn spill_path(&self) -> Option<&Path> {
-        self.spill_path.as_deref().filter(|_| self.spill.is_some())
-    }
-
-    /// The first bytes of the stream (up to the head limit), without copying.
-    pub fn head(&self) -> &[u8] {
-        &self.head
-    }
-
-    /// Total bytes the stream carried.
-    #[cfg(test)]
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
-    /// Bytes dropped from the middle.
-    pub fn omitted(&self) -> u64 {
-        let tail_kept = self.tail.len().min(self.limit.unwrap_or_default().tail);
-        self.total - (self.head.len() + tail_kept) as u64
-    }
-
-    /// The kept bytes as text (lossy), with a note where the middle was dropped.
-    pub fn to_text(&self) -> String {
-        let tail_limit = self.limit.unwrap_or_default().tail;
-        let tail = &self.tail[self.tail.len().saturating_sub(tail_limit)..];
-        let omitted = self.omitted();
-        let mut text = String::from_utf8_lossy(&self.head).into_owned();
-        if omitted > 0 {
-            let whole = match (self.spill_path(), &self.spill_error) {
-                (Some(path), _) => format!("; full output in {}", path.display()),
-                (None, Some(error)) => format!("; could not save full output: {error}"),
-                (None, None) => String::new(),
-            };
-            text.push_str(&format!("\n[... {omitted} bytes omitted{whole} ...]\n"));
-        }
-        text.push_str(&String::from_utf8_lossy(tail));
-        text
-    }
-
-    #[cfg(test)]
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut captured = Captured::new(CaptureLimit::default(), None);
-        captured.push(bytes);
-        captured
-    }
 }
 
 /// Start `command` in a new process group with stdin from /dev/null and both outputs piped.
@@ -411,98 +276,6 @@ pub fn run(
     })
 }
 
-/// Make orphaned descendants ours: a test's daemon that left its process group with `setsid`
-/// is re-parented to the runner instead of init, so [`kill_orphans`] can find it.
-pub fn become_subreaper() {
-    let _ = nix::sys::prctl::set_child_subreaper(true);
-}
-
-/// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
-/// descendants of tests that escaped their process group. Returns them as `name (pid)`.
-pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut killed = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if keep.contains(&pid) || parent_of(pid) != Some(me) {
-            continue;
-        }
-        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        // A zombie already died (killed with its group): it only needs reaping.
-        let alive = state_of(pid) != Some('Z');
-        let pid = Pid::from_raw(pid as i32);
-        if alive {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        }
-        // Reap just this pid: a wait for any child could take a test's status from its worker.
-        let _ = nix::sys::wait::waitpid(pid, None);
-        if alive {
-            killed.push(format!("{} ({pid})", name.trim()));
-        }
-    }
-    killed
-}
-
-/// The fields of `/proc/<pid>/stat` after the parenthesised command name: state, ppid, ...
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    Some(after_name.split_whitespace().map(str::to_string).collect())
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(1)?.parse().ok()
-}
-
-fn state_of(pid: u32) -> Option<char> {
-    stat_fields(pid)?.first()?.chars().next()
-}
-
-/// CPU time this process had used when [`mark_start`] ran: resource usage is kept across
-/// `execve`, so a runner started by `cargo run` would otherwise be billed for cargo's time.
-static CPU_AT_START: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-
-/// Call first thing in `main`.
-pub fn mark_start() {
-    let _ = CPU_AT_START.set(cpu_time());
-}
-
-fn cpu_time() -> Duration {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let to_duration = |t: nix::sys::time::TimeVal| {
-        Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
-    };
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| to_duration(u.user_time()) + to_duration(u.system_time()))
-        .unwrap_or_default()
-}
-
-/// The runner's own CPU time since start (user + system, all threads, children excluded) and
-/// its peak resident memory in KiB, for the overhead figures of a run.
-pub fn own_usage() -> (Duration, u64) {
-    let cpu = cpu_time().saturating_sub(CPU_AT_START.get().copied().unwrap_or_default());
-    (cpu, peak_rss_kib())
-}
-
-/// `VmHWM` of this process image: unlike `ru_maxrss`, it starts afresh at `execve`.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// One read from a ready pipe; closes it on end of file. Returns the bytes read into `buf`.
 fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> io::Result<usize> {
     let Some(file) = pipe else { return Ok(0) };
@@ -631,45 +404,5 @@ mod tests {
         assert!(done.leaked);
         assert_eq!(done.exit, Exit::Code(0));
         assert_eq!(done.stdout.to_text(), "started\n");
-    }
-
-    #[test]
-    fn oversized_stream_spills_whole_to_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("logs/t.stdout");
-        let mut captured = Captured::new(CaptureLimit { head: 2, tail: 2 }, Some(path.clone()));
-        for chunk in [&b"ab"[..], b"cd", b"ef", b"gh", b"ij"] {
-            captured.push(chunk);
-        }
-        assert_eq!(std::fs::read(&path).unwrap(), b"abcdefghij");
-        let text = captured.to_text();
-        assert!(text.starts_with("ab\n[... 6 bytes omitted; full output in "));
-        assert!(text.ends_with("ij"));
-    }
-
-    #[test]
-    fn parent_of_a_child_is_us() {
-        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
-        assert_eq!(parent_of(child.id()), Some(std::process::id()));
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    #[test]
-    fn own_usage_is_measured() {
-        mark_start();
-        let (_, peak) = own_usage();
-        assert!(peak > 0);
-    }
-
-    #[test]
-    fn captured_keeps_head_and_tail() {
-        let mut captured = Captured::new(CaptureLimit { head: 3, tail: 4 }, None);
-        for chunk in [&b"abc"[..], b"defgh", b"ijklmnop"] {
-            captured.push(chunk);
-        }
-        assert_eq!(captured.total(), 16);
-        assert_eq!(captured.omitted(), 9);
-        assert_eq!(captured.to_text(), "abc\n[... 9 bytes omitted ...]\nmnop");
     }
 }

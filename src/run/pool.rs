@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::event::{Outcome, SkipReason, TestEvent, TestId, TestResult};
-use crate::groups::Constraint;
+use crate::report::event::{Outcome, SkipReason, TestEvent, TestId, TestResult};
+use crate::run::groups::Constraint;
 
 /// How the pool is shaped.
 #[derive(Debug, Clone, Default)]

@@ -5,15 +5,15 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::RunConfig;
-use crate::control::RunControl;
-use crate::discover::Discovered;
-use crate::history::{self, History, Observation};
-use crate::list::{self, BinaryListing};
+use crate::cli::RunConfig;
 use crate::model::{TestBinary, TestCase};
-use crate::order::{self, Order};
-use crate::partition::{self, Partition};
-use crate::select::Verdict;
+use crate::plan::discover::Discovered;
+use crate::plan::history::{self, History, Observation};
+use crate::plan::list::{self, BinaryListing};
+use crate::plan::order::{self, Order};
+use crate::plan::partition::{self, Partition};
+use crate::plan::select::Verdict;
+use crate::process::control::RunControl;
 
 /// What listing and selection produced.
 pub struct Plan {

@@ -12,12 +12,12 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::control::RunControl;
-use crate::event::{Outcome, SkipReason, TestEvent, TestResult};
-use crate::history::History;
 use crate::model::TestCase;
+use crate::plan::history::History;
+use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks};
-use crate::worker::{self, TestSettings};
+use crate::report::event::{Outcome, SkipReason, TestEvent, TestResult};
+use crate::run::single::{self, TestSettings};
 
 /// Assumed cost of a test with no history: tiny, since batching is for tiny tests.
 const DEFAULT_COST: Duration = Duration::from_millis(2);
@@ -260,7 +260,7 @@ fn rerun_alone(
     if announce {
         emit(TestEvent::TestStarted { id: case.id() });
     }
-    let result = worker::run_test(case, settings, control, emit);
+    let result = single::run_test(case, settings, control, emit);
     emit(TestEvent::TestFinished(finish(case, result)));
 }
 
@@ -406,9 +406,9 @@ fn start_line(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::TestId;
-    use crate::history::Observation;
     use crate::model::{Invocation, TargetKind, TestBinary};
+    use crate::plan::history::Observation;
+    use crate::report::event::TestId;
     use std::sync::Arc;
 
     #[test]

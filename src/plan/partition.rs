@@ -11,8 +11,8 @@
 use std::hash::Hasher;
 use std::time::Duration;
 
-use crate::event::TestId;
-use crate::history::History;
+use crate::plan::history::History;
+use crate::report::event::TestId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -177,7 +177,7 @@ pub fn acknowledge_bazel_sharding() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Observation;
+    use crate::plan::history::Observation;
     use std::collections::HashSet;
 
     fn ids(n: usize) -> Vec<TestId> {

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use crate::batch;
-use crate::config::RunConfig;
-use crate::event::TestId;
+use super::batch;
+use crate::cli::RunConfig;
 use crate::model::{Invocation, TestCase};
-use crate::order::Order;
+use crate::plan::order::Order;
 use crate::plan::Plan;
+use crate::report::event::TestId;
 
 /// Which binaries run batched in a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
 use signal_hook::iterator::Signals;
 
-use crate::control::RunControl;
+use crate::process::control::RunControl;
 
 /// The exit code for a run ended by `signal`: 128 + its number, as shells report it.
 pub fn exit_code_for(signal: i32) -> i32 {

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::control::RunControl;
-use crate::event::{Attempt, Outcome, TestEvent, TestResult};
 use crate::model::{Invocation, TestCase};
+use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks, Limits};
+use crate::report::event::{Attempt, Outcome, TestEvent, TestResult};
 
 /// libtest exits with this code when a test fails.
 const LIBTEST_FAILURE_CODE: i32 = 101;

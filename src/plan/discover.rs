@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::config::CargoOptions;
-use crate::file_config;
+use crate::cli;
+use crate::cli::CargoOptions;
 use crate::model::{binary_id, TargetKind, TestBinary};
 
 /// Why discovery failed; the caller picks the exit code from it.
@@ -136,7 +136,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
             .unwrap_or_default();
         let no_harness = harness_cache
             .entry(manifest_path.clone())
-            .or_insert_with(|| file_config::targets_without_harness(&manifest_path));
+            .or_insert_with(|| cli::targets_without_harness(&manifest_path));
 
         let mut env = BTreeMap::new();
         env.insert("CARGO".into(), cargo.clone());

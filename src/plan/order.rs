@@ -5,8 +5,8 @@
 //! time start first (fast feedback), then tests with no history (their cost is unknown, so learn
 //! it early), then the rest longest-expected-first (LPT, Graham's longest processing time rule).
 
-use crate::history::History;
 use crate::model::TestCase;
+use crate::plan::history::History;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -57,9 +57,9 @@ pub fn keep_last_failed(cases: &mut Vec<TestCase>, history: &History) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::TestId;
-    use crate::history::Observation;
     use crate::model::{Invocation, TargetKind, TestBinary};
+    use crate::plan::history::Observation;
+    use crate::report::event::TestId;
     use std::collections::HashSet;
     use std::sync::Arc;
     use std::time::Duration;

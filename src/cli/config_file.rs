@@ -2,7 +2,7 @@
 //! (profiles, test groups, batched binaries), and the `harness = false` keys of cargo manifests,
 //! which `cargo metadata` does not report.
 //!
-//! Values stay as written (strings, numbers); [`crate::config`] checks and converts them with
+//! Values stay as written (strings, numbers); [`crate::cli`] checks and converts them with
 //! the same parsers as the command line, so a setting means the same wherever it comes from.
 
 use std::collections::{BTreeMap, HashSet};

@@ -6,14 +6,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{
+use super::args::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
     PassOrFail, RunArgs,
 };
-use crate::file_config::{FileConfig, FileConfigError, Located};
-use crate::groups::TestGroups;
-use crate::order::{self, Order};
-use crate::partition::Partition;
+use super::config_file::{FileConfig, FileConfigError, Located};
+use crate::plan::order::{self, Order};
+use crate::plan::partition::Partition;
+use crate::run::groups::TestGroups;
 use clap::ValueEnum;
 
 /// A usage error: one line, exit code 2.
@@ -131,10 +131,10 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The settings of a run or a listing; the other subcommands are handled before this.
-    pub fn from_cli(command: Option<cli::Command>, run: RunArgs) -> Result<Self, UsageError> {
+    pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
         let (mode, args) = match command {
-            Some(cli::Command::Run(args)) => (Mode::Run, args),
-            Some(cli::Command::List(args)) => (Mode::List, args),
+            Some(args::Command::Run(args)) => (Mode::Run, args),
+            Some(args::Command::List(args)) => (Mode::List, args),
             _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)
@@ -368,7 +368,7 @@ mod tests {
     /// The arguments as clap fills them when no flag is given.
     fn defaults() -> RunArgs {
         use clap::Parser;
-        cli::Cli::try_parse_from(["runner"]).unwrap().run
+        args::Cli::try_parse_from(["runner"]).unwrap().run
     }
 
     #[test]

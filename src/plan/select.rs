@@ -1,7 +1,7 @@
 //! Decides which listed tests the user selected: name filters, `--skip`, `--exact` and the
 //! ignored-test policy, with libtest's own semantics.
 
-use crate::config::{IgnoredPolicy, Selection};
+use crate::cli::{IgnoredPolicy, Selection};
 
 /// What to do with one listed test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use crate::file_config::GroupSpec;
+use crate::cli::GroupSpec;
 
 #[derive(Debug, Clone)]
 enum Matcher {

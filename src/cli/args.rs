@@ -1,6 +1,6 @@
 //! Command-line surface: clap types and nothing else.
 //!
-//! The rest of the program never sees clap; [`crate::config`] turns [`Cli`] into a checked,
+//! The rest of the program never sees clap; [`crate::cli`] turns [`Cli`] into a checked,
 //! clap-free `RunConfig`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,6 +1,6 @@
 //! The command a user pastes to rerun one failed test: same build flags, just that test.
 
-use crate::config::Source;
+use crate::cli::Source;
 use crate::model::{TargetKind, TestCase};
 
 /// `runner [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted.
@@ -39,7 +39,7 @@ pub fn command_for(source: &Source, case: &TestCase) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CargoOptions;
+    use crate::cli::CargoOptions;
     use crate::model::{Invocation, TestBinary};
     use std::sync::Arc;
 

@@ -1,0 +1,15 @@
+//! Everything decided before a test runs: which binaries exist (discover), which tests they
+//! hold (list), which the user selected (select), which this machine runs (partition), in
+//! what order they start (order), and the timing history those decisions read.
+//!
+//! What does not belong here: starting tests (that is `run`) or showing anything (`report`).
+
+mod compose;
+pub mod discover;
+pub mod history;
+mod list;
+pub mod order;
+pub mod partition;
+mod select;
+
+pub use compose::{save_history, Plan};

@@ -1,0 +1,51 @@
+//! The runner's own resource usage (CPU time and peak memory), for the overhead figures of a run.
+
+use std::time::Duration;
+
+/// CPU time this process had used when [`mark_start`] ran: resource usage is kept across
+/// `execve`, so a runner started by `cargo run` would otherwise be billed for cargo's time.
+static CPU_AT_START: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Call first thing in `main`.
+pub fn mark_start() {
+    let _ = CPU_AT_START.set(cpu_time());
+}
+
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let to_duration = |t: nix::sys::time::TimeVal| {
+        Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+    };
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| to_duration(u.user_time()) + to_duration(u.system_time()))
+        .unwrap_or_default()
+}
+
+/// The runner's own CPU time since start (user + system, all threads, children excluded) and
+/// its peak resident memory in KiB, for the overhead figures of a run.
+pub fn own_usage() -> (Duration, u64) {
+    let cpu = cpu_time().saturating_sub(CPU_AT_START.get().copied().unwrap_or_default());
+    (cpu, peak_rss_kib())
+}
+
+/// `VmHWM` of this process image: unlike `ru_maxrss`, it starts afresh at `execve`.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_usage_is_measured() {
+        mark_start();
+        let (_, peak) = own_usage();
+        assert!(peak > 0);
+    }
+}
