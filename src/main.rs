@@ -3,6 +3,7 @@
 
 mod cli;
 mod exit_code;
+mod libtest;
 mod model;
 mod plan;
 mod process;

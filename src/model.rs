@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::libtest;
 use crate::report::event::TestId;
 
 /// The kind of cargo target a test binary was built from.
@@ -71,13 +72,7 @@ impl TestCase {
     pub fn args(&self) -> Vec<&str> {
         match self.invocation {
             Invocation::WholeBinary => Vec::new(),
-            Invocation::Libtest => {
-                let mut args = vec!["--exact", self.name.as_str(), "--nocapture"];
-                if self.ignored {
-                    args.push("--ignored");
-                }
-                args
-            }
+            Invocation::Libtest => libtest::single_test_args(&self.name, self.ignored),
         }
     }
 }

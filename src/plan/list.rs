@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use crate::libtest;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks, Limits};
@@ -122,13 +123,10 @@ fn run_list(
 ) -> Result<Parsed, String> {
     let mut command = Command::new(&binary.path);
     command
-        .args(["--list", "--format", "terse"])
+        .args(libtest::list_args(ignored))
         .current_dir(&binary.cwd)
         .envs(&binary.env)
         .env("RUNNER", "1");
-    if ignored {
-        command.arg("--ignored");
-    }
     let limits = Limits {
         timeout: Some(timeout),
         grace: Duration::from_secs(1),
@@ -167,7 +165,7 @@ fn run_list(
             ))
         }
     }
-    parse_terse(&done.stdout.to_text())
+    libtest::parse_terse(&done.stdout.to_text())
         .map(Parsed::Names)
         .or_else(|line| {
             Ok(Parsed::NotLibtest(format!(
@@ -176,43 +174,7 @@ fn run_list(
         })
 }
 
-/// Parse `name: test` lines; the error is the first line that is not one.
-fn parse_terse(stdout: &str) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    for line in stdout.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            continue;
-        }
-        match line.rsplit_once(": ") {
-            Some((name, "test" | "benchmark" | "bench")) if !name.is_empty() => {
-                names.push(name.to_string())
-            }
-            _ => return Err(line.chars().take(120).collect()),
-        }
-    }
-    Ok(names)
-}
-
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terse_listing_parses() {
-        let names = parse_terse("a::b: test\nr#match: test\nünï: test\n\n").unwrap();
-        assert_eq!(names, ["a::b", "r#match", "ünï"]);
-        assert!(parse_terse("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn other_output_is_not_a_listing() {
-        let err = parse_terse("a: test\ncustom harness ran 3 checks\n").unwrap_err();
-        assert_eq!(err, "custom harness ran 3 checks");
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::batch;
+use super::chunks;
 use crate::cli::RunConfig;
 use crate::model::{Invocation, TestCase};
 use crate::plan::order::Order;
@@ -81,7 +81,7 @@ pub fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: u
                     .is_none()
                 && batch.batches(config, &case.binary.id)
         });
-    let chunks = batch::chunk(
+    let chunks = chunks::chunk(
         batched.into_iter().cloned().collect(),
         workers,
         &plan.history,

@@ -5,6 +5,7 @@
 //! anything for people (`report`); this stage only emits events.
 
 pub mod batch;
+mod chunks;
 pub mod groups;
 pub mod jobs;
 pub mod logs;

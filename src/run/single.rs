@@ -8,13 +8,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks, Limits};
 use crate::report::event::{Attempt, Outcome, TestEvent, TestResult};
-
-/// libtest exits with this code when a test fails.
-const LIBTEST_FAILURE_CODE: i32 = 101;
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -150,27 +148,13 @@ fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
         (Exit::Signal(signal), _) => Outcome::Crashed {
             signal: process::signal_name(signal),
         },
-        (Exit::Code(0), Invocation::Libtest) if ran_no_test(finished.stdout.head()) => {
+        (Exit::Code(0), Invocation::Libtest) if libtest::ran_no_test(finished.stdout.head()) => {
             Outcome::NoTestRan
         }
-        (Exit::Code(0), _) => Outcome::Passed,
+        (Exit::Code(code), Invocation::Libtest) => libtest::outcome_of_exit_code(code),
+        (Exit::Code(0), Invocation::WholeBinary) => Outcome::Passed,
         (Exit::Code(code), Invocation::WholeBinary) => Outcome::Failed { exit_code: code },
-        (Exit::Code(LIBTEST_FAILURE_CODE), Invocation::Libtest) => Outcome::Failed {
-            exit_code: LIBTEST_FAILURE_CODE,
-        },
-        (Exit::Code(code), Invocation::Libtest) => Outcome::Exited { exit_code: code },
     }
-}
-
-/// libtest prints `running 0 tests` when `--exact NAME` matched nothing, and still exits 0.
-/// Only its header counts: the test's own output (`--nocapture`) comes after it and may say
-/// anything. The header is the first line, so the start of the stream is enough.
-fn ran_no_test(stdout_head: &[u8]) -> bool {
-    stdout_head
-        .split(|&b| b == b'\n')
-        .map(|line| line.trim_ascii())
-        .find(|line| !line.is_empty())
-        == Some(b"running 0 tests".as_slice())
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! How batched tests are cut into chunks, one process each: the chunk sizes are decided here,
+//! from the timing history and the number of workers.
+
+use std::time::Duration;
+
+use crate::model::TestCase;
+use crate::plan::history::History;
+
+/// Assumed cost of a test with no history: tiny, since batching is for tiny tests.
+const DEFAULT_COST: Duration = Duration::from_millis(2);
+/// Chunks never shrink below this many tests (unless fewer are left).
+const MIN_CHUNK: usize = 4;
+/// What starting one chunk's process costs (exec, libtest's set-up): a chunk worth less than a
+/// few of these would spend more on starting than on testing.
+const PROCESS_COST: Duration = Duration::from_millis(5);
+const MIN_CHUNK_COST: Duration = Duration::from_millis(40);
+/// Bounded so the command line stays far below the kernel's limit.
+const MAX_CHUNK: usize = 1000;
+
+/// Split each binary's tests into chunks, guided self-scheduling style: a chunk takes about
+/// 1/(2·workers) of the work still left, so chunks start large (few processes) and shrink
+/// towards the end, where small chunks keep every worker busy to the last moment. A chunk is
+/// never worth less than [`MIN_CHUNK_COST`], since each one pays [`PROCESS_COST`] to start.
+/// `cases` keeps its order within a binary; chunks come out largest first.
+pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec<TestCase>> {
+    let cost = |case: &TestCase| history.expected_batched(&case.id()).unwrap_or(DEFAULT_COST);
+    let mut by_binary: Vec<(String, Vec<TestCase>)> = Vec::new();
+    for case in cases {
+        match by_binary.iter_mut().find(|(id, _)| *id == case.binary.id) {
+            Some((_, list)) => list.push(case),
+            None => by_binary.push((case.binary.id.clone(), vec![case])),
+        }
+    }
+    let mut remaining: Duration = by_binary
+        .iter()
+        .flat_map(|(_, l)| l)
+        .map(cost)
+        .sum::<Duration>()
+        + PROCESS_COST * by_binary.len() as u32;
+    let divisor = 2 * workers.max(1) as u32;
+    let mut chunks: Vec<(Duration, Vec<TestCase>)> = Vec::new();
+    // Biggest binaries first, so the large early chunks come from where the work is.
+    by_binary.sort_by_key(|(_, list)| std::cmp::Reverse(list.iter().map(cost).sum::<Duration>()));
+    for (_, list) in by_binary {
+        let mut current: Vec<TestCase> = Vec::new();
+        let mut current_cost = PROCESS_COST;
+        let mut rest_cost: Duration = list.iter().map(cost).sum();
+        let total = list.len();
+        for (i, case) in list.into_iter().enumerate() {
+            let case_cost = cost(&case);
+            rest_cost = rest_cost.saturating_sub(case_cost);
+            current_cost += case_cost;
+            current.push(case);
+            let target = (remaining / divisor).max(MIN_CHUNK_COST);
+            let rest_len = total - i - 1;
+            // A long test may be a chunk on its own; cheap ones only come in groups, and the
+            // tests left behind must be worth a process of their own too.
+            let worth_a_process = current.len() >= MIN_CHUNK || current_cost >= MIN_CHUNK_COST;
+            let rest_worth_a_process = rest_len >= MIN_CHUNK || rest_cost >= MIN_CHUNK_COST;
+            let cut = current_cost >= target && worth_a_process && rest_worth_a_process;
+            if (cut && rest_len > 0) || current.len() >= MAX_CHUNK {
+                remaining = remaining.saturating_sub(current_cost);
+                chunks.push((current_cost, std::mem::take(&mut current)));
+                current_cost = PROCESS_COST;
+            }
+        }
+        if !current.is_empty() {
+            remaining = remaining.saturating_sub(current_cost);
+            chunks.push((current_cost, current));
+        }
+    }
+    chunks.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+    chunks.into_iter().map(|(_, chunk)| chunk).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Invocation, TargetKind, TestBinary};
+    use crate::plan::history::Observation;
+    use crate::report::event::TestId;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    fn cases(binary: &str, n: usize) -> Vec<TestCase> {
+        let binary = Arc::new(TestBinary {
+            id: binary.into(),
+            path: "/b".into(),
+            package: None,
+            target_name: binary.into(),
+            kind: TargetKind::Lib,
+            cwd: "/".into(),
+            env: Default::default(),
+            custom_harness: false,
+        });
+        (0..n)
+            .map(|i| TestCase {
+                binary: Arc::clone(&binary),
+                name: format!("t{i:04}"),
+                ignored: false,
+                invocation: Invocation::Libtest,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_cover_every_test_once_shrink_and_stay_per_binary() {
+        let mut all = cases("a", 500);
+        all.extend(cases("b", 300));
+        let chunks = chunk(all, 2, &History::default());
+        let mut seen = HashSet::new();
+        for chunk in &chunks {
+            assert!(chunk.iter().all(|c| c.binary.id == chunk[0].binary.id));
+            for case in chunk {
+                assert!(seen.insert(case.id()));
+            }
+        }
+        assert_eq!(seen.len(), 800);
+        assert!(chunks.len() > 8 && chunks.len() < 200, "{}", chunks.len());
+        assert!(chunks.first().unwrap().len() > chunks.last().unwrap().len());
+    }
+
+    #[test]
+    fn history_makes_long_tests_their_own_chunks() {
+        let all = cases("a", 40);
+        let observations: Vec<_> = all
+            .iter()
+            .map(|c| Observation {
+                id: c.id(),
+                duration: if c.name == "t0000" || c.name == "t0001" {
+                    Duration::from_secs(5)
+                } else {
+                    Duration::from_millis(1)
+                },
+                failed: false,
+                batched: false,
+            })
+            .collect();
+        let mut history = History::default();
+        history.record(&observations, &HashSet::new());
+        let chunks = chunk(all, 2, &history);
+        let with_long = chunks
+            .iter()
+            .find(|c| {
+                c.iter().any(|t| {
+                    t.id()
+                        == TestId {
+                            binary_id: "a".into(),
+                            name: "t0000".into(),
+                        }
+                })
+            })
+            .unwrap();
+        assert_eq!(with_long.len(), 1);
+        // Two long tests never share a chunk, where they would run one after the other.
+        assert!(chunks.iter().any(|c| c.len() == 1 && c[0].name == "t0001"));
+    }
+}
