@@ -5,6 +5,7 @@ mod cli;
 mod exit_code;
 mod libtest;
 mod model;
+mod panics;
 mod plan;
 mod process;
 mod report;
@@ -50,7 +51,7 @@ fn main() {
                     exit_code::INTERNAL
                 }
                 Err(panic) => {
-                    let message = run::pool::panic_message(panic.as_ref());
+                    let message = panics::panic_message(panic.as_ref());
                     eprintln!("error: internal error: {message}");
                     exit_code::INTERNAL
                 }

@@ -77,6 +77,14 @@ impl TestCase {
     }
 }
 
+/// A test binary whose tests could not be known (not listable, or not a usable file): none of
+/// its tests run, the others still do.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ListFailure {
+    pub binary_id: String,
+    pub message: String,
+}
+
 /// The binary id cargo-nextest would give a target.
 pub fn binary_id(package: &str, kind: &TargetKind, target_name: &str) -> String {
     match kind {

@@ -2,17 +2,20 @@
 //! `--compare`) → report, returning the exit code.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{Mode, NoTests, RunConfig, Source, Verbosity};
+use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity};
 use crate::exit_code;
 use crate::plan::discover::{self, DiscoverError, Discovered};
 use crate::plan::{self, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
 use crate::process::{self, Limits};
+use crate::report::event::PassLabel;
+use crate::report::summary::Summary;
 use crate::report::{
     self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter,
     Reporters,
@@ -28,29 +31,8 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         signals::install(Arc::clone(&control), config.timeout_grace)?;
         process::become_subreaper();
     }
-    let discovered = match &config.source {
-        Source::Cargo(cargo) => discover::from_cargo(cargo),
-        Source::Binaries(paths) => discover::from_paths(paths),
-    };
-    let discovered = match discovered {
-        Ok(found) => found,
-        // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
-        // cancelled, not that the build is broken. The normal (empty) report follows, with the
-        // cancellation's exit code.
-        Err(DiscoverError::BuildFailed { signal, .. })
-            if signals::build_was_cancelled(&control, signal) =>
-        {
-            Discovered {
-                binaries: Vec::new(),
-                unusable: Vec::new(),
-                target_dir: None,
-            }
-        }
-        Err(error @ DiscoverError::BuildFailed { .. }) => {
-            eprintln!("error: {error}");
-            return Ok(exit_code::BUILD_FAILED);
-        }
-        Err(DiscoverError::Other(e)) => return Err(e),
+    let Some(discovered) = discover(config, &control)? else {
+        return Ok(exit_code::BUILD_FAILED);
     };
     let plan = Plan::build(config, discovered, &control);
     match config.mode {
@@ -59,9 +41,55 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
 }
 
-fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
-    let log_dir = logs::log_dir(plan.target_dir.as_deref());
-    let settings = TestSettings {
+/// The test binaries, or `None` when the build failed (said on stderr).
+fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovered>> {
+    let discovered = match &config.source {
+        Source::Cargo(cargo) => discover::from_cargo(cargo),
+        Source::Binaries(paths) => discover::from_paths(paths),
+    };
+    match discovered {
+        Ok(found) => Ok(Some(found)),
+        // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
+        // cancelled, not that the build is broken. The normal (empty) report follows, with the
+        // cancellation's exit code.
+        Err(DiscoverError::BuildFailed { signal, .. })
+            if signals::build_was_cancelled(control, signal) =>
+        {
+            Ok(Some(Discovered::default()))
+        }
+        Err(error @ DiscoverError::BuildFailed { .. }) => {
+            eprintln!("error: {error}");
+            Ok(None)
+        }
+        Err(DiscoverError::Other(e)) => Err(e),
+    }
+}
+
+/// The passes of a run: a baseline first under a comparison, then the pass whose results
+/// count.
+fn passes(config: &RunConfig) -> (Option<Pass>, Pass) {
+    let batch = BatchChoice::from_config(config);
+    let jobs = config.jobs;
+    let pass = |workers, label, batch| Pass {
+        workers,
+        label,
+        batch,
+    };
+    match config.comparison {
+        None => (None, pass(jobs, None, batch)),
+        Some(Comparison::SerialParallel) => (
+            Some(pass(1, Some(PassLabel::Serial), batch)),
+            pass(jobs, Some(PassLabel::Parallel), batch),
+        ),
+        Some(Comparison::ProcessBatch) => (
+            Some(pass(jobs, Some(PassLabel::Process), BatchChoice::Never)),
+            pass(jobs, Some(PassLabel::Batch), BatchChoice::Always),
+        ),
+    }
+}
+
+fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
+    TestSettings {
         limits: Limits {
             timeout: config.timeout,
             grace: config.timeout_grace,
@@ -70,95 +98,30 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
             ..Limits::default()
         },
         retries: config.retries,
-        leak_fails: config.leak_fails,
-        flaky_fails: config.flaky_fails,
+        policy: config.policy,
         log_dir: Some(log_dir),
-    };
-    let mut reporters = reporters(config);
-    let pass = |pass: Pass, reporters: &mut Reporters| {
-        run_pass(config, plan, &settings, control, pass, reporters)
-    };
-    let batch = BatchChoice::from_config(config);
-    let parallel = Pass {
-        workers: config.jobs,
-        label: None,
-        batch,
-    };
-    // `--compare` and `--compare-modes` run a baseline first; the second run is the one whose
-    // results count.
-    let baseline = if config.compare {
-        Some(pass(
-            Pass {
-                workers: 1,
-                label: Some("serial"),
-                batch,
-            },
-            &mut reporters,
-        ))
-    } else if config.compare_modes {
-        Some(pass(
-            Pass {
-                label: Some("process"),
-                batch: BatchChoice::Never,
-                ..parallel
-            },
-            &mut reporters,
-        ))
-    } else {
-        None
-    };
-    let (summary, observations) = match &baseline {
-        Some(baseline) if control.cancelled().is_some() => baseline.clone(),
-        _ => {
-            let label = if config.compare {
-                Some("parallel")
-            } else if config.compare_modes {
-                Some("batch")
-            } else {
-                None
-            };
-            let batch = if config.compare_modes {
-                BatchChoice::Always
-            } else {
-                batch
-            };
-            pass(
-                Pass {
-                    label,
-                    batch,
-                    ..parallel
-                },
-                &mut reporters,
-            )
-        }
-    };
-    let baseline = baseline.map(|(summary, _)| summary);
-    plan::save_history(plan, &observations);
-    if let Some(dir) = &settings.log_dir {
-        logs::touch(dir);
     }
-    let escaped = process::kill_orphans(&[]);
-    if !escaped.is_empty() {
-        eprintln!(
-            "warning: killed {} process(es) that tests had left running outside their \
-             process groups (e.g. with setsid): {}",
-            escaped.len(),
-            escaped.join(", ")
-        );
-    }
-    let ran = summary.stats.passed + summary.stats.failed;
-    if ran == 0 && summary.list_failures.is_empty() && control.cancelled().is_none() {
-        match config.no_tests {
-            NoTests::Fail => eprintln!(
-                "error: no test was selected; check the filters, or pass --no-tests=pass to allow an empty run"
-            ),
-            NoTests::Warn => eprintln!("warning: no test was selected"),
-            NoTests::Pass => {}
-        }
-    }
-    // Reporters print their own errors, before the closing Summary line.
-    let written = reporters.finish(&summary, baseline.as_ref());
+}
 
+fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
+    let log_dir = logs::prepare(plan.target_dir.as_deref());
+    let settings = test_settings(config, log_dir.clone());
+    let mut reporters = reporters(config);
+    let mut run = |pass| run_pass(config, plan, &settings, control, pass, &mut reporters);
+    let (baseline_pass, final_pass) = passes(config);
+    let baseline = baseline_pass.map(&mut run);
+    let (summary, observations) = match &baseline {
+        // Interrupted during the baseline: its results are the run's.
+        Some(baseline) if control.cancelled().is_some() => baseline.clone(),
+        _ => run(final_pass),
+    };
+    plan::save_history(plan, &observations);
+    logs::mark_finished(&log_dir);
+    kill_escaped_processes();
+    say_if_nothing_ran(config, &summary, control);
+    // Reporters print their own errors, before the closing Summary line.
+    let baseline = baseline.map(|(summary, _)| summary);
+    let written = reporters.finish(&summary, baseline.as_ref());
     if let Some(signal) = control.cancelled() {
         return Ok(signals::exit_code_for(signal));
     }
@@ -172,18 +135,49 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     Ok(code)
 }
 
+/// Processes that tests left running outside their process groups (e.g. with `setsid`) end
+/// with the run.
+fn kill_escaped_processes() {
+    let escaped = process::kill_orphans(&[]);
+    if !escaped.is_empty() {
+        eprintln!(
+            "warning: killed {} process(es) that tests had left running outside their \
+             process groups (e.g. with setsid): {}",
+            escaped.len(),
+            escaped.join(", ")
+        );
+    }
+}
+
+/// An empty run is an error, a warning or fine, as `--no-tests` says.
+fn say_if_nothing_ran(config: &RunConfig, summary: &Summary, control: &RunControl) {
+    let ran = summary.stats.passed + summary.stats.failed;
+    if ran == 0 && summary.list_failures.is_empty() && control.cancelled().is_none() {
+        match config.no_tests {
+            NoTests::Fail => eprintln!(
+                "error: no test was selected; check the filters, or pass --no-tests=pass to allow an empty run"
+            ),
+            NoTests::Warn => eprintln!("warning: no test was selected"),
+            NoTests::Pass => {}
+        }
+    }
+}
+
 fn reporters(config: &RunConfig) -> Reporters {
     let mut reporters = Reporters::default();
-    let human_out: Box<dyn Write + Send> = if config.json {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
+    // In JSON mode stdout carries the event stream, and the human report goes to stderr.
+    let human_out = || -> Box<dyn Write + Send> {
+        if config.json {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }
     };
     if config.json {
         reporters.add(Box::new(JsonReporter::new(std::io::stdout())));
     }
-    // In JSON mode stdout carries the event stream: annotations would corrupt it, so only the
-    // step summary is written.
+    // Annotations would corrupt the JSON stream, so in JSON mode only the step summary is
+    // written.
     let annotations: Option<Box<dyn Write + Send>> =
         (!config.json).then(|| Box::new(std::io::stdout()) as Box<dyn Write + Send>);
     if let Some(github) = GithubReporter::from_env(annotations) {
@@ -192,14 +186,15 @@ fn reporters(config: &RunConfig) -> Reporters {
     if let Some(path) = &config.junit {
         reporters.add(Box::new(JunitReporter::new(path.clone())));
     }
+    let options = HumanOptions {
+        verbosity: config.verbosity,
+        color: config.color,
+        progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
+    };
     // Last, so that its closing Summary line comes after any error the others report.
-    reporters.add(Box::new(HumanReporter::new(
-        HumanOptions {
-            verbosity: config.verbosity,
-            color: config.color,
-            progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
-        },
-        human_out,
-    )));
+    reporters.add_closing(
+        Box::new(HumanReporter::new(options, human_out())),
+        human_out(),
+    );
     reporters
 }

@@ -225,7 +225,12 @@ pub struct RunArgs {
     pub seed: Option<u64>,
 
     /// Run only the tests that failed last time (all of them if none did).
-    #[arg(long = "lf", visible_alias = "last-failed", help_heading = "Order")]
+    #[arg(
+        long = "lf",
+        visible_alias = "last-failed",
+        conflicts_with = "failed_first",
+        help_heading = "Order"
+    )]
     pub last_failed: bool,
 
     /// Run the tests that failed last time first, then the rest.

@@ -13,6 +13,7 @@ use super::args::{
 use super::config_file::{FileConfig, FileConfigError, Located};
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
+use crate::report::event::ResultPolicy;
 use crate::run::groups::TestGroups;
 use clap::ValueEnum;
 
@@ -94,6 +95,34 @@ impl From<CargoArgs> for CargoOptions {
     }
 }
 
+/// A run that runs the selection twice and compares the passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `--compare`: one worker, then `-n` workers.
+    SerialParallel,
+    /// `--compare-modes`: one process per test, then batched.
+    ProcessBatch,
+}
+
+/// What `--lf` and `--ff` ask of the tests that failed last time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LastFailed {
+    /// Run the selection as it is.
+    #[default]
+    Ignore,
+    /// `--lf`: only the tests that failed (all of them if none did).
+    RunOnly,
+    /// `--ff`: the tests that failed first, then the rest.
+    RunFirst,
+}
+
+/// One `[[batch]]` table: binaries whose id contains `filter` run batched, or never batched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRule {
+    pub filter: String,
+    pub batched: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     pub mode: Mode,
@@ -107,26 +136,24 @@ pub struct RunConfig {
     pub json: bool,
     pub list_json: bool,
     pub no_tests: NoTests,
-    pub compare: bool,
+    pub comparison: Option<Comparison>,
     pub slow_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
     pub timeout_grace: Duration,
     pub leak_timeout: Duration,
-    pub leak_fails: bool,
     pub retries: u32,
-    pub flaky_fails: bool,
+    /// Whether leaky and flaky passes fail the run.
+    pub policy: ResultPolicy,
     pub list_timeout: Duration,
     pub order: Order,
-    pub last_failed: bool,
-    pub failed_first: bool,
+    pub last_failed: LastFailed,
     pub junit: Option<PathBuf>,
     pub groups: TestGroups,
     pub partition: Option<Partition>,
     /// Batch every binary (`--batch`, or `batch = true` in the profile).
     pub batch_all: bool,
-    /// Per-binary choices from `[[batch]]` tables: (binary id substring, batched).
-    pub batch_binaries: Vec<(String, bool)>,
-    pub compare_modes: bool,
+    /// Per-binary choices from `[[batch]]` tables, first match wins.
+    pub batch_rules: Vec<BatchRule>,
 }
 
 impl RunConfig {
@@ -249,19 +276,27 @@ impl RunConfig {
                 NoTestsChoice::Warn => NoTests::Warn,
                 NoTestsChoice::Fail => NoTests::Fail,
             },
-            compare: args.compare,
+            comparison: if args.compare {
+                Some(Comparison::SerialParallel)
+            } else if args.compare_modes {
+                Some(Comparison::ProcessBatch)
+            } else {
+                None
+            },
             slow_timeout: duration("--slow-timeout", &args.slow_timeout)?,
             timeout: duration("--timeout", &args.timeout)?,
             timeout_grace: duration("--timeout-grace", &args.timeout_grace)?
                 .unwrap_or(Duration::from_secs(5)),
             leak_timeout: duration("--leak-timeout", &args.leak_timeout)?
                 .unwrap_or(Duration::from_millis(200)),
-            leak_fails: leak_result == PassOrFail::Fail,
             retries: match args.retries {
                 Some(n) => n,
                 None => profile.count("retries").map_err(bad_file)?.unwrap_or(0),
             },
-            flaky_fails: flaky_result == PassOrFail::Fail,
+            policy: ResultPolicy {
+                leak_fails: leak_result == PassOrFail::Fail,
+                flaky_fails: flaky_result == PassOrFail::Fail,
+            },
             list_timeout: duration("--list-timeout", &args.list_timeout)?
                 .unwrap_or(Duration::from_secs(60)),
             junit: match args.junit {
@@ -269,12 +304,14 @@ impl RunConfig {
                 None => profile.path("junit").map_err(bad_file)?,
             },
             batch_all: args.batch || profile.flag("batch").map_err(bad_file)?.unwrap_or(false),
-            batch_binaries: file
+            batch_rules: file
                 .batch
                 .iter()
-                .map(|spec| (spec.filter.clone(), spec.batch))
+                .map(|spec| BatchRule {
+                    filter: spec.filter.clone(),
+                    batched: spec.batch,
+                })
                 .collect(),
-            compare_modes: args.compare_modes,
             partition: args
                 .partition
                 .as_deref()
@@ -287,8 +324,13 @@ impl RunConfig {
                 OrderChoice::Name => Order::Name,
                 OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
             },
-            last_failed: args.last_failed,
-            failed_first: args.failed_first,
+            last_failed: if args.last_failed {
+                LastFailed::RunOnly
+            } else if args.failed_first {
+                LastFailed::RunFirst
+            } else {
+                LastFailed::Ignore
+            },
         })
     }
 }

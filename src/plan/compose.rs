@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::RunConfig;
-use crate::model::{TestBinary, TestCase};
+use crate::cli::{LastFailed, RunConfig};
+use crate::model::{ListFailure, TestBinary, TestCase};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{self, History, Observation};
 use crate::plan::list::{self, BinaryListing};
@@ -25,7 +25,7 @@ pub struct Plan {
     pub to_run: Vec<TestCase>,
     pub ignored: Vec<TestCase>,
     pub notes: Vec<String>,
-    pub list_failures: Vec<(String, String)>,
+    pub list_failures: Vec<ListFailure>,
 }
 
 impl Plan {
@@ -57,7 +57,10 @@ impl Plan {
                     continue;
                 }
                 BinaryListing::Failed(why) => {
-                    plan.list_failures.push((binary.id.clone(), why));
+                    plan.list_failures.push(ListFailure {
+                        binary_id: binary.id.clone(),
+                        message: why,
+                    });
                     continue;
                 }
             };
@@ -73,14 +76,14 @@ impl Plan {
         if let Some(partition) = &config.partition {
             apply_partition(partition, &mut plan);
         }
-        if config.last_failed {
+        if config.last_failed == LastFailed::RunOnly {
             order::keep_last_failed(&mut plan.to_run, &plan.history);
         }
         order::arrange(
             &mut plan.to_run,
             config.order,
             &plan.history,
-            config.failed_first,
+            config.last_failed == LastFailed::RunFirst,
         );
         if let Order::Random(seed) = config.order {
             plan.notes.push(format!(

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::cli;
 use crate::cli::CargoOptions;
-use crate::model::{binary_id, TargetKind, TestBinary};
+use crate::model::{binary_id, ListFailure, TargetKind, TestBinary};
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +31,11 @@ pub enum DiscoverError {
     Other(#[from] anyhow::Error),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
     /// Given binaries that cannot be run, with why; the others still run.
-    pub unusable: Vec<(String, String)>,
+    pub unusable: Vec<ListFailure>,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
 }
@@ -189,7 +189,10 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
         let path = match check_executable(given) {
             Ok(path) => path,
             Err(why) => {
-                unusable.push((given.display().to_string(), why));
+                unusable.push(ListFailure {
+                    binary_id: given.display().to_string(),
+                    message: why,
+                });
                 continue;
             }
         };
@@ -404,8 +407,9 @@ mod tests {
     fn missing_binary_is_one_clear_line() {
         let found = from_paths(&["/nonexistent/test-bin".into(), "/bin/sh".into()]).unwrap();
         assert_eq!(found.binaries.len(), 1);
-        let (path, why) = &found.unusable[0];
-        assert_eq!(path, "/nonexistent/test-bin");
+        let failure = &found.unusable[0];
+        assert_eq!(failure.binary_id, "/nonexistent/test-bin");
+        let why = &failure.message;
         assert!(why.contains("/nonexistent/test-bin") && !why.contains('\n'));
     }
 }

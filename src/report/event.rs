@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::model::ListFailure;
+
+pub use super::result::{Attempt, Outcome, ResultPolicy, TestResult, Verdict};
+
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -16,182 +20,69 @@ pub struct TestId {
     pub name: String,
 }
 
-impl TestResult {
-    /// A single-attempt result with no output: used where no process ran, or in tests.
-    pub fn bare(id: TestId, outcome: Outcome, duration: Duration) -> Self {
-        TestResult {
-            id,
-            is_failure: outcome.is_failure(),
-            outcome,
-            duration,
-            stdout: String::new(),
-            stderr: String::new(),
-            leaked: false,
-            attempt: 1,
-            failed_attempts: Vec::new(),
-            batched: false,
-            rerun: None,
-        }
-    }
-
-    /// The label a line about this result shows: FLAKY and LEAKY qualify a pass.
-    pub fn label(&self) -> &'static str {
-        if self.is_flaky() {
-            "FLAKY"
-        } else if self.outcome.is_success() && self.leaked {
-            "LEAKY"
-        } else {
-            self.outcome.label()
-        }
-    }
-
-    /// One sentence on why this result fails the run (or, for a pass, `passed`).
-    pub fn describe(&self) -> String {
-        if self.is_flaky() && self.is_failure {
-            format!(
-                "flaky: passed on attempt {} after failing (--flaky-result fail)",
-                self.attempt
-            )
-        } else {
-            self.outcome.describe()
-        }
-    }
-
-    /// Passed after failing at least once.
-    pub fn is_flaky(&self) -> bool {
-        self.outcome.is_success() && self.attempt > 1
-    }
-}
-
 impl std::fmt::Display for TestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.binary_id, self.name)
     }
 }
 
-/// How one test ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum Outcome {
-    Passed,
-    /// libtest reported a failure (exit code 101), or a whole-binary harness exited non-zero.
-    Failed {
-        exit_code: i32,
-    },
-    /// Killed by a signal.
-    Crashed {
-        signal: String,
-    },
-    /// The process called `exit` with a code libtest never uses.
-    Exited {
-        exit_code: i32,
-    },
-    /// `--exact NAME` matched nothing: the binary ran zero tests.
-    NoTestRan,
-    /// Ran past `--timeout` and was terminated.
-    TimedOut,
-    /// The test could not be started at all.
-    SpawnFailed {
-        message: String,
-    },
-    /// Passed, but something it spawned held its output open past the leak timeout, and
-    /// `--leak-result fail` makes that a failure.
-    Leaked,
-    /// Stopped by a cancelled run (Ctrl-C, SIGTERM, SIGHUP) before it could finish.
-    Cancelled,
-    /// The runner itself failed while running this test (a bug in the runner).
-    InternalError {
-        message: String,
-    },
+/// What a pass is called when a run compares two: `serial` then `parallel` under `--compare`,
+/// `process` then `batch` under `--compare-modes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PassLabel {
+    Serial,
+    Parallel,
+    Process,
+    Batch,
 }
 
-impl Outcome {
-    pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Passed)
-    }
-
-    /// Whether this outcome, on its own, fails the run.
-    pub fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Passed | Outcome::Cancelled)
-    }
-
-    /// A short upper-case label for line-oriented output.
-    pub fn label(&self) -> &'static str {
+impl PassLabel {
+    pub fn name(self) -> &'static str {
         match self {
-            Outcome::Passed => "PASS",
-            Outcome::Failed { .. } => "FAIL",
-            Outcome::Crashed { .. } => "CRASH",
-            Outcome::Exited { .. } => "EXIT",
-            Outcome::NoTestRan => "NOTEST",
-            Outcome::TimedOut => "TIMEOUT",
-            Outcome::SpawnFailed { .. } => "ERROR",
-            Outcome::Leaked => "LEAKY",
-            Outcome::Cancelled => "CANCEL",
-            Outcome::InternalError { .. } => "ERROR",
+            PassLabel::Serial => "serial",
+            PassLabel::Parallel => "parallel",
+            PassLabel::Process => "process",
+            PassLabel::Batch => "batch",
         }
     }
 
-    /// One sentence on why a non-passing test did not pass.
-    pub fn describe(&self) -> String {
-        match self {
-            Outcome::Passed => "passed".into(),
-            Outcome::Failed { exit_code } => format!("failed (exit code {exit_code})"),
-            Outcome::Crashed { signal } => format!("crashed: killed by {signal}"),
-            Outcome::Exited { exit_code } => {
-                format!("the test process exited with code {exit_code}")
-            }
-            Outcome::NoTestRan => {
-                "ran no test: `--exact` matched nothing in the binary (was it renamed?)".into()
-            }
-            Outcome::TimedOut => "timed out".into(),
-            Outcome::SpawnFailed { message } => format!("could not be started: {message}"),
-            Outcome::Leaked => "leaked: something it started kept its output open after it \
-                                exited (--leak-result fail)"
-                .into(),
-            Outcome::Cancelled => "cancelled: the run was interrupted while it ran".into(),
-            Outcome::InternalError { message } => format!("runner internal error: {message}"),
-        }
+    /// The first pass of a comparison: the one the second is measured against.
+    pub fn is_baseline(self) -> bool {
+        matches!(self, PassLabel::Serial | PassLabel::Process)
     }
 }
 
-/// One failed attempt of a test that was retried.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub attempt: u32,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    #[serde(serialize_with = "seconds")]
-    pub duration: Duration,
-    pub stdout: String,
-    pub stderr: String,
+/// How a pass runs its tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunMode {
+    /// One process per test.
+    #[default]
+    Process,
+    /// Many tests of a binary per process.
+    Batch,
+    /// Some binaries batched, the others one process per test.
+    Mixed,
 }
 
-/// The final result of one test.
-#[derive(Debug, Clone, Serialize)]
-pub struct TestResult {
-    #[serde(flatten)]
-    pub id: TestId,
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    #[serde(serialize_with = "seconds")]
-    pub duration: Duration,
-    pub stdout: String,
-    pub stderr: String,
-    /// The test exited but something it spawned held its output open (reported as LEAKY).
-    pub leaked: bool,
-    /// 1-based number of the attempt this result comes from.
-    pub attempt: u32,
-    /// Earlier attempts that failed (with `--retries`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failed_attempts: Vec<Attempt>,
-    /// Ran inside a batch (many tests per process) rather than in its own process.
-    pub batched: bool,
-    /// Whether this result fails the run: any non-pass, and a flaky pass under
-    /// `--flaky-result fail`. A cancelled test fails nothing: the run's exit code says why.
-    pub is_failure: bool,
-    /// Command line that reruns just this test (given for tests that did not pass).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rerun: Option<String>,
+impl RunMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunMode::Process => "process",
+            RunMode::Batch => "batch",
+            RunMode::Mixed => "mixed",
+        }
+    }
+
+    /// How the human report says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RunMode::Process => "one process per test",
+            RunMode::Batch => "batched, many tests per process",
+            RunMode::Mixed => "some binaries batched",
+        }
+    }
 }
 
 /// Why a selected test was not run.
@@ -271,21 +162,17 @@ pub enum TestEvent {
         tests: usize,
         binaries: usize,
         workers: usize,
-        /// `serial`/`parallel` under `--compare`, `process`/`batch` under `--compare-modes`.
+        /// Which pass of a comparison this is (`--compare`, `--compare-modes`).
         #[serde(skip_serializing_if = "Option::is_none")]
-        label: Option<String>,
-        /// `process` (one process per test), `batch` (many tests per process) or `mixed`.
-        mode: String,
+        label: Option<PassLabel>,
+        mode: RunMode,
     },
     /// Something the user should know that is not a test result.
     Note {
         message: String,
     },
     /// A binary whose tests could not be listed; none of its tests run.
-    ListFailed {
-        binary_id: String,
-        message: String,
-    },
+    ListFailed(ListFailure),
     TestStarted {
         #[serde(flatten)]
         id: TestId,
@@ -312,7 +199,7 @@ pub enum TestEvent {
     RunFinished(RunStats),
 }
 
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
 }
 
@@ -322,24 +209,18 @@ mod tests {
 
     #[test]
     fn finished_event_is_flat_json() {
-        let event = TestEvent::TestFinished(TestResult {
-            id: TestId {
-                binary_id: "pkg::it".into(),
-                name: "a::b".into(),
-            },
-            outcome: Outcome::Crashed {
-                signal: "SIGSEGV".into(),
-            },
-            duration: Duration::from_millis(1500),
-            stdout: String::new(),
-            stderr: "x".into(),
-            leaked: false,
-            attempt: 1,
-            failed_attempts: Vec::new(),
-            batched: false,
-            is_failure: true,
-            rerun: Some("runner".into()),
-        });
+        let id = TestId {
+            binary_id: "pkg::it".into(),
+            name: "a::b".into(),
+        };
+        let outcome = Outcome::Crashed {
+            signal: "SIGSEGV".into(),
+        };
+        let mut attempt = Attempt::bare(1, outcome, Duration::from_millis(1500));
+        attempt.stderr = "x".into();
+        let mut result = TestResult::new(id, vec![attempt], ResultPolicy::default(), false);
+        result.rerun = Some("runner".into());
+        let event = TestEvent::TestFinished(result);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "test-finished");
         assert_eq!(json["status"], "crashed");

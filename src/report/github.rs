@@ -36,9 +36,9 @@ impl GithubReporter {
     fn annotate(&mut self, result: &TestResult) {
         let Some(out) = self.out.as_mut() else { return };
         // A flaky pass that fails the run (--flaky-result fail) points at its failed attempt.
-        let stderr = match result.failed_attempts.first() {
+        let stderr = match result.failed_attempts().first() {
             Some(attempt) if result.is_flaky() => attempt.stderr.as_str(),
-            _ => result.stderr.as_str(),
+            _ => result.stderr(),
         };
         let fallback = result.describe();
         let mut properties = format!("title={}", escape_property(&result.id.to_string()));
@@ -97,8 +97,8 @@ impl Reporter for GithubReporter {
             TestEvent::RunStarted { .. } => self.durations.clear(),
             TestEvent::TestFinished(result) => {
                 self.durations
-                    .push((result.id.to_string(), result.duration.as_secs_f64()));
-                if result.is_failure {
+                    .push((result.id.to_string(), result.duration().as_secs_f64()));
+                if result.is_failure() {
                     self.annotate(result);
                 }
             }
@@ -133,7 +133,7 @@ fn escape_property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::event::{Outcome, TestId};
+    use crate::report::event::{Attempt, Outcome, ResultPolicy, TestId};
     use std::time::Duration;
 
     const STDERR: &str =
@@ -156,15 +156,13 @@ mod tests {
             step_summary: None,
             durations: Vec::new(),
         };
-        let mut result = TestResult::bare(
-            TestId {
-                binary_id: "pkg".into(),
-                name: "a::b".into(),
-            },
-            Outcome::Failed { exit_code: 101 },
-            Duration::from_millis(3),
-        );
-        result.stderr = STDERR.into();
+        let id = TestId {
+            binary_id: "pkg".into(),
+            name: "a::b".into(),
+        };
+        let mut attempt = Attempt::bare(1, Outcome::Failed { exit_code: 101 }, Duration::ZERO);
+        attempt.stderr = STDERR.into();
+        let result = TestResult::new(id, vec![attempt], ResultPolicy::default(), false);
         reporter.on_event(&TestEvent::TestFinished(result));
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         assert_eq!(

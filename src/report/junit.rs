@@ -13,7 +13,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, T
 
 use super::panic_text::panic_message;
 use super::Reporter;
-use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
+use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult, Verdict};
 use crate::report::summary::Summary;
 
 /// Output kept per stream in the XML: the tail, where a panic message is.
@@ -129,40 +129,40 @@ fn write_report(report: &Report, path: &Path) -> Result<()> {
 }
 
 fn test_case(result: &TestResult) -> TestCase {
-    let status = if !result.is_failure && result.outcome.is_success() {
-        let mut status = TestCaseStatus::success();
-        if let TestCaseStatus::Success { flaky_runs } = &mut status {
-            flaky_runs.extend(result.failed_attempts.iter().map(rerun));
-        }
-        status
-    } else if result.outcome == Outcome::Cancelled {
+    let status = if result.verdict() == Verdict::Cancelled {
         let mut status = TestCaseStatus::skipped();
         status.set_message("cancelled: the run was interrupted");
         status
+    } else if !result.is_failure() {
+        let mut status = TestCaseStatus::success();
+        if let TestCaseStatus::Success { flaky_runs } = &mut status {
+            flaky_runs.extend(result.failed_attempts().iter().map(rerun));
+        }
+        status
     } else {
-        let kind = match result.outcome {
+        let kind = match result.outcome() {
             Outcome::SpawnFailed { .. } | Outcome::InternalError { .. } => NonSuccessKind::Error,
             _ => NonSuccessKind::Failure,
         };
         let mut status = TestCaseStatus::non_success(kind);
-        let message = if result.outcome.is_success() {
+        let message = if result.outcome().is_success() {
             result.describe()
         } else {
-            failure_message(&result.outcome, &result.stderr)
+            failure_message(result.outcome(), result.stderr())
         };
         status.set_message(message);
-        status.set_type(result.outcome.label());
-        status.set_description(tail(&result.stderr));
-        status.add_reruns(result.failed_attempts.iter().map(rerun));
+        status.set_type(result.outcome().label());
+        status.set_description(tail(result.stderr()));
+        status.add_reruns(result.failed_attempts().iter().map(rerun));
         status
     };
     let mut case = TestCase::new(result.id.name.as_str(), status);
     case.set_classname(result.id.binary_id.as_str());
-    case.set_time(result.duration);
+    case.set_time(result.duration());
     // Passing tests' output is noise in CI reports; failures and flaky passes keep theirs.
-    if result.is_failure || result.is_flaky() || !result.outcome.is_success() {
-        case.set_system_out(tail(&result.stdout));
-        case.set_system_err(tail(&result.stderr));
+    if result.is_failure() || result.is_flaky() || !result.outcome().is_success() {
+        case.set_system_out(tail(result.stdout()));
+        case.set_system_err(tail(result.stderr()));
     }
     case
 }
@@ -205,7 +205,7 @@ fn tail(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::event::TestId;
+    use crate::report::event::{ResultPolicy, TestId};
     use std::time::Duration;
 
     fn id(binary: &str, name: &str) -> TestId {
@@ -220,21 +220,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out/junit.xml");
         let mut reporter = JunitReporter::new(path.clone());
-        let mut failed = TestResult::bare(
-            id("pkg", "fails"),
-            Outcome::Failed { exit_code: 101 },
-            Duration::from_millis(20),
-        );
-        failed.stderr = "thread 'fails' panicked at src/lib.rs:3:5:\nboom <&>\n".into();
-        let mut flaky = TestResult::bare(id("pkg::it", "flaky"), Outcome::Passed, Duration::ZERO);
-        flaky.attempt = 2;
-        flaky.failed_attempts.push(Attempt {
-            attempt: 1,
-            outcome: Outcome::Failed { exit_code: 101 },
-            duration: Duration::from_millis(5),
-            stdout: String::new(),
-            stderr: String::new(),
-        });
+        let fail = Outcome::Failed { exit_code: 101 };
+        let mut attempt = Attempt::bare(1, fail.clone(), Duration::from_millis(20));
+        attempt.stderr = "thread 'fails' panicked at src/lib.rs:3:5:\nboom <&>\n".into();
+        let policy = ResultPolicy::default();
+        let failed = TestResult::new(id("pkg", "fails"), vec![attempt], policy, false);
+        let attempts = vec![
+            Attempt::bare(1, fail, Duration::from_millis(5)),
+            Attempt::bare(2, Outcome::Passed, Duration::ZERO),
+        ];
+        let flaky = TestResult::new(id("pkg::it", "flaky"), attempts, policy, false);
         for event in [
             TestEvent::TestFinished(failed),
             TestEvent::TestFinished(flaky),

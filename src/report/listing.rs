@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::RunConfig;
 use crate::exit_code;
-use crate::model::{Invocation, TestCase};
+use crate::model::{Invocation, ListFailure, TestCase};
 use crate::plan::Plan;
 
 #[derive(Serialize)]
@@ -82,8 +82,8 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
                 .count()
         )?;
     }
-    for (binary, message) in &plan.list_failures {
-        eprintln!("error: could not list the tests of {binary}: {message}");
+    for ListFailure { binary_id, message } in &plan.list_failures {
+        eprintln!("error: could not list the tests of {binary_id}: {message}");
     }
     Ok(if plan.list_failures.is_empty() {
         exit_code::OK

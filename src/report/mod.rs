@@ -6,6 +6,7 @@
 //! or running anything; reporters only consume events and never drive the run.
 
 pub mod event;
+mod figures;
 mod github;
 mod human;
 mod json;
@@ -14,6 +15,7 @@ mod listing;
 mod panic_text;
 mod reporters;
 pub mod rerun;
+mod result;
 pub mod summary;
 
 pub use github::GithubReporter;

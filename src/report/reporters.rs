@@ -1,6 +1,7 @@
 //! The [`Reporter`] trait and [`Reporters`], which feeds one run's events to several of them
 //! and keeps the run's results safe from a reporter's bug.
 
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::event::TestEvent;
@@ -20,17 +21,27 @@ pub trait Reporter {
 ///
 /// A reporter that panics is dropped, and the others go on: the run's results are never lost
 /// to a bug in one way of showing them. [`Reporters::panicked`] tells the caller, which ends
-/// with exit code 1; if the reporter that died was the one printing the closing Summary line,
-/// a plain one is printed in its place.
+/// with exit code 1; if the reporter that died was the closing one (the one whose last line is
+/// the Summary line), a plain Summary line is written to its stream in its place, and only
+/// then: the JSON stream on stdout stays pure JSON whatever reporter dies.
 #[derive(Default)]
 pub struct Reporters {
     list: Vec<Option<Box<dyn Reporter>>>,
     panics: Vec<String>,
+    /// The closing reporter's index, and the stream its Summary line goes to.
+    closing: Option<(usize, Box<dyn Write + Send>)>,
 }
 
 impl Reporters {
     pub fn add(&mut self, reporter: Box<dyn Reporter>) {
         self.list.push(Some(reporter));
+    }
+
+    /// Add the reporter that writes the closing Summary line to `out`; add it last, so that
+    /// the others' errors come before that line.
+    pub fn add_closing(&mut self, reporter: Box<dyn Reporter>, out: Box<dyn Write + Send>) {
+        self.closing = Some((self.list.len(), out));
+        self.add(reporter);
     }
 
     /// The panic messages of reporters that died.
@@ -46,7 +57,7 @@ impl Reporters {
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| f(reporter.as_mut())));
             if let Err(panic) = outcome {
-                let message = crate::run::pool::panic_message(panic.as_ref());
+                let message = crate::panics::panic_message(panic.as_ref());
                 eprintln!("error: internal error in a reporter (it stops here, the run goes on): {message}");
                 self.panics.push(message);
                 *slot = None;
@@ -71,13 +82,12 @@ impl Reporter for Reporters {
                 failed += 1;
             }
         });
-        if !self.panics.is_empty() {
-            // The human reporter may be the one that died: keep the promised last line.
-            let stats = &summary.stats;
-            println!(
-                "Summary: {} passed, {} failed, {} skipped",
-                stats.passed, stats.failed, stats.skipped
-            );
+        if let Some((index, out)) = &mut self.closing {
+            if self.list[*index].is_none() {
+                // The closing reporter died: keep the promised last line, on its stream.
+                let _ = out.write_all(summary.summary_line().as_bytes());
+                let _ = out.flush();
+            }
         }
         match failed {
             0 => Ok(()),
@@ -125,5 +135,49 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), 3);
         assert_eq!(reporters.panicked(), ["reporter bug"]);
         assert!(reporters.finish(&Summary::default(), None).is_ok());
+    }
+
+    /// A writer whose bytes the test can read afterwards.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(bytes)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn summary_lines_after(first_panics: bool, closing_panics: bool) -> String {
+        let out = Shared::default();
+        let seen = Arc::new(Mutex::new(0));
+        let mut reporters = Reporters::default();
+        let reporter = |panics: bool| -> Box<dyn Reporter> {
+            if panics {
+                Box::new(Panicking)
+            } else {
+                Box::new(Counting(Arc::clone(&seen)))
+            }
+        };
+        reporters.add(reporter(first_panics));
+        reporters.add_closing(reporter(closing_panics), Box::new(out.clone()));
+        reporters.on_event(&TestEvent::Note {
+            message: "x".into(),
+        });
+        reporters.finish(&Summary::default(), None).unwrap();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn a_fallback_summary_only_replaces_a_dead_closing_reporter() {
+        // Another reporter's death must not add a line to the closing reporter's stream
+        // (which is stdout, the JSON stream, in JSON mode).
+        assert_eq!(summary_lines_after(true, false), "");
+        assert_eq!(
+            summary_lines_after(false, true),
+            "Summary: 0 passed, 0 failed, 0 skipped\n"
+        );
     }
 }

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use crate::cli::NoTests;
 use crate::exit_code;
-use crate::report::event::{LongestTest, Outcome, RunStats, TestEvent, TestId};
+use crate::model::ListFailure;
+use crate::report::event::{
+    LongestTest, Outcome, PassLabel, RunMode, RunStats, TestEvent, TestId, Verdict,
+};
 
 /// A test that did not pass, as listed at the end of a run.
 #[derive(Debug, Clone)]
@@ -23,7 +26,7 @@ pub struct Failure {
 pub struct Summary {
     pub stats: RunStats,
     pub failures: Vec<Failure>,
-    pub list_failures: Vec<(String, String)>,
+    pub list_failures: Vec<ListFailure>,
     /// Tests not started because `-x`/`--maxfail` or a cancellation stopped the run.
     pub not_started: usize,
     /// Tests that passed only on a later attempt, with the attempt that passed.
@@ -33,9 +36,8 @@ pub struct Summary {
     /// The signal that cancelled the run, if one did.
     pub cancelled_by: Option<i32>,
     /// What this run is called under `--compare`/`--compare-modes`.
-    pub label: Option<String>,
-    /// `process`, `batch` or `mixed`.
-    pub mode: String,
+    pub label: Option<PassLabel>,
+    pub mode: RunMode,
 }
 
 impl Summary {
@@ -51,43 +53,37 @@ impl Summary {
 
     pub fn observe(&mut self, event: &TestEvent) {
         match event {
-            TestEvent::ListFailed { binary_id, message } => {
-                self.list_failures
-                    .push((binary_id.clone(), message.clone()));
-            }
+            TestEvent::ListFailed(failure) => self.list_failures.push(failure.clone()),
             TestEvent::TestFinished(result) => {
                 // Every attempt's time counts: a serial run would spend it too.
-                self.stats.summed += result.duration;
-                for attempt in &result.failed_attempts {
-                    self.stats.summed += attempt.duration;
-                }
+                self.stats.summed += result.total_duration();
                 let longer = self
                     .stats
                     .longest
                     .as_ref()
-                    .is_none_or(|l| result.duration > l.duration);
+                    .is_none_or(|l| result.duration() > l.duration);
                 if longer {
                     self.stats.longest = Some(LongestTest {
                         id: result.id.clone(),
-                        duration: result.duration,
+                        duration: result.duration(),
                     });
                 }
                 if result.is_flaky() {
-                    self.flaky.push((result.id.clone(), result.attempt));
+                    self.flaky.push((result.id.clone(), result.last().attempt));
                 }
-                if matches!(result.outcome, Outcome::InternalError { .. }) {
+                if matches!(result.outcome(), Outcome::InternalError { .. }) {
                     self.internal_errors += 1;
                 }
-                if result.outcome == Outcome::Cancelled {
+                if result.verdict() == Verdict::Cancelled {
                     self.stats.cancelled += 1;
                     self.stats.skipped += 1;
-                } else if !result.is_failure {
+                } else if !result.is_failure() {
                     self.stats.passed += 1;
                 } else {
                     self.stats.failed += 1;
                     self.failures.push(Failure {
                         id: result.id.clone(),
-                        outcome: result.outcome.clone(),
+                        outcome: result.outcome().clone(),
                         label: result.label(),
                         description: result.describe(),
                         rerun: result.rerun.clone(),
@@ -117,6 +113,16 @@ impl Summary {
         self.flaky.sort();
         self.stats.flaky = self.flaky.len();
         self.list_failures.sort();
+    }
+
+    /// `Summary: 3 passed, 1 failed, 2 skipped`: the last line of the human report, which CI log
+    /// scanners read.
+    pub fn summary_line(&self) -> String {
+        let stats = &self.stats;
+        format!(
+            "Summary: {} passed, {} failed, {} skipped\n",
+            stats.passed, stats.failed, stats.skipped
+        )
     }
 
     /// The documented exit code for this run.
@@ -192,10 +198,10 @@ mod tests {
     #[test]
     fn listing_failure_without_test_failure_is_104() {
         let mut summary = Summary::new(1);
-        summary.observe(&TestEvent::ListFailed {
+        summary.observe(&TestEvent::ListFailed(ListFailure {
             binary_id: "x".into(),
             message: "boom".into(),
-        });
+        }));
         summary.observe(&finished("ok", Outcome::Passed, 1));
         assert_eq!(summary.exit_code(NoTests::Fail), exit_code::LIST_FAILED);
     }

@@ -16,7 +16,7 @@ use crate::libtest::{self, Step, StreamParser, Verdict};
 use crate::model::TestCase;
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks};
-use crate::report::event::{Outcome, SkipReason, TestEvent, TestResult};
+use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
 use crate::run::single::{self, TestSettings};
 
 /// How long to let a chunk's output pile up between reads (see `Limits::coalesce`).
@@ -28,7 +28,6 @@ pub fn run_chunk(
     settings: &TestSettings,
     control: &RunControl,
     emit: &dyn Fn(TestEvent),
-    finish: &dyn Fn(&TestCase, TestResult) -> TestResult,
 ) {
     let Some(first) = chunk.first() else { return };
     let binary = &first.binary;
@@ -62,9 +61,9 @@ pub fn run_chunk(
                 }
                 Step::Passed(name, duration) => {
                     if let Some(case) = by_name.get(name.as_str()) {
-                        let mut result = TestResult::bare(case.id(), Outcome::Passed, duration);
-                        result.batched = true;
-                        pending.push(TestEvent::TestFinished(finish(case, result)));
+                        let attempt = Attempt::bare(1, Outcome::Passed, duration);
+                        let result = batched(case, attempt, settings);
+                        pending.push(TestEvent::TestFinished(result));
                     }
                 }
             }
@@ -89,19 +88,16 @@ pub fn run_chunk(
         match verdict {
             Some(Verdict::Passed) => {} // Already reported as it happened.
             Some(Verdict::Failed(duration)) => {
-                let mut result = TestResult::bare(
-                    id,
-                    Outcome::Failed {
-                        exit_code: libtest::FAILURE_EXIT_CODE,
-                    },
-                    duration,
-                );
-                result.stdout = sections.get(&case.name).cloned().unwrap_or_default();
                 if settings.retries > 0 {
                     // Retries run one process per test, like any other retry.
-                    rerun_alone(case, settings, control, emit, finish, false);
+                    rerun_alone(case, settings, control, emit, false);
                 } else {
-                    emit(TestEvent::TestFinished(finish(case, result)));
+                    let outcome = Outcome::Failed {
+                        exit_code: libtest::FAILURE_EXIT_CODE,
+                    };
+                    let mut attempt = Attempt::bare(1, outcome, duration);
+                    attempt.stdout = sections.get(&case.name).cloned().unwrap_or_default();
+                    emit(TestEvent::TestFinished(batched(case, attempt, settings)));
                 }
             }
             None if parser.running().is_some_and(|(name, _)| name == case.name) => {
@@ -118,24 +114,19 @@ pub fn run_chunk(
                     // Ended cleanly without a verdict: the output was unreadable.
                     _ => {
                         let announce = !parser.was_started(&case.name);
-                        rerun_alone(case, settings, control, emit, finish, announce);
+                        rerun_alone(case, settings, control, emit, announce);
                         continue;
                     }
                 };
                 let duration = parser
                     .running()
                     .map_or(Duration::ZERO, |(_, since)| since.elapsed());
-                let mut result = TestResult::bare(id, outcome, duration);
-                result.batched = true;
-                result.stdout = finished
-                    .as_ref()
-                    .map(|d| d.stdout.to_text())
-                    .unwrap_or_default();
-                result.stderr = finished
-                    .as_ref()
-                    .map(|d| d.stderr.to_text())
-                    .unwrap_or_default();
-                emit(TestEvent::TestFinished(finish(case, result)));
+                let mut attempt = Attempt::bare(1, outcome, duration);
+                if let Ok(done) = &finished {
+                    attempt.stdout = done.stdout.to_text();
+                    attempt.stderr = done.stderr.to_text();
+                }
+                emit(TestEvent::TestFinished(batched(case, attempt, settings)));
             }
             None => {
                 let announce = !parser.was_started(&case.name);
@@ -146,9 +137,9 @@ pub fn run_chunk(
                     });
                 } else if control.cancelled().is_some() {
                     let result = TestResult::bare(id, Outcome::Cancelled, Duration::ZERO);
-                    emit(TestEvent::TestFinished(finish(case, result)));
+                    emit(TestEvent::TestFinished(result));
                 } else {
-                    rerun_alone(case, settings, control, emit, finish, announce);
+                    rerun_alone(case, settings, control, emit, announce);
                 }
             }
         }
@@ -193,12 +184,16 @@ fn rerun_alone(
     settings: &TestSettings,
     control: &RunControl,
     emit: &dyn Fn(TestEvent),
-    finish: &dyn Fn(&TestCase, TestResult) -> TestResult,
     announce: bool,
 ) {
     if announce {
         emit(TestEvent::TestStarted { id: case.id() });
     }
     let result = single::run_test(case, settings, control, emit);
-    emit(TestEvent::TestFinished(finish(case, result)));
+    emit(TestEvent::TestFinished(result));
+}
+
+/// The result of a test's one attempt inside a batch.
+fn batched(case: &TestCase, attempt: Attempt, settings: &TestSettings) -> TestResult {
+    TestResult::new(case.id(), vec![attempt], settings.policy, true)
 }

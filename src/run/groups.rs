@@ -31,6 +31,14 @@ pub struct Constraint {
     pub slots: usize,
 }
 
+impl Constraint {
+    /// In no group, one slot.
+    pub const FREE: Constraint = Constraint {
+        group: None,
+        slots: 1,
+    };
+}
+
 impl TestGroups {
     pub fn compile(specs: &[GroupSpec]) -> Result<Self, String> {
         let mut groups = Vec::new();
@@ -63,10 +71,7 @@ impl TestGroups {
     /// The first group whose filter matches `binary-id test-name`.
     pub fn constraint(&self, binary_id: &str, name: &str) -> Constraint {
         if self.groups.is_empty() {
-            return Constraint {
-                group: None,
-                slots: 1,
-            };
+            return Constraint::FREE;
         }
         let full = format!("{binary_id} {name}");
         let group = self.groups.iter().position(|g| match &g.matcher {

@@ -8,15 +8,22 @@ use std::time::Duration;
 /// them.
 const LOGS_KEPT_FOR: Duration = Duration::from_secs(60);
 
-/// `<target>/runner/logs/run-<pid>`: one directory per run, so that runs side by side never
-/// touch each other's logs. Directories of runs that ended over [`LOGS_KEPT_FOR`] ago are
-/// removed (each run touches its directory as it ends).
-pub fn log_dir(target_dir: Option<&Path>) -> PathBuf {
+/// This run's log directory, `<target>/runner/logs/run-<pid>` (one per run, so that runs side
+/// by side never touch each other's logs), after removing the directories of runs that ended
+/// over [`LOGS_KEPT_FOR`] ago. The directory itself is created only when a test needs it.
+pub fn prepare(target_dir: Option<&Path>) -> PathBuf {
     let root = match target_dir {
         Some(dir) => dir.join("runner").join("logs"),
         None => std::env::temp_dir().join("runner-logs"),
     };
-    if let Ok(entries) = std::fs::read_dir(&root) {
+    remove_old_logs(&root);
+    root.join(format!("run-{}", std::process::id()))
+}
+
+/// Remove the log directories of finished runs whose logs have been kept long enough (each
+/// run touches its directory as it ends).
+fn remove_old_logs(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let pid = name.to_str().and_then(|n| n.strip_prefix("run-"));
@@ -33,11 +40,10 @@ pub fn log_dir(target_dir: Option<&Path>) -> PathBuf {
             }
         }
     }
-    root.join(format!("run-{}", std::process::id()))
 }
 
 /// Mark a run's log directory as just finished, which starts its [`LOGS_KEPT_FOR`].
-pub fn touch(dir: &Path) {
+pub fn mark_finished(dir: &Path) {
     if let Ok(file) = std::fs::File::open(dir) {
         let _ = file.set_modified(std::time::SystemTime::now());
     }

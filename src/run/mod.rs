@@ -11,4 +11,5 @@ pub mod jobs;
 pub mod logs;
 pub mod pass;
 pub mod pool;
+mod queue;
 pub mod single;

@@ -1,33 +1,40 @@
 //! One pass over the planned tests: the jobs, the worker pool, and the events it produces,
-//! handed to the reporters in the order they happen.
+//! handed to the summary and the reporters in the order they happen.
+//!
+//! Worker threads only run tests and emit events. What a result needs beyond that (the command
+//! that reruns a failure, the history's observation) is added here, in the one loop that
+//! receives the events, so the workers never do presentation work.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use super::batch;
-use super::groups::Constraint;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolOptions};
 use super::single::{self, TestSettings};
-use crate::cli::RunConfig;
+use crate::cli::{RunConfig, Source};
 use crate::model::TestCase;
 use crate::plan::history::Observation;
 use crate::plan::Plan;
 use crate::process::control::RunControl;
-use crate::report::event::{Outcome, SkipReason, TestEvent, TestResult, FORMAT_VERSION};
+use crate::report::event::{PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION};
 use crate::report::rerun;
 use crate::report::summary::Summary;
 use crate::report::{Reporter, Reporters};
 
-/// One run of the pool: how many workers, what it is called under `--compare`, and whether
+/// One run of the pool: how many workers, what it is called under a comparison, and whether
 /// binaries are batched.
 #[derive(Debug, Clone, Copy)]
 pub struct Pass {
     pub workers: usize,
-    pub label: Option<&'static str>,
+    pub label: Option<PassLabel>,
     pub batch: BatchChoice,
 }
 
-/// Run every planned test once with `workers` workers, feeding events to the reporters.
+/// What a pass leaves behind: its summary, and the observations for the timing history.
+pub type PassOutcome = (Summary, Vec<Observation>);
+
+/// Run every planned test once, feeding events to the reporters.
 pub fn run_pass(
     config: &RunConfig,
     plan: &Plan,
@@ -35,116 +42,122 @@ pub fn run_pass(
     control: &RunControl,
     pass: Pass,
     reporters: &mut Reporters,
-) -> (Summary, Vec<Observation>) {
-    let Pass {
-        workers,
-        label,
-        batch,
-    } = pass;
-    let jobs = jobs::make_jobs(config, plan, batch, workers);
-    let mode = jobs::run_mode(&jobs);
-    let mut summary = Summary::new(workers);
-    summary.label = label.map(str::to_string);
-    summary.mode = mode.to_string();
-    let mut observations = Vec::new();
-    let mut emit = |event: TestEvent, summary: &mut Summary| {
-        if let TestEvent::TestFinished(result) = &event {
-            if result.outcome != Outcome::Cancelled {
-                observations.push(Observation {
-                    id: result.id.clone(),
-                    duration: result.duration,
-                    failed: result.is_failure,
-                    batched: result.batched,
-                });
-            }
-        }
-        summary.observe(&event);
-        reporters.on_event(&event);
-    };
-    emit(
-        TestEvent::RunStarted {
-            format_version: FORMAT_VERSION,
-            tests: plan.to_run.len() + plan.ignored.len(),
-            binaries: plan.binaries.len(),
-            workers,
-            label: label.map(str::to_string),
-            mode: mode.to_string(),
-        },
-        &mut summary,
-    );
-    for message in &plan.notes {
-        emit(
-            TestEvent::Note {
-                message: message.clone(),
-            },
-            &mut summary,
-        );
+) -> PassOutcome {
+    let jobs = jobs::make_jobs(config, plan, pass.batch, pass.workers);
+    let mut receiver = Receiver::new(config, plan, pass, reporters);
+    receiver.receive(TestEvent::RunStarted {
+        format_version: FORMAT_VERSION,
+        tests: plan.to_run.len() + plan.ignored.len(),
+        binaries: plan.binaries.len(),
+        workers: pass.workers,
+        label: pass.label,
+        mode: jobs::run_mode(&jobs),
+    });
+    for event in planned_events(plan) {
+        receiver.receive(event);
     }
-    for (binary_id, message) in &plan.list_failures {
-        emit(
-            TestEvent::ListFailed {
-                binary_id: binary_id.clone(),
-                message: message.clone(),
-            },
-            &mut summary,
-        );
-    }
-    for case in &plan.ignored {
-        emit(
-            TestEvent::TestSkipped {
-                id: case.id(),
-                reason: SkipReason::Ignored,
-            },
-            &mut summary,
-        );
-    }
-
     let options = PoolOptions {
-        workers,
+        workers: pass.workers,
         max_failures: config.max_failures,
         group_limits: config.groups.limits(),
     };
-    let constraint_of = |job: &Job| match job {
-        Job::Single(case) => config.groups.constraint(&case.binary.id, &case.name),
-        // Tests with a group never go into a batch.
-        Job::Batch(_) => Constraint::default(),
-    };
-    let (sender, receiver) = crossbeam_channel::unbounded();
+    let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            // Failed results learn the command that reruns them on their way out.
-            let finish = |case: &TestCase, mut result: TestResult| {
-                if result.is_failure {
-                    result.rerun = Some(rerun::command_for(&config.source, case));
-                }
-                result
-            };
             let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
-                Job::Single(case) => {
+                Job::Single(case, _) => {
                     emit(TestEvent::TestStarted { id: case.id() });
                     let result = single::run_test(case, settings, control, emit);
-                    emit(TestEvent::TestFinished(finish(case, result)));
+                    emit(TestEvent::TestFinished(result));
                 }
-                Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit, &finish),
+                Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
             };
             let cancelled = || control.cancelled().is_some();
-            pool::run_pool(
-                &jobs,
-                &options,
-                Job::ids,
-                &constraint_of,
-                run_one,
-                &cancelled,
-                &sender,
-            );
+            pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);
         });
-        for event in receiver.iter() {
-            emit(event, &mut summary);
+        for event in events.iter() {
+            receiver.receive(event);
         }
     });
-    summary.finish(started.elapsed());
-    summary.cancelled_by = control.cancelled();
-    reporters.on_event(&TestEvent::RunFinished(summary.stats.clone()));
-    (summary, observations)
+    receiver.finish(started, control)
+}
+
+/// What the plan already says before any test runs: its notes, the binaries that could not
+/// be listed, and the ignored tests.
+fn planned_events(plan: &Plan) -> impl Iterator<Item = TestEvent> + '_ {
+    let notes = plan.notes.iter().map(|message| TestEvent::Note {
+        message: message.clone(),
+    });
+    let list_failures = plan
+        .list_failures
+        .iter()
+        .cloned()
+        .map(TestEvent::ListFailed);
+    let ignored = plan.ignored.iter().map(|case| TestEvent::TestSkipped {
+        id: case.id(),
+        reason: SkipReason::Ignored,
+    });
+    notes.chain(list_failures).chain(ignored)
+}
+
+/// The one place a pass's events arrive, in order.
+struct Receiver<'a> {
+    source: &'a Source,
+    /// The tests of the plan by id, for the rerun commands of failures.
+    cases: HashMap<TestId, &'a TestCase>,
+    summary: Summary,
+    observations: Vec<Observation>,
+    reporters: &'a mut Reporters,
+}
+
+impl<'a> Receiver<'a> {
+    fn new(
+        config: &'a RunConfig,
+        plan: &'a Plan,
+        pass: Pass,
+        reporters: &'a mut Reporters,
+    ) -> Self {
+        let mut summary = Summary::new(pass.workers);
+        summary.label = pass.label;
+        Receiver {
+            source: &config.source,
+            cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
+            summary,
+            observations: Vec::new(),
+            reporters,
+        }
+    }
+
+    fn receive(&mut self, mut event: TestEvent) {
+        match &mut event {
+            TestEvent::RunStarted { mode, .. } => self.summary.mode = *mode,
+            TestEvent::TestFinished(result) => {
+                if result.is_failure() {
+                    if let Some(case) = self.cases.get(&result.id) {
+                        result.rerun = Some(rerun::command_for(self.source, case));
+                    }
+                }
+                if result.verdict() != Verdict::Cancelled {
+                    self.observations.push(Observation {
+                        id: result.id.clone(),
+                        duration: result.duration(),
+                        failed: result.is_failure(),
+                        batched: result.batched,
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.summary.observe(&event);
+        self.reporters.on_event(&event);
+    }
+
+    fn finish(mut self, started: Instant, control: &RunControl) -> PassOutcome {
+        self.summary.finish(started.elapsed());
+        self.summary.cancelled_by = control.cancelled();
+        let stats = self.summary.stats.clone();
+        self.reporters.on_event(&TestEvent::RunFinished(stats));
+        (self.summary, self.observations)
+    }
 }

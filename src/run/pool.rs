@@ -1,24 +1,22 @@
-//! The worker pool: N threads take tests from one queue, in order, and stream events.
+//! The worker pool: N threads take jobs from one queue, in order, and stream events.
 //!
-//! Each worker thread runs one test at a time through the `run_one` function it is given (a
-//! real process in production, a stub in tests), so N threads mean at most N test processes.
-//! `-x`/`--maxfail` stop the queue under the same lock that hands out tests: once the failure
-//! that reaches the limit is recorded, no further test starts; running ones finish. Test groups
-//! (`max-threads`) and multi-slot tests (`threads-required`) are honoured by taking the first
-//! pending test that fits, so a waiting test never leaves a slot idle when other work could run.
+//! Each worker thread runs one job at a time through the `run_one` function it is given (real
+//! processes in production, a stub in tests), so N threads mean at most N test processes. The
+//! queue (see `queue`) decides what starts next: `-x`/`--maxfail` stop it under the same lock
+//! that hands out jobs, so once the failure that reaches the limit is recorded no further job
+//! starts; running ones finish. Test groups (`max-threads`) and multi-slot tests
+//! (`threads-required`) are honoured by taking the first pending job that fits.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+use super::groups::Constraint;
+use super::queue::{Queue, SharedQueue};
 use crate::report::event::{Outcome, SkipReason, TestEvent, TestId, TestResult};
-use crate::run::groups::Constraint;
 
 /// How the pool is shaped.
 #[derive(Debug, Clone, Default)]
@@ -29,172 +27,50 @@ pub struct PoolOptions {
     pub group_limits: Vec<Option<usize>>,
 }
 
-struct Queue {
-    /// Indices of tests not yet started, in start order.
-    pending: VecDeque<usize>,
-    running_in_group: Vec<usize>,
-    free_slots: usize,
-    failures: usize,
-    stopped: bool,
+/// Something the pool runs: it names its tests, and says what it needs of the pool.
+pub trait PoolJob: Sync {
+    /// The tests the job reports on; each gets exactly one final event.
+    fn test_ids(&self) -> Vec<TestId>;
+    /// Its test group and worker slots.
+    fn constraint(&self) -> Constraint;
 }
 
-impl Queue {
-    /// The first pending test whose group has room and whose slots are free. Taking a later
-    /// test when the first one must wait keeps slots busy instead of idle.
-    fn take_eligible(
-        &mut self,
-        constraints: &[Constraint],
-        limits: &[Option<usize>],
-    ) -> Option<(usize, Constraint)> {
-        let position = self.pending.iter().position(|&index| {
-            let c = constraints[index];
-            let group_ok = c.group.is_none_or(|g| {
-                limits
-                    .get(g)
-                    .copied()
-                    .flatten()
-                    .is_none_or(|max| self.running_in_group[g] < max)
-            });
-            group_ok && c.slots <= self.free_slots
-        })?;
-        let index = self.pending.remove(position)?;
-        let c = constraints[index];
-        self.free_slots -= c.slots;
-        if let Some(g) = c.group {
-            self.running_in_group[g] += 1;
-        }
-        Some((index, c))
-    }
-
-    fn release(&mut self, c: Constraint) {
-        self.free_slots += c.slots;
-        if let Some(g) = c.group {
-            self.running_in_group[g] -= 1;
-        }
-    }
-}
-
-/// Run `items` (jobs of one or more tests) in order on `options.workers` threads; returns when
-/// every test is finished or reported as not started.
+/// Run `jobs` in order on `options.workers` threads; returns when every test is finished or
+/// reported as not started.
 ///
 /// `run_one` runs a job and reports through the `emit` function it is given: TestStarted and
-/// TestFinished for each of its tests, plus any other event. `ids_of` names a job's tests.
-/// `constraint_of` gives each job's group and slot count (at most `workers` slots).
-/// `cancelled` is asked before each test starts; once it says yes, no further test starts.
-/// A panic while running one test becomes that test's `InternalError` result: the other
-/// results are kept and the run goes on.
-#[allow(clippy::too_many_arguments)]
-pub fn run_pool<T, Ids, Run>(
-    items: &[T],
+/// TestFinished for each of its tests, plus any other event. `cancelled` is asked before each
+/// job starts; once it says yes, no further job starts. A panic while running a job becomes an
+/// `InternalError` result for each of its tests that had none yet: the other results are kept
+/// and the run goes on.
+pub fn run_pool<T: PoolJob>(
+    jobs: &[T],
     options: &PoolOptions,
-    ids_of: Ids,
-    constraint_of: &(dyn Fn(&T) -> Constraint + Sync),
-    run_one: Run,
+    run_one: impl Fn(&T, &dyn Fn(TestEvent)) + Sync,
     cancelled: &(dyn Fn() -> bool + Sync),
     events: &Sender<TestEvent>,
-) where
-    T: Sync,
-    Ids: Fn(&T) -> Vec<TestId> + Sync,
-    Run: Fn(&T, &dyn Fn(TestEvent)) + Sync,
-{
-    let workers = options.workers.clamp(1, items.len().max(1));
+) {
+    let workers = options.workers.clamp(1, jobs.len().max(1));
     // Asked once per job: the queue scans them under its lock on every hand-out.
-    let constraints: Vec<Constraint> = items
-        .iter()
-        .map(|item| {
-            let c = constraint_of(item);
-            Constraint {
-                group: c.group,
-                slots: c.slots.clamp(1, workers),
-            }
-        })
-        .collect();
-    let queue = Mutex::new(Queue {
-        pending: (0..items.len()).collect(),
-        running_in_group: vec![0; options.group_limits.len()],
-        free_slots: workers,
-        failures: 0,
-        stopped: false,
-    });
-    let changed = Condvar::new();
-    let take_next = || -> Option<(usize, Constraint)> {
-        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if queue.stopped || queue.pending.is_empty() || cancelled() {
-                return None;
-            }
-            if let Some(next) = queue.take_eligible(&constraints, &options.group_limits) {
-                return Some(next);
-            }
-            // Everything left waits for a group or for slots: sleep until a test ends. The
-            // timeout only bounds how late a cancellation is noticed.
-            queue = changed
-                .wait_timeout(queue, Duration::from_millis(100))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    };
-    // Every TestFinished passes through here: failures count towards --maxfail at once, even
-    // in the middle of a batch, and the ids that got a result are known if the job panics.
-    let record = |event: &TestEvent, finished: &RefCell<HashSet<TestId>>| {
-        if let TestEvent::TestFinished(result) = event {
-            finished.borrow_mut().insert(result.id.clone());
-            if result.is_failure {
-                let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-                queue.failures += 1;
-                if options
-                    .max_failures
-                    .is_some_and(|max| queue.failures >= max)
-                {
-                    queue.stopped = true;
-                }
-            }
-        }
-    };
+    let constraints = jobs.iter().map(PoolJob::constraint).collect();
+    let queue = SharedQueue::new(Queue::new(
+        constraints,
+        workers,
+        options.group_limits.clone(),
+        options.max_failures,
+    ));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while let Some((index, taken)) = take_next() {
-                    let item = &items[index];
-                    let finished = RefCell::new(HashSet::new());
-                    let emit = |event: TestEvent| {
-                        record(&event, &finished);
-                        // A send only fails when the reporter is gone; the run still completes.
-                        let _ = events.send(event);
-                    };
-                    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_one(item, &emit))) {
-                        let message = panic_message(panic.as_ref());
-                        for id in ids_of(item) {
-                            if !finished.borrow().contains(&id) {
-                                let outcome = Outcome::InternalError {
-                                    message: message.clone(),
-                                };
-                                emit(TestEvent::TestFinished(TestResult::bare(
-                                    id,
-                                    outcome,
-                                    Duration::ZERO,
-                                )));
-                            }
-                        }
-                    }
-                    queue
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .release(taken);
-                    changed.notify_all();
+                while let Some(index) = queue.take_next(cancelled) {
+                    run_guarded(&jobs[index], &run_one, &queue, events);
+                    queue.release(index);
                 }
             });
         }
     });
-    let not_started: Vec<usize> = queue
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pending
-        .iter()
-        .copied()
-        .collect();
-    for index in not_started {
-        for id in ids_of(&items[index]) {
+    for index in queue.not_started() {
+        for id in jobs[index].test_ids() {
             let _ = events.send(TestEvent::TestSkipped {
                 id,
                 reason: SkipReason::NotStarted,
@@ -203,13 +79,41 @@ pub fn run_pool<T, Ids, Run>(
     }
 }
 
-/// The text a panic carried, if it was a string.
-pub fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-text payload".to_string())
+/// Run one job, counting its failures towards `--maxfail` as they happen (even in the middle
+/// of a batch), and turning a panic into results for the tests it left without one.
+fn run_guarded<T: PoolJob>(
+    job: &T,
+    run_one: &(impl Fn(&T, &dyn Fn(TestEvent)) + Sync),
+    queue: &SharedQueue,
+    events: &Sender<TestEvent>,
+) {
+    let finished = RefCell::new(HashSet::new());
+    let emit = |event: TestEvent| {
+        if let TestEvent::TestFinished(result) = &event {
+            finished.borrow_mut().insert(result.id.clone());
+            if result.is_failure() {
+                queue.record_failure();
+            }
+        }
+        // A send only fails when the reporter is gone; the run still completes.
+        let _ = events.send(event);
+    };
+    let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_one(job, &emit))) else {
+        return;
+    };
+    let message = crate::panics::panic_message(panic.as_ref());
+    for id in job.test_ids() {
+        if !finished.borrow().contains(&id) {
+            let outcome = Outcome::InternalError {
+                message: message.clone(),
+            };
+            emit(TestEvent::TestFinished(TestResult::bare(
+                id,
+                outcome,
+                Duration::ZERO,
+            )));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,8 +147,17 @@ mod tests {
         }
     }
 
-    fn ids(s: &&'static str) -> Vec<TestId> {
-        vec![id(s)]
+    /// Test jobs are names: `g…` belong to group 0, `big` takes two slots.
+    impl PoolJob for &'static str {
+        fn test_ids(&self) -> Vec<TestId> {
+            vec![id(self)]
+        }
+        fn constraint(&self) -> Constraint {
+            Constraint {
+                group: self.starts_with('g').then_some(0),
+                slots: if *self == "big" { 2 } else { 1 },
+            }
+        }
     }
 
     fn collect(
@@ -253,15 +166,7 @@ mod tests {
         run: impl Fn(&&'static str) -> TestResult + Sync,
     ) -> Vec<TestEvent> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        run_pool(
-            items,
-            &options,
-            ids,
-            &|_| Constraint::default(),
-            single(run),
-            &|| false,
-            &tx,
-        );
+        run_pool(items, &options, single(run), &|| false, &tx);
         drop(tx);
         rx.iter().collect()
     }
@@ -351,7 +256,7 @@ mod tests {
         let outcomes: Vec<_> = events
             .iter()
             .filter_map(|e| match e {
-                TestEvent::TestFinished(r) => Some((r.id.name.clone(), r.outcome.clone())),
+                TestEvent::TestFinished(r) => Some((r.id.name.clone(), r.outcome().clone())),
                 _ => None,
             })
             .collect();
@@ -377,15 +282,7 @@ mod tests {
             started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             result(s, true)
         };
-        run_pool(
-            &["a", "b", "c"],
-            &options,
-            ids,
-            &|_| Constraint::default(),
-            single(run),
-            &cancelled,
-            &tx,
-        );
+        run_pool(&["a", "b", "c"], &options, single(run), &cancelled, &tx);
         drop(tx);
         let skipped = rx
             .iter()
@@ -410,10 +307,6 @@ mod tests {
             group_limits: vec![Some(1)],
             ..Default::default()
         };
-        let constraint = |s: &&str| Constraint {
-            group: s.starts_with('g').then_some(0),
-            slots: 1,
-        };
         let run = |s: &&'static str| {
             if s.starts_with('g') {
                 let now = in_group.fetch_add(1, SeqCst) + 1;
@@ -429,15 +322,7 @@ mod tests {
             }
             result(s, true)
         };
-        run_pool(
-            &items,
-            &options,
-            ids,
-            &constraint,
-            single(run),
-            &|| false,
-            &tx,
-        );
+        run_pool(&items, &options, single(run), &|| false, &tx);
         drop(tx);
         assert_eq!(max_seen.load(SeqCst), 1);
         assert_eq!(free_beside_group.load(SeqCst), 1);
@@ -446,48 +331,6 @@ mod tests {
             .filter(|e| matches!(e, TestEvent::TestFinished(_)))
             .count();
         assert_eq!(finished, 6);
-    }
-
-    #[test]
-    fn multi_slot_test_runs_alone() {
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-        let items = ["big", "a", "b", "c"];
-        let running = AtomicUsize::new(0);
-        let overlap_with_big = AtomicUsize::new(0);
-        let big_running = std::sync::atomic::AtomicBool::new(false);
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let options = PoolOptions {
-            workers: 2,
-            ..Default::default()
-        };
-        let constraint = |s: &&str| Constraint {
-            group: None,
-            slots: if *s == "big" { 2 } else { 1 },
-        };
-        let run = |s: &&'static str| {
-            running.fetch_add(1, SeqCst);
-            if *s == "big" {
-                big_running.store(true, SeqCst);
-                std::thread::yield_now();
-                big_running.store(false, SeqCst);
-            } else if big_running.load(SeqCst) {
-                overlap_with_big.fetch_add(1, SeqCst);
-            }
-            running.fetch_sub(1, SeqCst);
-            result(s, true)
-        };
-        run_pool(
-            &items,
-            &options,
-            ids,
-            &constraint,
-            single(run),
-            &|| false,
-            &tx,
-        );
-        drop(tx);
-        assert_eq!(overlap_with_big.load(SeqCst), 0);
-        assert_eq!(rx.iter().count(), 8);
     }
 
     #[test]

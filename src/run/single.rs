@@ -12,7 +12,7 @@ use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks, Limits};
-use crate::report::event::{Attempt, Outcome, TestEvent, TestResult};
+use crate::report::event::{Attempt, Outcome, ResultPolicy, TestEvent, TestResult};
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -20,10 +20,8 @@ pub struct TestSettings {
     pub limits: Limits,
     /// Extra attempts for a failed test.
     pub retries: u32,
-    /// A leaky test fails (`--leak-result fail`) instead of passing with a warning.
-    pub leak_fails: bool,
-    /// A test that passed only on a retry fails the run (`--flaky-result fail`).
-    pub flaky_fails: bool,
+    /// Whether leaky and flaky passes fail the run.
+    pub policy: ResultPolicy,
     /// Directory for the full output of tests that print more than is kept in memory.
     pub log_dir: Option<PathBuf>,
 }
@@ -37,31 +35,23 @@ pub fn run_test(
     emit: &dyn Fn(TestEvent),
 ) -> TestResult {
     let total_attempts = settings.retries + 1;
-    let mut failed_attempts = Vec::new();
-    let mut attempt = 1;
+    let mut attempts = Vec::new();
     loop {
-        let mut result = run_attempt(case, settings, control, attempt, total_attempts, emit);
-        let retry = result.is_failure && attempt < total_attempts && control.cancelled().is_none();
-        if !retry {
-            result.failed_attempts = failed_attempts;
-            if result.is_flaky() && settings.flaky_fails {
-                result.is_failure = true;
-            }
-            return result;
+        let number = attempts.len() as u32 + 1;
+        let attempt = run_attempt(case, settings, control, number, total_attempts, emit);
+        let retry = settings.policy.attempt_fails(&attempt)
+            && number < total_attempts
+            && control.cancelled().is_none();
+        if retry {
+            emit(TestEvent::TestRetry {
+                id: case.id(),
+                failed: attempt.clone(),
+            });
         }
-        let failed = Attempt {
-            attempt,
-            outcome: result.outcome,
-            duration: result.duration,
-            stdout: result.stdout,
-            stderr: result.stderr,
-        };
-        emit(TestEvent::TestRetry {
-            id: case.id(),
-            failed: failed.clone(),
-        });
-        failed_attempts.push(failed);
-        attempt += 1;
+        attempts.push(attempt);
+        if !retry {
+            return TestResult::new(case.id(), attempts, settings.policy, false);
+        }
     }
 }
 
@@ -72,7 +62,7 @@ fn run_attempt(
     attempt: u32,
     total_attempts: u32,
     emit: &dyn Fn(TestEvent),
-) -> TestResult {
+) -> Attempt {
     let mut command = Command::new(&case.binary.path);
     command
         .args(case.args())
@@ -100,31 +90,23 @@ fn run_attempt(
         Ok(finished) => finished,
         Err(e) => {
             let message = format!("{}: {e}", case.binary.path.display());
-            let mut result = TestResult::bare(id, Outcome::SpawnFailed { message }, Duration::ZERO);
-            result.attempt = attempt;
-            return result;
+            return Attempt::bare(attempt, Outcome::SpawnFailed { message }, Duration::ZERO);
         }
     };
-    let mut outcome = classify(case.invocation, &finished);
-    if outcome.is_success() && finished.leaked && settings.leak_fails {
-        outcome = Outcome::Leaked;
-    }
-    if !outcome.is_success() && control.cancelled().is_some() {
-        outcome = Outcome::Cancelled;
-    }
-    TestResult {
-        id,
-        is_failure: outcome.is_failure(),
-        outcome,
+    let mut result = Attempt {
+        attempt,
+        outcome: classify(case.invocation, &finished),
         duration: finished.duration,
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
-        attempt,
-        failed_attempts: Vec::new(),
-        batched: false,
-        rerun: None,
+    };
+    // A test that failed while the run was being cancelled was most likely ended by the
+    // cancellation: its failure says nothing about the test.
+    if settings.policy.attempt_fails(&result) && control.cancelled().is_some() {
+        result.outcome = Outcome::Cancelled;
     }
+    result
 }
 
 /// A test or binary name as a file name: path separators and odd characters become `_`.

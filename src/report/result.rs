@@ -1,0 +1,406 @@
+//! What became of one test: how each attempt ended ([`Outcome`], [`Attempt`]), and the one
+//! [`Verdict`] derived from all its attempts and the run's [`ResultPolicy`].
+//!
+//! The verdict is computed here and nowhere else: reporters ask a [`TestResult`] whether it
+//! failed, is flaky or leaky, and never re-derive it from the outcome and flags.
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use super::event::{seconds, TestId};
+
+/// How one attempt of a test ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    Passed,
+    /// libtest reported a failure (exit code 101), or a whole-binary harness exited non-zero.
+    Failed {
+        exit_code: i32,
+    },
+    /// Killed by a signal.
+    Crashed {
+        signal: String,
+    },
+    /// The process called `exit` with a code libtest never uses.
+    Exited {
+        exit_code: i32,
+    },
+    /// `--exact NAME` matched nothing: the binary ran zero tests.
+    NoTestRan,
+    /// Ran past `--timeout` and was terminated.
+    TimedOut,
+    /// The test could not be started at all.
+    SpawnFailed {
+        message: String,
+    },
+    /// Stopped by a cancelled run (Ctrl-C, SIGTERM, SIGHUP) before it could finish.
+    Cancelled,
+    /// The runner itself failed while running this test (a bug in the runner).
+    InternalError {
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Passed)
+    }
+
+    /// A short upper-case label for line-oriented output.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "PASS",
+            Outcome::Failed { .. } => "FAIL",
+            Outcome::Crashed { .. } => "CRASH",
+            Outcome::Exited { .. } => "EXIT",
+            Outcome::NoTestRan => "NOTEST",
+            Outcome::TimedOut => "TIMEOUT",
+            Outcome::SpawnFailed { .. } => "ERROR",
+            Outcome::Cancelled => "CANCEL",
+            Outcome::InternalError { .. } => "ERROR",
+        }
+    }
+
+    /// One sentence on why a non-passing test did not pass.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Passed => "passed".into(),
+            Outcome::Failed { exit_code } => format!("failed (exit code {exit_code})"),
+            Outcome::Crashed { signal } => format!("crashed: killed by {signal}"),
+            Outcome::Exited { exit_code } => {
+                format!("the test process exited with code {exit_code}")
+            }
+            Outcome::NoTestRan => {
+                "ran no test: `--exact` matched nothing in the binary (was it renamed?)".into()
+            }
+            Outcome::TimedOut => "timed out".into(),
+            Outcome::SpawnFailed { message } => format!("could not be started: {message}"),
+            Outcome::Cancelled => "cancelled: the run was interrupted while it ran".into(),
+            Outcome::InternalError { message } => format!("runner internal error: {message}"),
+        }
+    }
+}
+
+/// One attempt of a test: a process of its own, or its share of a batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1-based.
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+    pub stdout: String,
+    pub stderr: String,
+    /// The test exited but something it spawned held its output open.
+    #[serde(skip)]
+    pub leaked: bool,
+}
+
+impl Attempt {
+    /// An attempt with no output: where no process ran, or in tests.
+    pub fn bare(attempt: u32, outcome: Outcome, duration: Duration) -> Self {
+        Attempt {
+            attempt,
+            outcome,
+            duration,
+            stdout: String::new(),
+            stderr: String::new(),
+            leaked: false,
+        }
+    }
+}
+
+/// What the user said about questionable passes (`--leak-result`, `--flaky-result`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResultPolicy {
+    /// A pass that leaked fails (`--leak-result fail`).
+    pub leak_fails: bool,
+    /// A pass after failed attempts fails the run (`--flaky-result fail`).
+    pub flaky_fails: bool,
+}
+
+impl ResultPolicy {
+    /// Whether this attempt, on its own, calls for another (with `--retries`).
+    pub fn attempt_fails(&self, attempt: &Attempt) -> bool {
+        match attempt.outcome {
+            Outcome::Passed => attempt.leaked && self.leak_fails,
+            Outcome::Cancelled => false,
+            _ => true,
+        }
+    }
+}
+
+/// The one judgement of a test, from all its attempts and the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Passed on its first attempt, nothing left behind.
+    Passed,
+    /// Passed, but something it started held its output open; `fails` under
+    /// `--leak-result fail`.
+    Leaky { fails: bool },
+    /// Passed after failing; `fails` under `--flaky-result fail`.
+    Flaky { fails: bool },
+    /// Did not pass.
+    Failed,
+    /// Interrupted by the run's cancellation: fails nothing, the exit code says why.
+    Cancelled,
+}
+
+impl Verdict {
+    fn of(attempts: &[Attempt], policy: ResultPolicy) -> Verdict {
+        let last = attempts.last().expect("a result has at least one attempt");
+        match last.outcome {
+            Outcome::Cancelled => Verdict::Cancelled,
+            Outcome::Passed if policy.attempt_fails(last) => Verdict::Leaky { fails: true },
+            Outcome::Passed if attempts.len() > 1 => Verdict::Flaky {
+                fails: policy.flaky_fails,
+            },
+            Outcome::Passed if last.leaked => Verdict::Leaky { fails: false },
+            Outcome::Passed => Verdict::Passed,
+            _ => Verdict::Failed,
+        }
+    }
+
+    /// Whether this test fails the run.
+    pub fn fails(self) -> bool {
+        match self {
+            Verdict::Passed | Verdict::Cancelled => false,
+            Verdict::Leaky { fails } | Verdict::Flaky { fails } => fails,
+            Verdict::Failed => true,
+        }
+    }
+}
+
+/// The final result of one test: its attempts (never empty, the last one final) and verdict.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub id: TestId,
+    attempts: Vec<Attempt>,
+    verdict: Verdict,
+    /// Ran inside a batch (many tests per process) rather than in its own process.
+    pub batched: bool,
+    /// Command line that reruns just this test (given for tests that fail the run).
+    pub rerun: Option<String>,
+}
+
+impl TestResult {
+    /// The result of `attempts` (at least one, in order) under `policy`.
+    pub fn new(id: TestId, attempts: Vec<Attempt>, policy: ResultPolicy, batched: bool) -> Self {
+        assert!(!attempts.is_empty(), "a result has at least one attempt");
+        TestResult {
+            verdict: Verdict::of(&attempts, policy),
+            id,
+            attempts,
+            batched,
+            rerun: None,
+        }
+    }
+
+    /// A single-attempt result with no output: used where no process ran, or in tests.
+    pub fn bare(id: TestId, outcome: Outcome, duration: Duration) -> Self {
+        let attempt = Attempt::bare(1, outcome, duration);
+        TestResult::new(id, vec![attempt], ResultPolicy::default(), false)
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// The attempt that decided the result.
+    pub fn last(&self) -> &Attempt {
+        self.attempts
+            .last()
+            .expect("a result has at least one attempt")
+    }
+
+    /// Earlier attempts that failed (with `--retries`).
+    pub fn failed_attempts(&self) -> &[Attempt] {
+        &self.attempts[..self.attempts.len() - 1]
+    }
+
+    pub fn outcome(&self) -> &Outcome {
+        &self.last().outcome
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.last().duration
+    }
+
+    /// Every attempt's time: what a serial run would spend on this test.
+    pub fn total_duration(&self) -> Duration {
+        self.attempts.iter().map(|a| a.duration).sum()
+    }
+
+    pub fn stdout(&self) -> &str {
+        &self.last().stdout
+    }
+
+    pub fn stderr(&self) -> &str {
+        &self.last().stderr
+    }
+
+    /// Whether this result fails the run.
+    pub fn is_failure(&self) -> bool {
+        self.verdict.fails()
+    }
+
+    /// Passed after failing at least once.
+    pub fn is_flaky(&self) -> bool {
+        matches!(self.verdict, Verdict::Flaky { .. })
+    }
+
+    /// The label a line about this result shows: FLAKY and LEAKY qualify a pass.
+    pub fn label(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Flaky { .. } => "FLAKY",
+            Verdict::Leaky { .. } => "LEAKY",
+            _ => self.outcome().label(),
+        }
+    }
+
+    /// One sentence on why this result fails the run (or, for a pass, `passed`).
+    pub fn describe(&self) -> String {
+        match self.verdict {
+            Verdict::Flaky { fails: true } => format!(
+                "flaky: passed on attempt {} after failing (--flaky-result fail)",
+                self.last().attempt
+            ),
+            Verdict::Leaky { fails: true } => "leaked: something it started kept its output \
+                                               open after it exited (--leak-result fail)"
+                .into(),
+            _ => self.outcome().describe(),
+        }
+    }
+}
+
+/// The JSON form of a result, as the event stream has always had it: the final attempt's
+/// fields at the top, earlier attempts under `failed_attempts`, and the verdict as `is_failure`
+/// (a leaky pass that fails the run shows the status `leaked`).
+impl Serialize for TestResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(tag = "status", rename_all = "kebab-case")]
+        enum LeakedStatus {
+            Leaked,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Status<'a> {
+            Attempt(&'a Outcome),
+            Leaked(LeakedStatus),
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            #[serde(flatten)]
+            id: &'a TestId,
+            #[serde(flatten)]
+            status: Status<'a>,
+            #[serde(serialize_with = "seconds")]
+            duration: Duration,
+            stdout: &'a str,
+            stderr: &'a str,
+            leaked: bool,
+            attempt: u32,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            failed_attempts: &'a [Attempt],
+            batched: bool,
+            is_failure: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            rerun: &'a Option<String>,
+        }
+        let last = self.last();
+        let status = match self.verdict {
+            Verdict::Leaky { fails: true } => Status::Leaked(LeakedStatus::Leaked),
+            _ => Status::Attempt(&last.outcome),
+        };
+        View {
+            id: &self.id,
+            status,
+            duration: last.duration,
+            stdout: &last.stdout,
+            stderr: &last.stderr,
+            leaked: last.leaked,
+            attempt: last.attempt,
+            failed_attempts: self.failed_attempts(),
+            batched: self.batched,
+            is_failure: self.is_failure(),
+            rerun: &self.rerun,
+        }
+        .serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> TestId {
+        TestId {
+            binary_id: "b".into(),
+            name: "t".into(),
+        }
+    }
+
+    fn leaky_pass(attempt: u32) -> Attempt {
+        Attempt {
+            leaked: true,
+            ..Attempt::bare(attempt, Outcome::Passed, Duration::ZERO)
+        }
+    }
+
+    fn failed(attempt: u32) -> Attempt {
+        Attempt::bare(attempt, Outcome::Failed { exit_code: 101 }, Duration::ZERO)
+    }
+
+    #[test]
+    fn verdicts_follow_attempts_and_policy() {
+        let lenient = ResultPolicy::default();
+        let strict = ResultPolicy {
+            leak_fails: true,
+            flaky_fails: true,
+        };
+        let pass = || Attempt::bare(1, Outcome::Passed, Duration::ZERO);
+        let verdict = |attempts: Vec<Attempt>, policy| {
+            TestResult::new(id(), attempts, policy, false).verdict()
+        };
+        assert_eq!(verdict(vec![pass()], strict), Verdict::Passed);
+        assert_eq!(verdict(vec![failed(1)], lenient), Verdict::Failed);
+        let flaky = || vec![failed(1), Attempt::bare(2, Outcome::Passed, Duration::ZERO)];
+        assert_eq!(verdict(flaky(), lenient), Verdict::Flaky { fails: false });
+        assert_eq!(verdict(flaky(), strict), Verdict::Flaky { fails: true });
+        assert_eq!(
+            verdict(vec![leaky_pass(1)], lenient),
+            Verdict::Leaky { fails: false }
+        );
+        assert_eq!(
+            verdict(vec![leaky_pass(1)], strict),
+            Verdict::Leaky { fails: true }
+        );
+        let cancelled = Attempt::bare(1, Outcome::Cancelled, Duration::ZERO);
+        assert_eq!(verdict(vec![cancelled], strict), Verdict::Cancelled);
+    }
+
+    #[test]
+    fn json_keeps_the_stream_format() {
+        let strict = ResultPolicy {
+            leak_fails: true,
+            flaky_fails: false,
+        };
+        let result = TestResult::new(id(), vec![failed(1), leaky_pass(2)], strict, false);
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["status"], "leaked");
+        assert_eq!(json["leaked"], true);
+        assert_eq!(json["attempt"], 2);
+        assert_eq!(json["is_failure"], true);
+        assert_eq!(json["failed_attempts"][0]["status"], "failed");
+        assert_eq!(json["failed_attempts"][0]["exit_code"], 101);
+        assert!(json["failed_attempts"][0].get("leaked").is_none());
+        let plain = serde_json::to_value(TestResult::bare(id(), Outcome::Passed, Duration::ZERO));
+        let plain = plain.unwrap();
+        assert_eq!(plain["status"], "passed");
+        assert!(plain.get("failed_attempts").is_none() && plain.get("rerun").is_none());
+    }
+}
