@@ -1,5 +1,5 @@
-//! Finds test binaries: builds them with `cargo test --no-run` and reads cargo's JSON messages,
-//! or takes prebuilt paths given with `--binary`.
+//! Finds test binaries: builds them with `cargo test --no-run` and reads cargo's JSON messages
+//! (the one home of `cargo_metadata`), or takes prebuilt paths given with `--binary`.
 //!
 //! For each binary it also gathers the environment `cargo test` would give its tests, so that a
 //! test run by us sees the same `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*` and
@@ -12,7 +12,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use cargo_metadata::camino::Utf8PathBuf;
+use cargo_metadata::{
+    Artifact, Message, Metadata, MetadataCommand, Package, PackageId, TargetKind as CargoKind,
+};
 
 use crate::cli;
 use crate::cli::CargoOptions;
@@ -40,7 +43,7 @@ pub struct Discovered {
     pub target_dir: Option<PathBuf>,
 }
 
-/// Build with cargo and return the test binaries it produced, in build order.
+/// Build with cargo and return the test binaries it produced, sorted by id.
 pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let cargo = cargo_command();
     // `cargo metadata --no-deps` takes no build lock: ask it while the build runs.
@@ -48,8 +51,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         let (cargo, args) = (cargo.clone(), args.clone());
         std::thread::spawn(move || cargo_metadata(&cargo, &args))
     };
-    let mut command = Command::new(&cargo);
-    command
+    let mut child = Command::new(&cargo)
         .args([
             "test",
             "--no-run",
@@ -59,45 +61,11 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         .args(&args.build)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = command
+        .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("could not start `{cargo}`; is cargo installed and on PATH?"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
-
-    let mut test_artifacts = Vec::new();
-    let mut bin_exes: HashMap<String, Vec<(String, PathBuf)>> = HashMap::new();
-    let mut out_dirs: HashMap<String, PathBuf> = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo's output")?;
-        let Ok(message) = serde_json::from_str::<CargoMessage>(&line) else {
-            continue;
-        };
-        match message.reason.as_str() {
-            "compiler-artifact" => {
-                let (Some(target), Some(profile), Some(exe)) =
-                    (&message.target, &message.profile, &message.executable)
-                else {
-                    continue;
-                };
-                let package_id = message.package_id.clone().unwrap_or_default();
-                if profile.test {
-                    test_artifacts.push(message);
-                } else if target.kind.iter().any(|k| k == "bin") {
-                    bin_exes
-                        .entry(package_id)
-                        .or_default()
-                        .push((target.name.clone(), exe.clone()));
-                }
-            }
-            "build-script-executed" => {
-                if let (Some(id), Some(out_dir)) = (message.package_id, message.out_dir) {
-                    out_dirs.insert(id, out_dir);
-                }
-            }
-            _ => {}
-        }
-    }
+    let build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
@@ -106,77 +74,127 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
             signal: status.signal(),
         });
     }
-
     let metadata = metadata
         .join()
         .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))??;
-    let packages: HashMap<&str, &MetadataPackage> = metadata
-        .packages
-        .iter()
-        .map(|p| (p.id.as_str(), p))
-        .collect();
-    let mut harness_cache: HashMap<PathBuf, HashSet<String>> = HashMap::new();
-
-    let mut binaries = Vec::new();
-    for artifact in test_artifacts {
-        let (Some(target), Some(exe), Some(manifest_path)) =
-            (artifact.target, artifact.executable, artifact.manifest_path)
-        else {
-            continue;
-        };
-        let package_id = artifact.package_id.unwrap_or_default();
-        let package = packages.get(package_id.as_str()).copied();
-        let package_name = package
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| target.name.clone());
-        let kind = target_kind(&target.kind);
-        let cwd = manifest_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let no_harness = harness_cache
-            .entry(manifest_path.clone())
-            .or_insert_with(|| cli::targets_without_harness(&manifest_path));
-
-        let mut env = BTreeMap::new();
-        env.insert("CARGO".into(), cargo.clone());
-        env.insert("CARGO_MANIFEST_DIR".into(), display(&cwd));
-        env.insert("CARGO_MANIFEST_PATH".into(), display(&manifest_path));
-        env.insert("CARGO_CRATE_NAME".into(), target.name.replace('-', "_"));
-        env.insert(
-            "CARGO_TARGET_TMPDIR".into(),
-            display(&metadata.target_directory.join("tmp")),
-        );
-        if let Some(package) = package {
-            package.add_env(&mut env);
-        }
-        if let Some(out_dir) = out_dirs.get(&package_id) {
-            env.insert("OUT_DIR".into(), display(out_dir));
-        }
-        for (name, path) in bin_exes.get(&package_id).into_iter().flatten() {
-            env.insert(format!("CARGO_BIN_EXE_{name}"), display(path));
-        }
-        if let Some(dir) = exe.parent() {
-            env.insert("LD_LIBRARY_PATH".into(), library_path(dir));
-        }
-
-        binaries.push(Arc::new(TestBinary {
-            id: binary_id(&package_name, &kind, &target.name),
-            custom_harness: no_harness.contains(&target.name),
-            path: exe,
-            package: Some(package_name),
-            target_name: target.name,
-            kind,
-            cwd,
-            env,
-        }));
-    }
+    let mut binaries = build.test_binaries(&cargo, &metadata);
     binaries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Discovered {
         binaries,
         unusable: Vec::new(),
-        target_dir: Some(metadata.target_directory),
+        target_dir: Some(metadata.target_directory.into_std_path_buf()),
     })
+}
+
+/// What `cargo test --no-run` reported: the test executables, and what their environment
+/// needs from the rest of the build.
+#[derive(Default)]
+struct Build {
+    tests: Vec<Artifact>,
+    /// The binaries of each package, for `CARGO_BIN_EXE_<name>`.
+    bin_exes: HashMap<PackageId, Vec<(String, Utf8PathBuf)>>,
+    /// Each package's build-script output directory, for `OUT_DIR`.
+    out_dirs: HashMap<PackageId, Utf8PathBuf>,
+}
+
+impl Build {
+    fn read(stdout: impl BufRead) -> Result<Build> {
+        let mut build = Build::default();
+        for message in Message::parse_stream(stdout) {
+            match message.context("reading cargo's output")? {
+                Message::CompilerArtifact(artifact) if artifact.executable.is_some() => {
+                    if artifact.profile.test {
+                        build.tests.push(artifact);
+                    } else if artifact.target.kind.contains(&CargoKind::Bin) {
+                        let exe = artifact.executable.clone().unwrap_or_default();
+                        let binaries = build.bin_exes.entry(artifact.package_id.clone());
+                        binaries
+                            .or_default()
+                            .push((artifact.target.name.clone(), exe));
+                    }
+                }
+                Message::BuildScriptExecuted(script) => {
+                    build.out_dirs.insert(script.package_id, script.out_dir);
+                }
+                _ => {}
+            }
+        }
+        Ok(build)
+    }
+
+    fn test_binaries(self, cargo: &str, metadata: &Metadata) -> Vec<Arc<TestBinary>> {
+        let packages: HashMap<&PackageId, &Package> =
+            metadata.packages.iter().map(|p| (&p.id, p)).collect();
+        let mut harness_cache: HashMap<Utf8PathBuf, HashSet<String>> = HashMap::new();
+        let mut binaries = Vec::new();
+        for artifact in &self.tests {
+            let Some(exe) = &artifact.executable else {
+                continue;
+            };
+            let manifest = &artifact.manifest_path;
+            let no_harness = harness_cache
+                .entry(manifest.clone())
+                .or_insert_with(|| cli::targets_without_harness(manifest.as_std_path()));
+            let package = packages.get(&artifact.package_id).copied();
+            let target = &artifact.target;
+            let package_name = package.map_or_else(|| target.name.clone(), |p| p.name.clone());
+            let kind = target_kind(&target.kind);
+            let cwd = manifest.parent().map(|p| p.as_std_path().to_path_buf());
+            binaries.push(Arc::new(TestBinary {
+                id: binary_id(&package_name, &kind, &target.name),
+                custom_harness: no_harness.contains(&target.name),
+                env: self.test_env(cargo, metadata, artifact, package),
+                path: exe.clone().into_std_path_buf(),
+                package: Some(package_name),
+                target_name: target.name.clone(),
+                kind,
+                cwd: cwd.unwrap_or_default(),
+            }));
+        }
+        binaries
+    }
+
+    /// The environment `cargo test` gives the tests of `artifact`.
+    fn test_env(
+        &self,
+        cargo: &str,
+        metadata: &Metadata,
+        artifact: &Artifact,
+        package: Option<&Package>,
+    ) -> BTreeMap<String, String> {
+        let manifest = &artifact.manifest_path;
+        let mut env = BTreeMap::new();
+        let mut set = |key: &str, value: &str| env.insert(key.to_string(), value.to_string());
+        set("CARGO", cargo);
+        set(
+            "CARGO_MANIFEST_DIR",
+            manifest.parent().map_or("", |p| p.as_str()),
+        );
+        set("CARGO_MANIFEST_PATH", manifest.as_str());
+        set("CARGO_CRATE_NAME", &artifact.target.name.replace('-', "_"));
+        set(
+            "CARGO_TARGET_TMPDIR",
+            metadata.target_directory.join("tmp").as_str(),
+        );
+        if let Some(out_dir) = self.out_dirs.get(&artifact.package_id) {
+            set("OUT_DIR", out_dir.as_str());
+        }
+        for (name, path) in self
+            .bin_exes
+            .get(&artifact.package_id)
+            .into_iter()
+            .flatten()
+        {
+            set(&format!("CARGO_BIN_EXE_{name}"), path.as_str());
+        }
+        if let Some(dir) = artifact.executable.as_ref().and_then(|exe| exe.parent()) {
+            set("LD_LIBRARY_PATH", &library_path(dir.as_std_path()));
+        }
+        if let Some(package) = package {
+            package_env(package, &mut env);
+        }
+        env
+    }
 }
 
 /// Prebuilt binaries: run from the current directory, with no cargo environment.
@@ -245,43 +263,38 @@ fn cargo_command() -> String {
 }
 
 fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
-    let mut command = Command::new(cargo);
-    command.args(["metadata", "--format-version=1", "--no-deps"]);
+    let mut command = MetadataCommand::new();
+    command.cargo_path(cargo).no_deps();
     if let Some(path) = &args.manifest_path {
-        command.arg("--manifest-path").arg(path);
+        command.manifest_path(path);
     }
+    let mut options = Vec::new();
     if args.locked {
-        command.arg("--locked");
+        options.push("--locked".to_string());
     }
     if args.offline {
-        command.arg("--offline");
+        options.push("--offline".to_string());
     }
-    let output = command
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running `cargo metadata`")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "`cargo metadata` failed ({})",
-        output.status
-    );
-    let mut metadata: Metadata =
-        serde_json::from_slice(&output.stdout).context("reading `cargo metadata` output")?;
+    command.other_options(options);
+    let mut metadata = command.exec().context("running `cargo metadata`")?;
     if let Some(dir) = &args.target_dir {
-        metadata.target_directory = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        metadata.target_directory = Utf8PathBuf::from_path_buf(dir).map_err(|dir| {
+            anyhow::anyhow!("the target directory {} is not UTF-8", dir.display())
+        })?;
     }
     Ok(metadata)
 }
 
-fn target_kind(kinds: &[String]) -> TargetKind {
-    let has = |k: &str| kinds.iter().any(|kind| kind == k);
-    if has("test") {
+fn target_kind(kinds: &[CargoKind]) -> TargetKind {
+    let has = |kind: CargoKind| kinds.contains(&kind);
+    if has(CargoKind::Test) {
         TargetKind::Test
-    } else if has("bin") {
+    } else if has(CargoKind::Bin) {
         TargetKind::Bin
-    } else if has("bench") {
+    } else if has(CargoKind::Bench) {
         TargetKind::Bench
-    } else if has("example") {
+    } else if has(CargoKind::Example) {
         TargetKind::Example
     } else {
         TargetKind::Lib
@@ -302,80 +315,35 @@ fn library_path(exe_dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn display(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
-#[derive(Debug, Deserialize)]
-struct CargoMessage {
-    reason: String,
-    package_id: Option<String>,
-    manifest_path: Option<PathBuf>,
-    target: Option<CargoTarget>,
-    profile: Option<CargoProfile>,
-    executable: Option<PathBuf>,
-    out_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CargoTarget {
-    kind: Vec<String>,
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct CargoProfile {
-    test: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    packages: Vec<MetadataPackage>,
-    target_directory: PathBuf,
-}
-
-#[derive(Debug, Deserialize)]
-struct MetadataPackage {
-    id: String,
-    name: String,
-    version: String,
-    #[serde(default)]
-    authors: Vec<String>,
-    description: Option<String>,
-    homepage: Option<String>,
-    repository: Option<String>,
-    license: Option<String>,
-    license_file: Option<String>,
-    rust_version: Option<String>,
-    readme: Option<String>,
-}
-
-impl MetadataPackage {
-    /// The `CARGO_PKG_*` variables cargo sets for a package.
-    fn add_env(&self, env: &mut BTreeMap<String, String>) {
-        let (major, minor, patch, pre) = split_version(&self.version);
-        let mut set = |key: &str, value: &str| {
-            env.insert(format!("CARGO_PKG_{key}"), value.to_string());
-        };
-        set("NAME", &self.name);
-        set("VERSION", &self.version);
-        set("VERSION_MAJOR", major);
-        set("VERSION_MINOR", minor);
-        set("VERSION_PATCH", patch);
-        set("VERSION_PRE", pre);
-        set("AUTHORS", &self.authors.join(":"));
-        let optional = [
-            ("DESCRIPTION", &self.description),
-            ("HOMEPAGE", &self.homepage),
-            ("REPOSITORY", &self.repository),
-            ("LICENSE", &self.license),
-            ("LICENSE_FILE", &self.license_file),
-            ("RUST_VERSION", &self.rust_version),
-            ("README", &self.readme),
-        ];
-        for (key, value) in optional {
-            set(key, value.as_deref().unwrap_or(""));
-        }
+/// The `CARGO_PKG_*` variables cargo sets for a package.
+fn package_env(package: &Package, env: &mut BTreeMap<String, String>) {
+    let version = package.version.to_string();
+    let (major, minor, patch, pre) = split_version(&version);
+    let mut set = |key: &str, value: &str| {
+        env.insert(format!("CARGO_PKG_{key}"), value.to_string());
+    };
+    set("NAME", &package.name);
+    set("VERSION", &version);
+    set("VERSION_MAJOR", major);
+    set("VERSION_MINOR", minor);
+    set("VERSION_PATCH", patch);
+    set("VERSION_PRE", pre);
+    set("AUTHORS", &package.authors.join(":"));
+    let path = |p: &Option<Utf8PathBuf>| p.as_ref().map(|p| p.to_string());
+    let optional = [
+        ("DESCRIPTION", package.description.clone()),
+        ("HOMEPAGE", package.homepage.clone()),
+        ("REPOSITORY", package.repository.clone()),
+        ("LICENSE", package.license.clone()),
+        ("LICENSE_FILE", path(&package.license_file)),
+        (
+            "RUST_VERSION",
+            package.rust_version.as_ref().map(|v| v.to_string()),
+        ),
+        ("README", path(&package.readme)),
+    ];
+    for (key, value) in optional {
+        set(key, value.as_deref().unwrap_or(""));
     }
 }
 
