@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -122,158 +122,233 @@ pub fn run(
     spill: SpillStem,
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
-    let started = Instant::now();
-    let paused_at_start = control.paused();
-    let active = |now: Instant| {
-        (now - started).saturating_sub(control.paused().saturating_sub(paused_at_start))
-    };
+    let mut clock = Deadlines::new(limits, control);
     let mut child = spawn(command)?;
     let group = Pid::from_raw(child.id() as i32);
     control.register(group.as_raw());
-    let mut stdout = child.stdout.take().map(|p| File::from(OwnedFd::from(p)));
-    let mut stderr = child.stderr.take().map(|p| File::from(OwnedFd::from(p)));
-    let spill_to = |ext: &str| {
-        spill
-            .as_ref()
-            .map(|stem| PathBuf::from(format!("{}.{ext}", stem.display())))
-    };
-    let mut out = Captured::new(limits.capture, spill_to("stdout"));
-    let mut err = Captured::new(limits.capture, spill_to("stderr"));
-    let mut pidfd = open_pidfd(child.id());
+    let mut pipes = Pipes::new(&mut child, limits.capture, spill.as_deref());
     let mut exited = false;
-    let mut timed_out = false;
-    let mut leaked = false;
-    let mut leak_deadline: Option<Instant> = None;
-    let mut kill_deadline: Option<Instant> = None;
-    let mut next_slow = limits.slow_period;
-    let mut buf = vec![0u8; 64 * 1024];
-
-    loop {
+    let leaked = loop {
         let now = Instant::now();
-        if !exited && pidfd.is_none() {
+        if !exited && !pipes.has_pidfd() {
             // No pidfd on this kernel: check by polling the child.
             exited = child.try_wait()?.is_some();
         }
-        if exited && stdout.is_none() && stderr.is_none() {
-            break;
+        if exited && !pipes.open() {
+            break false;
         }
-        if exited && leak_deadline.is_none() {
-            leak_deadline = Some(now + limits.leak_timeout);
+        if clock.leak_expired(now, exited) {
+            break true;
         }
-        if leak_deadline.is_some_and(|d| now >= d) {
-            leaked = true;
-            break;
-        }
-        let elapsed = active(now);
-        if let Some(timeout) = limits.timeout {
-            if !exited && !timed_out && elapsed >= timeout {
-                timed_out = true;
-                let _ = killpg(group, Signal::SIGTERM);
-                kill_deadline = Some(now + limits.grace);
-            }
-        }
-        if kill_deadline.is_some_and(|d| now >= d) {
-            let _ = killpg(group, Signal::SIGKILL);
-            kill_deadline = None;
-        }
-        if let Some(at) = next_slow {
-            if elapsed >= at {
-                if let Some(on_slow) = hooks.on_slow.as_mut() {
-                    on_slow(elapsed);
-                }
-                next_slow = limits.slow_period.map(|p| at + p);
-            }
-        }
+        clock.enforce(now, exited, group, &mut hooks);
+        let timeout = clock.poll_timeout(now, exited, !pipes.has_pidfd());
+        exited |= pipes.wait(timeout, &mut hooks, limits.coalesce)?;
+    };
+    // Whatever the test left behind in its group goes with it. The leader is still a zombie
+    // (not yet reaped), so its pid cannot have been reused for another group.
+    let _ = killpg(group, Signal::SIGKILL);
+    control.unregister(group.as_raw());
+    let duration = clock.active(Instant::now());
+    let status = child.wait()?;
+    let (stdout, stderr) = pipes.into_captured();
+    Ok(Finished {
+        exit: Exit::from(status),
+        stdout,
+        stderr,
+        duration,
+        timed_out: clock.timed_out(),
+        leaked,
+    })
+}
 
-        let mut wake: Option<Instant> = None;
-        let mut wake_at = |at: Option<Instant>| {
-            if let Some(at) = at {
-                wake = Some(wake.map_or(at, |w: Instant| w.min(at)));
+/// The clocks of one child: its active time (pauses left out), and the deadlines set as it
+/// runs: the timeout, the SIGKILL after the grace period, the leak timeout, the slow reports.
+struct Deadlines<'a> {
+    limits: &'a Limits,
+    control: &'a RunControl,
+    started: Instant,
+    paused_at_start: Duration,
+    timed_out: bool,
+    leak: Option<Instant>,
+    kill: Option<Instant>,
+    next_slow: Option<Duration>,
+}
+
+impl<'a> Deadlines<'a> {
+    fn new(limits: &'a Limits, control: &'a RunControl) -> Self {
+        Deadlines {
+            limits,
+            control,
+            started: Instant::now(),
+            paused_at_start: control.paused(),
+            timed_out: false,
+            leak: None,
+            kill: None,
+            next_slow: limits.slow_period,
+        }
+    }
+
+    /// Time since the start, minus the time the run spent stopped since then.
+    fn active(&self, now: Instant) -> Duration {
+        let paused = self.control.paused().saturating_sub(self.paused_at_start);
+        (now - self.started).saturating_sub(paused)
+    }
+
+    fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Once the child has exited, its pipes get the leak timeout to close; true when it ran
+    /// out.
+    fn leak_expired(&mut self, now: Instant, exited: bool) -> bool {
+        if exited && self.leak.is_none() {
+            self.leak = Some(now + self.limits.leak_timeout);
+        }
+        self.leak.is_some_and(|deadline| now >= deadline)
+    }
+
+    /// Do what is due: terminate on timeout, kill after the grace period, report slowness.
+    fn enforce(&mut self, now: Instant, exited: bool, group: Pid, hooks: &mut Hooks) {
+        let elapsed = self.active(now);
+        let timeout_due = self.limits.timeout.is_some_and(|t| elapsed >= t);
+        if timeout_due && !exited && !self.timed_out {
+            self.timed_out = true;
+            let _ = killpg(group, Signal::SIGTERM);
+            self.kill = Some(now + self.limits.grace);
+        }
+        if self.kill.is_some_and(|deadline| now >= deadline) {
+            let _ = killpg(group, Signal::SIGKILL);
+            self.kill = None;
+        }
+        if let Some(at) = self.next_slow.filter(|at| elapsed >= *at) {
+            if let Some(on_slow) = hooks.on_slow.as_mut() {
+                on_slow(elapsed);
             }
-        };
-        wake_at(leak_deadline);
-        wake_at(kill_deadline);
+            self.next_slow = self.limits.slow_period.map(|period| at + period);
+        }
+    }
+
+    /// How long a wait for the pipes may last before a deadline is due.
+    fn poll_timeout(&self, now: Instant, exited: bool, polling_child: bool) -> PollTimeout {
+        let elapsed = self.active(now);
         // Active-time deadlines, mapped to the clock; a pause only makes us wake early.
         let to_clock = |at: Duration| now + at.saturating_sub(elapsed);
-        wake_at(next_slow.map(to_clock));
-        if !timed_out && !exited {
-            wake_at(limits.timeout.map(to_clock));
-        }
-        if !exited && pidfd.is_none() {
-            wake_at(Some(now + Duration::from_millis(20)));
-        }
-        let timeout = match wake {
+        let timeout = self.limits.timeout.filter(|_| !self.timed_out && !exited);
+        let poll_child = (!exited && polling_child).then(|| now + Duration::from_millis(20));
+        let wake = [
+            self.leak,
+            self.kill,
+            self.next_slow.map(to_clock),
+            timeout.map(to_clock),
+            poll_child,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        match wake {
             None => PollTimeout::NONE,
             Some(at) => {
                 let ms = at.saturating_duration_since(now).as_millis().min(60_000) as u16;
                 PollTimeout::from(ms.max(1))
             }
-        };
+        }
+    }
+}
 
-        let (out_ready, err_ready, pid_ready) = {
-            let mut fds = Vec::with_capacity(3);
-            let mut slots = [None; 3];
-            let sources = [
-                stdout.as_ref().map(|f| f.as_fd()),
-                stderr.as_ref().map(|f| f.as_fd()),
-                pidfd.as_ref().map(|f| f.as_fd()),
-            ];
-            for (slot, fd) in sources.into_iter().enumerate() {
-                if let Some(fd) = fd {
-                    slots[slot] = Some(fds.len());
-                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                }
-            }
-            match poll(&mut fds, timeout) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let ready = |slot: usize| {
-                slots[slot].is_some_and(|i: usize| {
-                    fds[i].revents().is_some_and(|r| {
-                        r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-                    })
-                })
-            };
-            (ready(0), ready(1), ready(2))
-        };
-        if out_ready {
-            let read = drain_once(&mut stdout, &mut out, &mut buf)?;
-            if let Some(on_stdout) = hooks.on_stdout.as_mut() {
-                if read > 0 {
-                    on_stdout(&buf[..read]);
-                }
-            }
-        }
-        if err_ready {
-            drain_once(&mut stderr, &mut err, &mut buf)?;
-        }
-        if let Some(pause) = limits.coalesce {
-            if out_ready && stdout.is_some() {
-                std::thread::sleep(pause);
-            }
-        }
-        if pid_ready {
-            exited = true;
-            pidfd = None;
+/// The child's two output pipes, captured as they become readable, and its pidfd, which
+/// becomes readable when it exits.
+struct Pipes {
+    stdout: Option<File>,
+    stderr: Option<File>,
+    pidfd: Option<OwnedFd>,
+    out: Captured,
+    err: Captured,
+    buf: Vec<u8>,
+}
+
+impl Pipes {
+    fn new(child: &mut Child, capture: CaptureLimit, spill: Option<&Path>) -> Self {
+        let spill_to =
+            |ext: &str| spill.map(|stem| PathBuf::from(format!("{}.{ext}", stem.display())));
+        Pipes {
+            stdout: child.stdout.take().map(|p| File::from(OwnedFd::from(p))),
+            stderr: child.stderr.take().map(|p| File::from(OwnedFd::from(p))),
+            pidfd: open_pidfd(child.id()),
+            out: Captured::new(capture, spill_to("stdout")),
+            err: Captured::new(capture, spill_to("stderr")),
+            buf: vec![0u8; 64 * 1024],
         }
     }
 
-    // Whatever the test left behind in its group goes with it. The leader is still a zombie
-    // (not yet reaped), so its pid cannot have been reused for another group.
-    let _ = killpg(group, Signal::SIGKILL);
-    control.unregister(group.as_raw());
-    let duration = active(Instant::now());
-    let status = child.wait()?;
-    Ok(Finished {
-        exit: Exit::from(status),
-        stdout: out,
-        stderr: err,
-        duration,
-        timed_out,
-        leaked,
-    })
+    fn has_pidfd(&self) -> bool {
+        self.pidfd.is_some()
+    }
+
+    /// Whether either output pipe is still open.
+    fn open(&self) -> bool {
+        self.stdout.is_some() || self.stderr.is_some()
+    }
+
+    /// Wait up to `timeout` for output or the child's exit, and read what is ready. Returns
+    /// whether the child exited (as its pidfd said).
+    fn wait(
+        &mut self,
+        timeout: PollTimeout,
+        hooks: &mut Hooks,
+        coalesce: Option<Duration>,
+    ) -> io::Result<bool> {
+        let Some([out_ready, err_ready, exited]) = self.poll(timeout)? else {
+            return Ok(false);
+        };
+        if out_ready {
+            let read = drain_once(&mut self.stdout, &mut self.out, &mut self.buf)?;
+            if let Some(on_stdout) = hooks.on_stdout.as_mut().filter(|_| read > 0) {
+                on_stdout(&self.buf[..read]);
+            }
+        }
+        if err_ready {
+            drain_once(&mut self.stderr, &mut self.err, &mut self.buf)?;
+        }
+        if let Some(pause) = coalesce.filter(|_| out_ready && self.stdout.is_some()) {
+            std::thread::sleep(pause);
+        }
+        if exited {
+            self.pidfd = None;
+        }
+        Ok(exited)
+    }
+
+    /// Which of stdout, stderr and the pidfd are ready; `None` when a signal interrupted the
+    /// wait.
+    fn poll(&self, timeout: PollTimeout) -> io::Result<Option<[bool; 3]>> {
+        let sources = [
+            self.stdout.as_ref().map(|f| f.as_fd()),
+            self.stderr.as_ref().map(|f| f.as_fd()),
+            self.pidfd.as_ref().map(|f| f.as_fd()),
+        ];
+        let mut fds = Vec::with_capacity(3);
+        let mut slots = [None; 3];
+        for (slot, fd) in sources.into_iter().enumerate() {
+            if let Some(fd) = fd {
+                slots[slot] = Some(fds.len());
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let readable = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
+        let ready = |slot: Option<usize>| {
+            slot.is_some_and(|i| fds[i].revents().is_some_and(|r| r.intersects(readable)))
+        };
+        Ok(Some(slots.map(ready)))
+    }
+
+    fn into_captured(self) -> (Captured, Captured) {
+        (self.out, self.err)
+    }
 }
 
 /// One read from a ready pipe; closes it on end of file. Returns the bytes read into `buf`.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::libtest::{self, Step, StreamParser, Verdict};
 use crate::model::TestCase;
 use crate::process::control::RunControl;
-use crate::process::{self, Exit, Hooks};
+use crate::process::{self, Exit, Finished, Hooks};
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
 use crate::run::single::{self, TestSettings};
 
@@ -29,8 +29,34 @@ pub fn run_chunk(
     control: &RunControl,
     emit: &dyn Fn(TestEvent),
 ) {
-    let Some(first) = chunk.first() else { return };
-    let binary = &first.binary;
+    let run = ChunkRun {
+        settings,
+        control,
+        emit,
+    };
+    let Some(mut command) = chunk_command(chunk, settings) else {
+        return;
+    };
+    let mut parser = StreamParser::new(Instant::now());
+    let finished = run.read_live(&mut command, chunk, &mut parser);
+    let end = ChunkEnd {
+        exit: finished.as_ref().ok().map(|done| done.exit),
+        timed_out: finished.as_ref().is_ok_and(|done| done.timed_out),
+        output: finished
+            .as_ref()
+            .map(|done| (done.stdout.to_text(), done.stderr.to_text()))
+            .unwrap_or_default(),
+        sections: parser.sections(),
+    };
+    for case in chunk {
+        run.settle(case, &parser, &end);
+    }
+}
+
+/// `<bin> --exact --test-threads=1 NAME...` for one chunk, in the package's directory with
+/// cargo's environment; `None` for an empty chunk.
+fn chunk_command(chunk: &[TestCase], settings: &TestSettings) -> Option<Command> {
+    let binary = &chunk.first()?.binary;
     let mut command = Command::new(&binary.path);
     command
         .args(libtest::batch_args(chunk.iter().any(|case| case.ignored)))
@@ -40,109 +66,138 @@ pub fn run_chunk(
         .env("RUNNER_ATTEMPT", "1")
         .env("RUNNER_TOTAL_ATTEMPTS", (settings.retries + 1).to_string());
     command.args(chunk.iter().map(|case| case.name.as_str()));
-    // The timeout is per test; the chunk gets the sum, and the test running when it runs out
-    // is the one marked.
-    let mut limits = settings.limits.clone();
-    limits.timeout = limits.timeout.map(|t| t * chunk.len() as u32);
-    limits.slow_period = None;
-    limits.coalesce = Some(READ_PAUSE);
+    Some(command)
+}
 
-    let by_name: HashMap<&str, &TestCase> = chunk.iter().map(|c| (c.name.as_str(), c)).collect();
-    let mut parser = StreamParser::new(Instant::now());
-    let mut pending = Pending::default();
-    let mut on_stdout = |bytes: &[u8]| {
-        let now = Instant::now();
-        for step in parser.feed(bytes, now) {
-            match step {
-                Step::Started(name) => {
-                    if let Some(case) = by_name.get(name.as_str()) {
-                        pending.push(TestEvent::TestStarted { id: case.id() });
-                    }
-                }
-                Step::Passed(name, duration) => {
-                    if let Some(case) = by_name.get(name.as_str()) {
+/// How the chunk's process ended, for the tests it left without a verdict.
+struct ChunkEnd {
+    exit: Option<Exit>,
+    timed_out: bool,
+    /// The whole process's stdout and stderr, as kept.
+    output: (String, String),
+    /// The captured output of each failed test, by name.
+    sections: HashMap<String, String>,
+}
+
+/// What every step of a chunk needs.
+struct ChunkRun<'a> {
+    settings: &'a TestSettings,
+    control: &'a RunControl,
+    emit: &'a dyn Fn(TestEvent),
+}
+
+impl ChunkRun<'_> {
+    /// Run the chunk's process, reporting each test as libtest's output says it started and
+    /// passed.
+    fn read_live(
+        &self,
+        command: &mut Command,
+        chunk: &[TestCase],
+        parser: &mut StreamParser,
+    ) -> std::io::Result<Finished> {
+        // The timeout is per test; the chunk gets the sum, and the test running when it runs
+        // out is the one marked.
+        let mut limits = self.settings.limits.clone();
+        limits.timeout = limits.timeout.map(|t| t * chunk.len() as u32);
+        limits.slow_period = None;
+        limits.coalesce = Some(READ_PAUSE);
+        let by_name: HashMap<&str, &TestCase> =
+            chunk.iter().map(|c| (c.name.as_str(), c)).collect();
+        let mut pending = Pending::default();
+        let mut on_stdout = |bytes: &[u8]| {
+            let now = Instant::now();
+            for step in parser.feed(bytes, now) {
+                let (Step::Started(name) | Step::Passed(name, _)) = &step;
+                let Some(case) = by_name.get(name.as_str()) else {
+                    continue;
+                };
+                pending.push(match step {
+                    Step::Started(_) => TestEvent::TestStarted { id: case.id() },
+                    Step::Passed(_, duration) => {
                         let attempt = Attempt::bare(1, Outcome::Passed, duration);
-                        let result = batched(case, attempt, settings);
-                        pending.push(TestEvent::TestFinished(result));
+                        TestEvent::TestFinished(batched(case, attempt, self.settings))
                     }
-                }
+                });
             }
-        }
-        pending.flush_if_due(now, emit);
-    };
-    let hooks = Hooks {
-        on_slow: None,
-        on_stdout: Some(&mut on_stdout),
-    };
-    let finished = process::run(&mut command, &limits, control, None, hooks);
-    pending.flush(emit);
-    let (exit, timed_out) = match &finished {
-        Ok(done) => (Some(done.exit), done.timed_out),
-        Err(_) => (None, false),
-    };
-    let sections = parser.sections();
+            pending.flush_if_due(now, self.emit);
+        };
+        let hooks = Hooks {
+            on_slow: None,
+            on_stdout: Some(&mut on_stdout),
+        };
+        let finished = process::run(command, &limits, self.control, None, hooks);
+        pending.flush(self.emit);
+        finished
+    }
 
-    for case in chunk {
-        let id = case.id();
-        let verdict = parser.verdict(&case.name).cloned();
-        match verdict {
+    /// Give `case` its one final event, from what the chunk said about it.
+    fn settle(&self, case: &TestCase, parser: &StreamParser, end: &ChunkEnd) {
+        let cancelled = self.control.cancelled().is_some();
+        let announce = !parser.was_started(&case.name);
+        match parser.verdict(&case.name) {
             Some(Verdict::Passed) => {} // Already reported as it happened.
+            // Retries run one process per test, like any other retry.
+            Some(Verdict::Failed(_)) if self.settings.retries > 0 => self.rerun_alone(case, false),
             Some(Verdict::Failed(duration)) => {
-                if settings.retries > 0 {
-                    // Retries run one process per test, like any other retry.
-                    rerun_alone(case, settings, control, emit, false);
-                } else {
-                    let outcome = Outcome::Failed {
-                        exit_code: libtest::FAILURE_EXIT_CODE,
-                    };
-                    let mut attempt = Attempt::bare(1, outcome, duration);
-                    attempt.stdout = sections.get(&case.name).cloned().unwrap_or_default();
-                    emit(TestEvent::TestFinished(batched(case, attempt, settings)));
-                }
+                let outcome = Outcome::Failed {
+                    exit_code: libtest::FAILURE_EXIT_CODE,
+                };
+                let mut attempt = Attempt::bare(1, outcome, *duration);
+                attempt.stdout = end.sections.get(&case.name).cloned().unwrap_or_default();
+                (self.emit)(TestEvent::TestFinished(batched(
+                    case,
+                    attempt,
+                    self.settings,
+                )));
             }
             None if parser.running().is_some_and(|(name, _)| name == case.name) => {
-                // The process ended while this test ran: its death is this test's outcome.
-                let outcome = match exit {
-                    _ if control.cancelled().is_some() => Outcome::Cancelled,
-                    _ if timed_out => Outcome::TimedOut,
-                    Some(Exit::Signal(signal)) => Outcome::Crashed {
-                        signal: process::signal_name(signal),
-                    },
-                    Some(Exit::Code(code)) if code != 0 && code != libtest::FAILURE_EXIT_CODE => {
-                        Outcome::Exited { exit_code: code }
-                    }
-                    // Ended cleanly without a verdict: the output was unreadable.
-                    _ => {
-                        let announce = !parser.was_started(&case.name);
-                        rerun_alone(case, settings, control, emit, announce);
-                        continue;
-                    }
-                };
-                let duration = parser
-                    .running()
-                    .map_or(Duration::ZERO, |(_, since)| since.elapsed());
-                let mut attempt = Attempt::bare(1, outcome, duration);
-                if let Ok(done) = &finished {
-                    attempt.stdout = done.stdout.to_text();
-                    attempt.stderr = done.stderr.to_text();
-                }
-                emit(TestEvent::TestFinished(batched(case, attempt, settings)));
+                self.settle_the_running_test(case, parser, end)
             }
-            None => {
-                let announce = !parser.was_started(&case.name);
-                if control.cancelled().is_some() && announce {
-                    emit(TestEvent::TestSkipped {
-                        id,
-                        reason: SkipReason::NotStarted,
-                    });
-                } else if control.cancelled().is_some() {
-                    let result = TestResult::bare(id, Outcome::Cancelled, Duration::ZERO);
-                    emit(TestEvent::TestFinished(result));
-                } else {
-                    rerun_alone(case, settings, control, emit, announce);
-                }
+            None if cancelled && announce => (self.emit)(TestEvent::TestSkipped {
+                id: case.id(),
+                reason: SkipReason::NotStarted,
+            }),
+            None if cancelled => {
+                let result = TestResult::bare(case.id(), Outcome::Cancelled, Duration::ZERO);
+                (self.emit)(TestEvent::TestFinished(result));
             }
+            None => self.rerun_alone(case, announce),
         }
+    }
+
+    /// The process ended while `case` ran: its death is this test's outcome.
+    fn settle_the_running_test(&self, case: &TestCase, parser: &StreamParser, end: &ChunkEnd) {
+        let outcome = match end.exit {
+            _ if self.control.cancelled().is_some() => Outcome::Cancelled,
+            _ if end.timed_out => Outcome::TimedOut,
+            Some(Exit::Signal(signal)) => Outcome::Crashed {
+                signal: process::signal_name(signal),
+            },
+            Some(Exit::Code(code)) if code != 0 && code != libtest::FAILURE_EXIT_CODE => {
+                Outcome::Exited { exit_code: code }
+            }
+            // Ended cleanly without a verdict: the output was unreadable.
+            _ => return self.rerun_alone(case, !parser.was_started(&case.name)),
+        };
+        let duration = parser
+            .running()
+            .map_or(Duration::ZERO, |(_, since)| since.elapsed());
+        let mut attempt = Attempt::bare(1, outcome, duration);
+        (attempt.stdout, attempt.stderr) = end.output.clone();
+        (self.emit)(TestEvent::TestFinished(batched(
+            case,
+            attempt,
+            self.settings,
+        )));
+    }
+
+    /// Run a test the chunk could not settle in its own process, with the usual retries.
+    fn rerun_alone(&self, case: &TestCase, announce: bool) {
+        if announce {
+            (self.emit)(TestEvent::TestStarted { id: case.id() });
+        }
+        let result = single::run_test(case, self.settings, self.control, self.emit);
+        (self.emit)(TestEvent::TestFinished(result));
     }
 }
 
@@ -176,21 +231,6 @@ impl Pending {
             emit(event);
         }
     }
-}
-
-/// Run a test the chunk could not settle in its own process, with the usual retries.
-fn rerun_alone(
-    case: &TestCase,
-    settings: &TestSettings,
-    control: &RunControl,
-    emit: &dyn Fn(TestEvent),
-    announce: bool,
-) {
-    if announce {
-        emit(TestEvent::TestStarted { id: case.id() });
-    }
-    let result = single::run_test(case, settings, control, emit);
-    emit(TestEvent::TestFinished(result));
 }
 
 /// The result of a test's one attempt inside a batch.
