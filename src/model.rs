@@ -1,4 +1,5 @@
-//! What gets run: test binaries, the tests inside them, and how a test is named.
+//! What gets run: test binaries, the tests inside them, and how a test is named; the types
+//! every stage shares.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,7 +8,19 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::libtest;
-use crate::report::event::TestId;
+
+/// Identifies one test across the run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TestId {
+    pub binary_id: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for TestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.binary_id, self.name)
+    }
+}
 
 /// The kind of cargo target a test binary was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -20,10 +20,10 @@ use crate::report::{
     self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter,
     Reporters,
 };
-use crate::run::jobs::BatchChoice;
 use crate::run::logs;
-use crate::run::pass::{run_pass, Pass};
-use crate::run::single::TestSettings;
+use crate::run::BatchChoice;
+use crate::run::TestSettings;
+use crate::run::{run_pass, Pass};
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::report::event::TestId;
+use crate::model::TestId;
 
 const FORMAT_VERSION: u32 = 1;
 /// Durations kept per test: enough to smooth out noise, few enough to follow real changes.

@@ -57,9 +57,9 @@ pub fn keep_last_failed(cases: &mut Vec<TestCase>, history: &History) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TestId;
     use crate::model::{Invocation, TargetKind, TestBinary};
     use crate::plan::history::Observation;
-    use crate::report::event::TestId;
     use std::collections::HashSet;
     use std::sync::Arc;
     use std::time::Duration;

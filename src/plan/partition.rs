@@ -11,8 +11,8 @@
 use std::hash::Hasher;
 use std::time::Duration;
 
+use crate::model::TestId;
 use crate::plan::history::History;
-use crate::report::event::TestId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {

@@ -1,9 +1,10 @@
 //! Runs one child process to completion: its own process group, both pipes drained at once,
 //! a timeout with a grace period, and no process of its group left alive afterwards.
 //!
-//! This is the only module that talks to the operating system's process API (through `nix`).
-//! Every wait is a `poll` on the two pipes and a pidfd, so a child that prints nothing costs no
-//! CPU, and a child whose pipes are held open by something it spawned cannot stall us.
+//! Every test process and every listing runs through here (cargo itself is started by
+//! discovery with plain `std::process`). Every wait is a `poll` on the two pipes and a pidfd,
+//! so a child that prints nothing costs no CPU, and a child whose pipes are held open by
+//! something it spawned cannot stall us.
 
 use std::fs::File;
 use std::io::{self, Read};

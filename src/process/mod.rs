@@ -1,9 +1,9 @@
 //! The operating system's side of a test: spawning a child in its own process group, capturing
 //! its output within bounds, timeouts, signals to and from the runner, processes that escape
-//! their test, and the runner's own resource usage.
+//! their test, and the runner's own resource usage. The only stage that calls the process API.
 //!
 //! What does not belong here: what a test is or how its outcome is judged (that is `run` and
-//! `libtest`).
+//! `libtest`). `Captured` and the pipes stay private: other stages see finished text.
 
 mod capture;
 mod child;
@@ -14,6 +14,6 @@ mod usage;
 
 #[cfg(test)]
 pub use capture::Captured;
-pub use child::*;
+pub use child::{run, signal_name, Exit, Finished, Hooks, Limits};
 pub use orphans::{become_subreaper, kill_orphans};
 pub use usage::{mark_start, own_usage};

@@ -7,24 +7,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::model::ListFailure;
+pub use crate::model::TestId;
 
 pub use super::result::{Attempt, Outcome, ResultPolicy, TestResult, Verdict};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// Identifies one test across the run.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct TestId {
-    pub binary_id: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for TestId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.binary_id, self.name)
-    }
-}
 
 /// What a pass is called when a run compares two: `serial` then `parallel` under `--compare`,
 /// `process` then `batch` under `--compare-modes`.

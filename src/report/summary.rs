@@ -105,10 +105,12 @@ impl Summary {
         }
     }
 
-    /// Close the run: record its wall time and sort failures so logs diff cleanly.
-    pub fn finish(&mut self, wall: Duration) {
+    /// Close the run: record its wall time and the runner's own CPU time and peak memory, and
+    /// sort failures so logs diff cleanly.
+    pub fn finish(&mut self, wall: Duration, (runner_cpu, peak_rss_kib): (Duration, u64)) {
         self.stats.wall = wall;
-        (self.stats.runner_cpu, self.stats.peak_rss_kib) = crate::process::own_usage();
+        self.stats.runner_cpu = runner_cpu;
+        self.stats.peak_rss_kib = peak_rss_kib;
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
         self.flaky.sort();
         self.stats.flaky = self.flaky.len();
@@ -167,7 +169,7 @@ mod tests {
             },
             reason: SkipReason::Ignored,
         });
-        summary.finish(Duration::from_millis(600));
+        summary.finish(Duration::from_millis(600), (Duration::ZERO, 0));
         assert_eq!(
             (
                 summary.stats.passed,

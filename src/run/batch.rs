@@ -12,12 +12,12 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::single::{self, TestSettings};
 use crate::libtest::{self, Step, StreamParser, Verdict};
 use crate::model::TestCase;
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks};
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
-use crate::run::single::{self, TestSettings};
 
 /// How long to let a chunk's output pile up between reads (see `Limits::coalesce`).
 const READ_PAUSE: Duration = Duration::from_millis(2);

@@ -2,14 +2,19 @@
 //! runs them N at a time within the test groups' limits, and the retries of a test.
 //!
 //! What does not belong here: spawning and watching a child (that is `process`) and formatting
-//! anything for people (`report`); this stage only emits events.
+//! anything for people (`report`); this stage only emits events. Its insides (the pool's
+//! queue, the chunking, the batch reader) are private to it.
 
-pub mod batch;
+mod batch;
 mod chunks;
 pub mod groups;
-pub mod jobs;
+mod jobs;
 pub mod logs;
-pub mod pass;
-pub mod pool;
+mod pass;
+mod pool;
 mod queue;
-pub mod single;
+mod single;
+
+pub use jobs::BatchChoice;
+pub use pass::{run_pass, Pass};
+pub use single::TestSettings;

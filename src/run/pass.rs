@@ -16,7 +16,7 @@ use crate::cli::{RunConfig, Source};
 use crate::model::TestCase;
 use crate::plan::history::Observation;
 use crate::plan::Plan;
-use crate::process::control::RunControl;
+use crate::process::{self, control::RunControl};
 use crate::report::event::{PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION};
 use crate::report::rerun;
 use crate::report::summary::Summary;
@@ -154,7 +154,7 @@ impl<'a> Receiver<'a> {
     }
 
     fn finish(mut self, started: Instant, control: &RunControl) -> PassOutcome {
-        self.summary.finish(started.elapsed());
+        self.summary.finish(started.elapsed(), process::own_usage());
         self.summary.cancelled_by = control.cancelled();
         let stats = self.summary.stats.clone();
         self.reporters.on_event(&TestEvent::RunFinished(stats));
