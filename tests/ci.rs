@@ -898,7 +898,7 @@ fn time_partition_balances() {
     )
     .expect("history.json is JSON");
     let expected_secs = |key: &TestKey| -> f64 {
-        let record = &history["tests"][format!("{} {}", key.0, key.1)];
+        let record = &history["binaries"][&key.0][&key.1];
         let durations = record["durations"]
             .as_array()
             .unwrap_or_else(|| panic!("no history for {key:?}: {history}"));

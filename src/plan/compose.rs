@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::{LastFailed, RunConfig};
-use crate::model::{ListFailure, TestBinary, TestCase};
+use crate::model::{ListFailure, TestBinary, TestCase, TestId};
 use crate::plan::discover::Discovered;
-use crate::plan::history::{self, History, Observation};
+use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition};
@@ -21,7 +21,7 @@ pub struct Plan {
     pub target_dir: Option<PathBuf>,
     pub history: History,
     /// History keys of every test listed, selected or not: what exists now.
-    pub listed: HashSet<String>,
+    pub listed: HashSet<TestId>,
     pub to_run: Vec<TestCase>,
     pub ignored: Vec<TestCase>,
     pub notes: Vec<String>,
@@ -65,7 +65,7 @@ impl Plan {
                 }
             };
             for case in cases {
-                plan.listed.insert(history::key(&case.id()));
+                plan.listed.insert(case.id());
                 match config.selection.verdict(&case.name, case.ignored) {
                     Verdict::Run => plan.to_run.push(case),
                     Verdict::SkipIgnored => plan.ignored.push(case),

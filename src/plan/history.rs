@@ -16,18 +16,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::TestId;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Durations kept per test: enough to smooth out noise, few enough to follow real changes.
 const DURATIONS_KEPT: usize = 5;
 /// A test not seen for this many runs is forgotten.
 const RUNS_KEPT: u64 = 30;
+/// No test takes a week: a recorded duration beyond this (or negative, or not a number) is
+/// damage, and is dropped rather than trusted.
+const LONGEST_CREDIBLE_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The tests' records, by binary id, then by test name.
+type Records = BTreeMap<String, BTreeMap<String, TestRecord>>;
+
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct History {
     version: u32,
     /// How many runs have been recorded.
     runs: u64,
-    /// Keyed by `binary-id test-name`.
+    binaries: Records,
+}
+
+/// The file as written by any version: version 1 kept `tests` keyed by `binary-id test-name`,
+/// which cannot be split back where a binary id holds a space; version 2 nests the names under
+/// their binary.
+#[derive(Deserialize)]
+struct StoredHistory {
+    version: u32,
+    runs: u64,
+    #[serde(default)]
+    binaries: Records,
+    #[serde(default)]
     tests: BTreeMap<String, TestRecord>,
 }
 
@@ -41,6 +59,18 @@ struct TestRecord {
     failed: bool,
     /// The run number that last ran this test.
     last_run: u64,
+}
+
+impl TestRecord {
+    /// Drop durations no test could have had; returns how many were dropped.
+    fn drop_incredible(&mut self) -> usize {
+        let credible =
+            |secs: &f64| secs.is_finite() && (0.0..=LONGEST_CREDIBLE_SECS).contains(secs);
+        let before = self.durations.len() + self.batched.len();
+        self.durations.retain(credible);
+        self.batched.retain(credible);
+        before - self.durations.len() - self.batched.len()
+    }
 }
 
 /// What one run contributes: every test that ran, its duration and whether it failed.
@@ -60,22 +90,60 @@ impl History {
     }
 
     /// Load the history; a missing file is an empty history, an unreadable one is an error
-    /// the caller shows as a warning.
+    /// the caller shows as a warning. Durations no test could have had are dropped, with a
+    /// warning, so that no state file can stop a run.
     pub fn load(path: &Path) -> Result<History> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let history: History = serde_json::from_str(&text)
+        let stored: StoredHistory = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid history file", path.display()))?;
-        anyhow::ensure!(
-            history.version == FORMAT_VERSION,
-            "{} has format version {}, expected {FORMAT_VERSION}",
-            path.display(),
-            history.version
-        );
+        let mut history = match stored.version {
+            1 => History::from_version_1(stored),
+            FORMAT_VERSION => History {
+                version: FORMAT_VERSION,
+                runs: stored.runs,
+                binaries: stored.binaries,
+            },
+            other => anyhow::bail!(
+                "{} has format version {other}, expected {FORMAT_VERSION}",
+                path.display()
+            ),
+        };
+        let dropped: usize = history
+            .binaries
+            .values_mut()
+            .flat_map(BTreeMap::values_mut)
+            .map(TestRecord::drop_incredible)
+            .sum();
+        if dropped > 0 {
+            eprintln!(
+                "warning: {} held {dropped} duration(s) that are not a number of seconds a test \
+                 could take; they were dropped",
+                path.display()
+            );
+        }
         Ok(history)
+    }
+
+    /// Version 1 keys were `binary-id test-name`: split at the first space, which is right
+    /// for every binary id cargo gives.
+    fn from_version_1(stored: StoredHistory) -> History {
+        let mut binaries = Records::new();
+        for (key, record) in stored.tests {
+            let (binary, name) = key.split_once(' ').unwrap_or(("", key.as_str()));
+            binaries
+                .entry(binary.to_string())
+                .or_default()
+                .insert(name.to_string(), record);
+        }
+        History {
+            version: FORMAT_VERSION,
+            runs: stored.runs,
+            binaries,
+        }
     }
 
     /// Write atomically: readers see the old file or the new one, never a mix.
@@ -94,32 +162,38 @@ impl History {
         Ok(())
     }
 
+    fn record_of(&self, id: &TestId) -> Option<&TestRecord> {
+        self.binaries.get(&id.binary_id)?.get(&id.name)
+    }
+
     /// The expected duration of a test in its own process: the mean of its recent runs (or of
     /// its batched runs when it never ran alone).
     pub fn expected(&self, id: &TestId) -> Option<Duration> {
-        let record = self.tests.get(&key(id))?;
+        let record = self.record_of(id)?;
         mean(&record.durations).or_else(|| mean(&record.batched))
     }
 
     /// The expected duration of a test inside a batch, falling back to its own-process time.
     pub fn expected_batched(&self, id: &TestId) -> Option<Duration> {
-        let record = self.tests.get(&key(id))?;
+        let record = self.record_of(id)?;
         mean(&record.batched).or_else(|| mean(&record.durations))
     }
 
     /// Whether the test failed the last time it ran.
     pub fn failed_last_time(&self, id: &TestId) -> bool {
-        self.tests.get(&key(id)).is_some_and(|r| r.failed)
+        self.record_of(id).is_some_and(|r| r.failed)
     }
 
-    /// Fold one run in. `listed` holds every test id that exists now, per binary listed, so
-    /// that tests deleted from those binaries are pruned.
-    pub fn record(&mut self, observations: &[Observation], listed: &HashSet<String>) {
+    /// Fold one run in. `listed` holds every test that exists now, in the binaries that were
+    /// listed, so that tests deleted from those binaries are pruned.
+    pub fn record(&mut self, observations: &[Observation], listed: &HashSet<TestId>) {
         self.version = FORMAT_VERSION;
         self.runs += 1;
         let run = self.runs;
         for observation in observations {
-            let record = self.tests.entry(key(&observation.id)).or_default();
+            let id = &observation.id;
+            let binary = self.binaries.entry(id.binary_id.clone()).or_default();
+            let record = binary.entry(id.name.clone()).or_default();
             let list = if observation.batched {
                 &mut record.batched
             } else {
@@ -131,29 +205,32 @@ impl History {
             record.failed = observation.failed;
             record.last_run = run;
         }
-        let listed_binaries: HashSet<&str> = listed
-            .iter()
-            .filter_map(|k| k.split_once(' ').map(|(b, _)| b))
-            .collect();
-        self.tests.retain(|k, record| {
-            let binary = k.split_once(' ').map_or("", |(b, _)| b);
-            let deleted = listed_binaries.contains(binary) && !listed.contains(k);
-            !deleted && run - record.last_run < RUNS_KEPT
-        });
+        let listed_binaries: HashSet<&str> =
+            listed.iter().map(|id| id.binary_id.as_str()).collect();
+        for (binary_id, tests) in &mut self.binaries {
+            let was_listed = listed_binaries.contains(binary_id.as_str());
+            tests.retain(|name, record| {
+                let id = TestId {
+                    binary_id: binary_id.clone(),
+                    name: name.clone(),
+                };
+                let deleted = was_listed && !listed.contains(&id);
+                !deleted && run - record.last_run < RUNS_KEPT
+            });
+        }
+        self.binaries.retain(|_, tests| !tests.is_empty());
     }
 }
 
+/// The mean of credible durations (see [`LONGEST_CREDIBLE_SECS`]).
 fn mean(values: &[f64]) -> Option<Duration> {
     if values.is_empty() {
         return None;
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    Some(Duration::from_secs_f64(mean.max(0.0)))
-}
-
-/// The history key of a test.
-pub fn key(id: &TestId) -> String {
-    format!("{} {}", id.binary_id, id.name)
+    Some(Duration::from_secs_f64(
+        mean.clamp(0.0, LONGEST_CREDIBLE_SECS),
+    ))
 }
 
 #[cfg(test)]
@@ -181,7 +258,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = History::path_in(dir.path());
         let mut history = History::load(&path).unwrap();
-        let listed: HashSet<String> = ["bin a", "bin b"].iter().map(|s| s.to_string()).collect();
+        let listed: HashSet<TestId> = [id("a"), id("b")].into();
         history.record(
             &[observe("a", 100, false), observe("b", 300, true)],
             &listed,
@@ -214,14 +291,14 @@ mod tests {
     #[test]
     fn deleted_tests_are_pruned_and_durations_bounded() {
         let mut history = History::default();
-        let both: HashSet<String> = ["bin a", "bin b"].iter().map(|s| s.to_string()).collect();
+        let both: HashSet<TestId> = [id("a"), id("b")].into();
         for _ in 0..10 {
             history.record(&[observe("a", 10, false), observe("b", 10, false)], &both);
         }
-        assert_eq!(history.tests["bin a"].durations.len(), DURATIONS_KEPT);
-        let only_a: HashSet<String> = ["bin a".to_string()].into();
+        assert_eq!(history.binaries["bin"]["a"].durations.len(), DURATIONS_KEPT);
+        let only_a: HashSet<TestId> = [id("a")].into();
         history.record(&[observe("a", 10, false)], &only_a);
-        assert!(!history.tests.contains_key("bin b"));
+        assert!(!history.binaries["bin"].contains_key("b"));
     }
 
     #[test]
@@ -231,5 +308,52 @@ mod tests {
         std::fs::write(&path, "{ not json").unwrap();
         let err = History::load(&path).unwrap_err();
         assert!(format!("{err:#}").contains("not a valid history file"));
+    }
+
+    #[test]
+    fn a_binary_id_with_a_space_keeps_its_tests() {
+        // A prebuilt binary's id is its file name, which may hold a space.
+        let spaced = TestId {
+            binary_id: "my tests".into(),
+            name: "a".into(),
+        };
+        let observation = Observation {
+            id: spaced.clone(),
+            duration: Duration::from_millis(5),
+            failed: true,
+            batched: false,
+        };
+        let mut history = History::default();
+        history.record(&[observation], &[spaced.clone()].into());
+        history.record(&[], &[spaced.clone()].into());
+        assert!(history.failed_last_time(&spaced), "pruned: {history:?}");
+    }
+
+    #[test]
+    fn version_1_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        let v1 = r#"{"version":1,"runs":3,"tests":{"bin a":{"durations":[0.5],"failed":true,"last_run":3}}}"#;
+        std::fs::write(&path, v1).unwrap();
+        let history = History::load(&path).unwrap();
+        assert!(history.failed_last_time(&id("a")));
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn incredible_durations_are_dropped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        let text = r#"{"version":2,"runs":1,"binaries":{"bin":{
+            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1},
+            "b":{"durations":[1e300],"failed":false,"last_run":1}}}}"#;
+        std::fs::write(&path, text).unwrap();
+        let history = History::load(&path).unwrap();
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(250)));
+        assert_eq!(
+            history.expected_batched(&id("a")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(history.expected(&id("b")), None);
     }
 }
