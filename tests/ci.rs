@@ -234,13 +234,24 @@ const EVENT_TYPES: [&str; 9] = [
     "run-finished",
 ];
 
-#[test]
-fn json_stream_matches_the_run() {
-    let expected = expected_outcomes();
+/// The shared full run's events, after checking its exit code (the fixture has failures).
+fn full_run_events() -> (&'static Run, Vec<Value>) {
     let run = &full_outcomes_run().run;
     run.assert_code(100);
+    (run, run.events())
+}
 
-    // stdout holds JSON lines and nothing else.
+/// Each test's final label (PASS, FAIL, ...), from its final event.
+fn final_labels(events: &[Value]) -> BTreeMap<TestKey, String> {
+    final_events(events)
+        .iter()
+        .map(|(k, e)| (k.clone(), label_of(e)))
+        .collect()
+}
+
+#[test]
+fn json_stdout_holds_only_event_lines_of_documented_types() {
+    let (run, events) = full_run_events();
     assert!(run.stdout.ends_with('\n'), "{}", run.context());
     for line in run.stdout_lines() {
         assert!(
@@ -249,15 +260,18 @@ fn json_stream_matches_the_run() {
             run.context()
         );
     }
-    let events = run.events();
     for event in &events {
         assert!(
             EVENT_TYPES.contains(&event_type(event)),
             "undocumented event type: {event}"
         );
     }
+}
 
-    // run-started first, run-finished last, once each.
+#[test]
+fn json_stream_is_framed_by_one_run_started_and_one_run_finished() {
+    let expected = expected_outcomes();
+    let (run, events) = full_run_events();
     assert_eq!(events_of(&events, "run-started").len(), 1);
     assert_eq!(events_of(&events, "run-finished").len(), 1);
     let first = &events[0];
@@ -272,8 +286,12 @@ fn json_stream_matches_the_run() {
         "{first}"
     );
     assert!(events_of(&events, "list-failed").is_empty());
+}
 
-    // Exactly one test-started before each test-finished; skipped tests never start.
+/// Exactly one test-started before each test-finished; skipped tests never start.
+#[test]
+fn json_each_finished_test_started_once_before_and_skipped_tests_never_start() {
+    let (_, events) = full_run_events();
     let mut started_at: BTreeMap<TestKey, usize> = BTreeMap::new();
     let mut finished_at: BTreeMap<TestKey, usize> = BTreeMap::new();
     for (index, event) in events.iter().enumerate() {
@@ -307,16 +325,22 @@ fn json_stream_matches_the_run() {
         assert!(!started_at.contains_key(&key), "skipped {key:?} started");
         assert_eq!(event["reason"], "ignored", "{event}");
     }
+}
 
-    // The final events are the expected table, and run-finished counts them.
-    let finals = final_events(&events);
-    let actual: BTreeMap<TestKey, String> = finals
-        .iter()
-        .map(|(k, e)| (k.clone(), label_of(e)))
-        .collect();
+#[test]
+fn json_final_events_match_the_expected_table() {
+    let expected = expected_outcomes();
+    let (run, events) = full_run_events();
+    let actual = final_labels(&events);
     assert_eq!(actual, expected, "{}", run.context());
-    let (passed, failed, skipped) = counts(&actual);
-    assert_eq!(counts(&expected), (passed, failed, skipped));
+    assert_eq!(counts(&expected), counts(&actual));
+}
+
+#[test]
+fn json_run_finished_counts_the_final_events() {
+    let (_, events) = full_run_events();
+    let (passed, failed, skipped) = counts(&final_labels(&events));
+    let last = events.last().expect("events");
     assert_eq!(last["passed"], passed, "{last}");
     assert_eq!(last["failed"], failed, "{last}");
     assert_eq!(last["skipped"], skipped, "{last}");
@@ -326,8 +350,13 @@ fn json_stream_matches_the_run() {
     for field in ["wall", "summed"] {
         assert!(last[field].as_f64().is_some_and(|s| s >= 0.0), "{last}");
     }
+}
 
-    // The human report went to stderr and still ends with the Summary line.
+/// The human report went to stderr and still ends with the Summary line.
+#[test]
+fn json_moves_the_human_report_to_stderr() {
+    let (run, events) = full_run_events();
+    let (passed, failed, skipped) = counts(&final_labels(&events));
     assert_eq!(
         run.stderr.lines().last().unwrap_or(""),
         summary_line(passed, failed, skipped),
@@ -335,10 +364,19 @@ fn json_stream_matches_the_run() {
         run.context()
     );
     assert!(!run.stdout.contains("Summary:"), "{}", run.context());
+}
 
-    // `runner list --format json` lists the same tests, marking ignored and whole binaries.
+/// `runner list --format json` of the outcomes fixture: the run and the tests it lists.
+fn outcomes_listing() -> (Run, Vec<(TestKey, bool, bool)>) {
     let list = run_fixture_with("outcomes", &["list", "--format", "json"], |_| {});
     let tests = listed(&list);
+    (list, tests)
+}
+
+/// `runner list --format json` lists the tests the run ran, each once.
+#[test]
+fn json_listing_lists_each_test_of_the_run_once() {
+    let (list, tests) = outcomes_listing();
     let keys: Vec<TestKey> = tests.iter().map(|(k, _, _)| k.clone()).collect();
     let unique: BTreeSet<TestKey> = keys.iter().cloned().collect();
     assert_eq!(
@@ -348,6 +386,12 @@ fn json_stream_matches_the_run() {
         list.context()
     );
     assert_eq!(unique, expected_keys(), "{}", list.context());
+}
+
+#[test]
+fn json_listing_marks_ignored_tests_and_whole_binaries() {
+    let expected = expected_outcomes();
+    let (_, tests) = outcomes_listing();
     for (key, ignored, whole) in &tests {
         assert_eq!(*ignored, expected[key] == "SKIP", "ignored flag of {key:?}");
         let custom = key.0.starts_with("outcomes::custom");
@@ -359,11 +403,9 @@ fn json_stream_matches_the_run() {
 // 2. JUnit XML.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn junit_report_is_valid_and_complete() {
-    let expected = expected_outcomes();
+/// The shared full run and its JUnit report, which must exist although the run failed.
+fn full_junit() -> (&'static FullRun, String, Report) {
     let full = full_outcomes_run();
-    // Written although the run failed.
     full.run.assert_code(100);
     assert!(
         full.junit_path_existed,
@@ -372,14 +414,34 @@ fn junit_report_is_valid_and_complete() {
         full.run.context()
     );
     let (xml, report) = parse_junit(&full.junit_xml_path);
+    (full, xml, report)
+}
 
-    // Totals: every selected test, failures = FAIL + CRASH + EXIT, no errors.
+/// Text of an optional JUnit string, "" when absent.
+fn text_of(value: Option<&quick_junit::XmlString>) -> &str {
+    value.map(|s| s.as_str()).unwrap_or("")
+}
+
+#[test]
+fn junit_report_is_written_although_the_run_failed() {
+    full_junit();
+}
+
+/// Totals: every selected test, failures = FAIL + CRASH + EXIT, no errors.
+#[test]
+fn junit_totals_count_every_test_and_failure() {
+    let expected = expected_outcomes();
+    let (_, xml, report) = full_junit();
     let (_, failed, _) = counts(&expected);
     assert_eq!(report.tests, expected.len(), "{xml}");
     assert_eq!(report.failures, failed, "{xml}");
     assert_eq!(report.errors, 0, "{xml}");
+}
 
-    // One suite per binary, with its own counts.
+#[test]
+fn junit_has_one_suite_per_binary_with_its_own_counts() {
+    let expected = expected_outcomes();
+    let (_, xml, report) = full_junit();
     let mut want: BTreeMap<String, (usize, usize, usize, usize)> = BTreeMap::new();
     for ((binary, _), label) in &expected {
         let entry = want.entry(binary.clone()).or_default();
@@ -391,8 +453,12 @@ fn junit_report_is_valid_and_complete() {
     for suite in &report.test_suites {
         assert_eq!(suite.tests, suite.test_cases.len(), "{xml}");
     }
+}
 
-    // Every test once, with the right status.
+#[test]
+fn junit_records_every_test_once_with_its_status() {
+    let expected = expected_outcomes();
+    let (_, xml, report) = full_junit();
     let cases = junit_cases(&report);
     assert_eq!(
         cases.keys().cloned().collect::<BTreeSet<_>>(),
@@ -407,45 +473,67 @@ fn junit_report_is_valid_and_complete() {
             label
         };
         assert_eq!(junit_label(case), want, "{key:?}: {:?}", case.status);
-        match &case.status {
-            TestCaseStatus::Skipped { message, .. } => {
-                let message = message.as_ref().map(|m| m.as_str()).unwrap_or("");
-                assert!(message.contains("ignored"), "{key:?}: {message:?}");
-            }
-            TestCaseStatus::NonSuccess { message, .. } => {
-                let message = message.as_ref().map(|m| m.as_str()).unwrap_or("");
-                assert!(!message.trim().is_empty(), "{key:?} has no message");
-                assert!(case.system_out.is_some(), "{key:?} has no system-out");
-                assert!(case.system_err.is_some(), "{key:?} has no system-err");
-            }
-            TestCaseStatus::Success { flaky_runs } => {
-                assert!(flaky_runs.is_empty(), "{key:?} is not flaky");
-            }
+    }
+}
+
+#[test]
+fn junit_skipped_tests_say_they_are_ignored() {
+    let (_, _, report) = full_junit();
+    for (key, case) in &junit_cases(&report) {
+        if let TestCaseStatus::Skipped { message, .. } = &case.status {
+            let message = text_of(message.as_ref());
+            assert!(message.contains("ignored"), "{key:?}: {message:?}");
         }
     }
+}
 
-    // A failure carries its panic message and its output.
+#[test]
+fn junit_failures_have_a_message_and_both_outputs() {
+    let (_, _, report) = full_junit();
+    for (key, case) in &junit_cases(&report) {
+        if let TestCaseStatus::NonSuccess { message, .. } = &case.status {
+            let message = text_of(message.as_ref());
+            assert!(!message.trim().is_empty(), "{key:?} has no message");
+            assert!(case.system_out.is_some(), "{key:?} has no system-out");
+            assert!(case.system_err.is_some(), "{key:?} has no system-err");
+        }
+    }
+}
+
+#[test]
+fn junit_passes_without_retries_have_no_flaky_runs() {
+    let (_, _, report) = full_junit();
+    for (key, case) in &junit_cases(&report) {
+        if let TestCaseStatus::Success { flaky_runs } = &case.status {
+            assert!(flaky_runs.is_empty(), "{key:?} is not flaky");
+        }
+    }
+}
+
+/// A failure carries its panic message and its output.
+#[test]
+fn junit_failure_carries_its_panic_message_and_output() {
+    let (_, _, report) = full_junit();
+    let cases = junit_cases(&report);
     let failing = cases[&key("outcomes", "prints_then_fails")];
     let TestCaseStatus::NonSuccess { message, .. } = &failing.status else {
         panic!("prints_then_fails did not fail: {:?}", failing.status);
     };
-    let message = message.as_ref().map(|m| m.as_str()).unwrap_or("");
+    let message = text_of(message.as_ref());
     assert!(message.contains("boom"), "{message:?}");
-    let out = failing
-        .system_out
-        .as_ref()
-        .map(|s| s.as_str())
-        .unwrap_or("");
-    let err = failing
-        .system_err
-        .as_ref()
-        .map(|s| s.as_str())
-        .unwrap_or("");
+    let out = text_of(failing.system_out.as_ref());
+    let err = text_of(failing.system_err.as_ref());
     assert!(out.contains("marker-before-failure"), "system-out: {out:?}");
     assert!(
         err.contains("marker-before-failure-stderr"),
         "system-err: {err:?}"
     );
+}
+
+#[test]
+fn junit_message_of_a_failed_assertion_names_the_assertion() {
+    let (_, _, report) = full_junit();
+    let cases = junit_cases(&report);
     let assert_case = cases[&key("outcomes", "fails_assert")];
     let TestCaseStatus::NonSuccess { message, .. } = &assert_case.status else {
         panic!("fails_assert did not fail");
@@ -456,25 +544,23 @@ fn junit_report_is_valid_and_complete() {
             .is_some_and(|m| m.as_str().contains("assertion")),
         "{message:?}"
     );
+}
 
-    // A test that fails once and passes on its retry: a passing case with a flakyFailure.
+/// Run `test` of `fixture` alone with one retry and a JUnit report; the run and its report.
+fn junit_with_one_retry(fixture: &str, test: &str, code: i32) -> (String, Report) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let flaky_path = dir.path().join("flaky.xml");
-    let flaky_arg = flaky_path.to_str().expect("utf-8 path");
-    let run = run_fixture_with(
-        "faults",
-        &[
-            "flaky_first_attempt",
-            "--exact",
-            "--retries",
-            "1",
-            "--junit",
-            flaky_arg,
-        ],
-        |_| {},
-    );
-    run.assert_code(0);
-    let (xml, report) = parse_junit(&flaky_path);
+    let path = dir.path().join("junit.xml");
+    let arg = path.to_str().expect("utf-8 path");
+    let args = [test, "--exact", "--retries", "1", "--junit", arg];
+    let run = run_fixture_with(fixture, &args, |_| {});
+    run.assert_code(code);
+    parse_junit(&path)
+}
+
+/// A test that fails once and passes on its retry: a passing case with a flakyFailure.
+#[test]
+fn junit_records_flaky_runs_as_flaky_failures() {
+    let (xml, report) = junit_with_one_retry("faults", "flaky_first_attempt", 0);
     assert_eq!((report.tests, report.failures), (1, 0), "{xml}");
     let cases = junit_cases(&report);
     let case = cases[&key("faults", "flaky_first_attempt")];
@@ -488,24 +574,12 @@ fn junit_report_is_valid_and_complete() {
         rerun_err.is_some_and(|e| e.contains("failing on purpose on attempt 1")),
         "{xml}"
     );
+}
 
-    // A test that fails every attempt: a failure with the earlier attempt as rerunFailure.
-    let always_path = dir.path().join("always.xml");
-    let always_arg = always_path.to_str().expect("utf-8 path");
-    let run = run_fixture_with(
-        "outcomes",
-        &[
-            "fails_assert",
-            "--exact",
-            "--retries",
-            "1",
-            "--junit",
-            always_arg,
-        ],
-        |_| {},
-    );
-    run.assert_code(100);
-    let (xml, report) = parse_junit(&always_path);
+/// A test that fails every attempt: a failure with the earlier attempt as rerunFailure.
+#[test]
+fn junit_records_earlier_failed_attempts_as_rerun_failures() {
+    let (xml, report) = junit_with_one_retry("outcomes", "fails_assert", 100);
     assert_eq!((report.tests, report.failures), (1, 1), "{xml}");
     let cases = junit_cases(&report);
     let TestCaseStatus::NonSuccess { reruns, .. } = &cases[&key("outcomes", "fails_assert")].status
@@ -514,31 +588,36 @@ fn junit_report_is_valid_and_complete() {
     };
     assert_eq!(reruns.len(), 1, "{xml}");
     assert!(xml.contains("<rerunFailure"), "{xml}");
+}
 
-    // A report that cannot be written: one error line naming it, a non-zero exit, no panic.
-    for (filter, code) in [("passes", 1), ("fails_assert", 100)] {
-        let run = run_fixture_with(
-            "outcomes",
-            &[filter, "--exact", "--junit", "/proc/x/junit.xml"],
-            |_| {},
-        );
-        run.assert_code(code);
-        let errors: Vec<&str> = run
-            .stderr_lines()
-            .into_iter()
-            .filter(|l| l.starts_with("error:"))
-            .collect();
-        assert_eq!(errors.len(), 1, "one error line expected{}", run.context());
-        assert!(errors[0].contains("/proc/x/junit.xml"), "{}", run.context());
-        assert!(!run.stderr.contains("panicked"), "{}", run.context());
-        // The run itself was reported.
-        let summary = if code == 1 {
-            summary_line(1, 0, 0)
-        } else {
-            summary_line(0, 1, 0)
-        };
-        assert!(run.stdout.contains(&summary), "{}", run.context());
-    }
+/// A report that cannot be written: one error line naming it, exit `code`, no panic, and the
+/// run itself still reported with `summary`.
+fn assert_unwritable_junit_reported(filter: &str, code: i32, summary: String) {
+    let run = run_fixture_with(
+        "outcomes",
+        &[filter, "--exact", "--junit", "/proc/x/junit.xml"],
+        |_| {},
+    );
+    run.assert_code(code);
+    let errors: Vec<&str> = run
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected{}", run.context());
+    assert!(errors[0].contains("/proc/x/junit.xml"), "{}", run.context());
+    assert!(!run.stderr.contains("panicked"), "{}", run.context());
+    assert!(run.stdout.contains(&summary), "{}", run.context());
+}
+
+#[test]
+fn unwritable_junit_report_fails_a_passing_run_with_exit_1() {
+    assert_unwritable_junit_reported("passes", 1, summary_line(1, 0, 0));
+}
+
+#[test]
+fn unwritable_junit_report_keeps_exit_100_of_a_failing_run() {
+    assert_unwritable_junit_reported("fails_assert", 100, summary_line(0, 1, 0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,46 +671,61 @@ fn profile_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, Vec<Val
     (run, events, workers)
 }
 
-#[test]
-fn profiles_from_config_file() {
+/// The profile crate with [`PROFILES`] as its config, and where the ci profile's report goes.
+fn profile_crate_with_config() -> (tempfile::TempDir, PathBuf) {
     let krate = profile_crate();
-    let dir = krate.path();
-    let config = write_config(dir, PROFILES);
-    let profile_junit = dir.join("target").join("ci-junit.xml");
+    write_config(krate.path(), PROFILES);
+    let profile_junit = krate.path().join("target").join("ci-junit.xml");
+    (krate, profile_junit)
+}
 
-    // No --profile: [profile.default] applies, and writes no JUnit report.
-    let (run, events, workers) = profile_run(dir, &[], &[]);
+/// No --profile: [profile.default] applies, and writes no JUnit report.
+#[test]
+fn default_profile_applies_without_a_profile_flag() {
+    let (krate, profile_junit) = profile_crate_with_config();
+    let (run, events, workers) = profile_run(krate.path(), &[], &[]);
     assert_eq!(workers, 7, "{}", run.context());
     assert_eq!(finished(&events).len(), 10, "{}", run.context());
     assert!(!profile_junit.exists());
+}
 
-    // --profile ci and RUNNER_PROFILE=ci select it: 5 workers, the report at its path, and a
-    // stop after the first failure (only a_fails can fail).
-    let by_flag: (&[&str], &[(&str, &str)]) = (&["--profile", "ci"], &[]);
-    let by_env: (&[&str], &[(&str, &str)]) = (&[], &[("RUNNER_PROFILE", "ci")]);
-    for (args, env) in [by_flag, by_env] {
-        let _ = std::fs::remove_file(&profile_junit);
-        let (run, events, workers) = profile_run(dir, args, env);
-        assert_eq!(workers, 5, "{}", run.context());
-        let failed: Vec<TestKey> = finished(&events)
-            .into_iter()
-            .filter(|(_, status)| status != "passed")
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(failed, [key("ciprofile", "a_fails")], "{}", run.context());
-        assert_eq!(final_events(&events).len(), 10, "{}", run.context());
-        let (xml, report) = parse_junit(&profile_junit);
-        assert_eq!((report.tests, report.failures), (10, 1), "{xml}");
-    }
+/// The ci profile, selected by `args` and `env`, applies: 5 workers, the report at its path, and
+/// a stop after the first failure (only a_fails can fail).
+fn assert_ci_profile_applies(args: &[&str], env: &[(&str, &str)]) {
+    let (krate, profile_junit) = profile_crate_with_config();
+    let (run, events, workers) = profile_run(krate.path(), args, env);
+    assert_eq!(workers, 5, "{}", run.context());
+    let failed: Vec<TestKey> = finished(&events)
+        .into_iter()
+        .filter(|(_, status)| status != "passed")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(failed, [key("ciprofile", "a_fails")], "{}", run.context());
+    assert_eq!(final_events(&events).len(), 10, "{}", run.context());
+    let (xml, report) = parse_junit(&profile_junit);
+    assert_eq!((report.tests, report.failures), (10, 1), "{xml}");
+}
 
-    // The command line beats the profile: -n1 over jobs = 5, --junit over its junit. With one
-    // worker, fail-fast leaves everything after a_fails (first by name) not started.
-    let _ = std::fs::remove_file(&profile_junit);
+#[test]
+fn profile_flag_selects_a_profile() {
+    assert_ci_profile_applies(&["--profile", "ci"], &[]);
+}
+
+#[test]
+fn runner_profile_variable_selects_a_profile() {
+    assert_ci_profile_applies(&[], &[("RUNNER_PROFILE", "ci")]);
+}
+
+/// The command line beats the profile: -n1 over jobs = 5, --junit over its junit. With one
+/// worker, fail-fast leaves everything after a_fails (first by name) not started.
+#[test]
+fn command_line_beats_the_profile() {
+    let (krate, profile_junit) = profile_crate_with_config();
     let scratch = tempfile::tempdir().expect("tempdir");
     let cli_junit = scratch.path().join("cli.xml");
     let cli_junit_arg = cli_junit.to_str().expect("utf-8 path");
     let (run, events, workers) = profile_run(
-        dir,
+        krate.path(),
         &["--profile", "ci", "-n1", "--junit", cli_junit_arg],
         &[],
     );
@@ -645,40 +739,82 @@ fn profiles_from_config_file() {
     }
     assert!(cli_junit.is_file(), "{}", run.context());
     assert!(!profile_junit.exists(), "the profile's junit path was used");
+}
 
-    // The environment beats the profile: RUNNER_JOBS over jobs = 5.
-    let (run, _, workers) = profile_run(dir, &["--profile", "ci"], &[("RUNNER_JOBS", "2")]);
+/// The environment beats the profile: RUNNER_JOBS over jobs = 5.
+#[test]
+fn runner_jobs_variable_beats_the_profile() {
+    let (krate, _) = profile_crate_with_config();
+    let env = [("RUNNER_JOBS", "2")];
+    let (run, _, workers) = profile_run(krate.path(), &["--profile", "ci"], &env);
     assert_eq!(workers, 2, "{}", run.context());
-    // And the command line beats the environment in choosing the profile.
-    let (run, _, workers) =
-        profile_run(dir, &["--profile", "default"], &[("RUNNER_PROFILE", "ci")]);
-    assert_eq!(workers, 7, "{}", run.context());
+}
 
-    // An unknown profile, by flag or variable: one line, exit 2.
-    let run = run_with(crate_args(dir, &["--profile", "nope"]), |_| {});
+/// The command line beats the environment in choosing the profile.
+#[test]
+fn profile_flag_beats_runner_profile_variable() {
+    let (krate, _) = profile_crate_with_config();
+    let env = [("RUNNER_PROFILE", "ci")];
+    let (run, _, workers) = profile_run(krate.path(), &["--profile", "default"], &env);
+    assert_eq!(workers, 7, "{}", run.context());
+}
+
+/// An unknown profile, by flag or variable: one line, exit 2.
+#[test]
+fn unknown_profile_flag_is_one_usage_error_line() {
+    let (krate, _) = profile_crate_with_config();
+    let run = run_with(crate_args(krate.path(), &["--profile", "nope"]), |_| {});
     assert_one_error_line(&run, 2, &["nope"]);
-    let run = run_with(crate_args(dir, &[]), |c| {
+}
+
+#[test]
+fn unknown_runner_profile_variable_is_one_usage_error_line() {
+    let (krate, _) = profile_crate_with_config();
+    let run = run_with(crate_args(krate.path(), &[]), |c| {
         c.env("RUNNER_PROFILE", "nope");
     });
     assert_one_error_line(&run, 2, &["nope"]);
+}
 
-    // An unknown key: one line naming the file, the line and the key.
-    write_config(dir, "[profile.ci]\njobs = 5\nretires = 1\n");
-    let run = run_with(crate_args(dir, &["--profile", "ci"]), |_| {});
+/// The profile crate with `text` as its config, and the config's path.
+fn profile_crate_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let krate = profile_crate();
+    let config = write_config(krate.path(), text);
+    (krate, config)
+}
+
+/// An unknown key: one line naming the file, the line and the key.
+#[test]
+fn unknown_profile_key_names_file_line_and_key() {
+    let (krate, config) = profile_crate_with("[profile.ci]\njobs = 5\nretires = 1\n");
+    let run = run_with(crate_args(krate.path(), &["--profile", "ci"]), |_| {});
     let place = format!("{}:3:", config.display());
     assert_one_error_line(&run, 2, &[&place, "retires"]);
-    // Also when the profile is not the one selected: the file is wrong.
-    let run = run_with(crate_args(dir, &[]), |_| {});
+}
+
+/// Also when the profile is not the one selected: the file is wrong.
+#[test]
+fn unknown_key_in_an_unselected_profile_is_an_error_too() {
+    let (krate, config) = profile_crate_with("[profile.ci]\njobs = 5\nretires = 1\n");
+    let run = run_with(crate_args(krate.path(), &[]), |_| {});
+    let place = format!("{}:3:", config.display());
     assert_one_error_line(&run, 2, &[&place, "retires"]);
-    // A value of the wrong type: one line naming the file and the line (the key: see
-    // profile_value_errors_name_file_line_and_key).
-    write_config(dir, "[profile.ci]\nretries = \"many\"\n");
-    let run = run_with(crate_args(dir, &["--profile", "ci"]), |_| {});
+}
+
+/// A value of the wrong type: one line naming the file and the line (the key: see
+/// profile_value_errors_name_file_line_and_key).
+#[test]
+fn profile_value_of_the_wrong_type_names_file_and_line() {
+    let (krate, config) = profile_crate_with("[profile.ci]\nretries = \"many\"\n");
+    let run = run_with(crate_args(krate.path(), &["--profile", "ci"]), |_| {});
     let place = format!("{}:2:", config.display());
     assert_one_error_line(&run, 2, &[&place]);
-    // A misspelt table.
-    write_config(dir, "[profiles.ci]\njobs = 5\n");
-    let run = run_with(crate_args(dir, &[]), |_| {});
+}
+
+#[test]
+fn misspelt_config_table_names_file_line_and_table() {
+    let (krate, config) = profile_crate_with("[profiles.ci]\njobs = 5\n");
+    let run = run_with(crate_args(krate.path(), &[]), |_| {});
     let place = format!("{}:1:", config.display());
     assert_one_error_line(&run, 2, &[&place, "profiles"]);
 }
@@ -754,31 +890,45 @@ fn outcomes_with_history() -> PathBuf {
     target
 }
 
+/// The listings of `scheme:1/3` to `scheme:3/3` of the outcomes fixture.
+fn listed_shards(scheme: &str) -> Vec<Vec<TestKey>> {
+    (1..=3)
+        .map(|k| list_outcomes(&["--partition", &format!("{scheme}:{k}/3")], |_| {}))
+        .collect()
+}
+
+/// The hash shards as listed, which the runs and `auto` below must reproduce.
+fn hash_shards() -> &'static [Vec<TestKey>] {
+    static SHARDS: OnceLock<Vec<Vec<TestKey>>> = OnceLock::new();
+    SHARDS.get_or_init(|| listed_shards("hash"))
+}
+
 #[test]
-fn partitions_cover_the_selection() {
-    let all = expected_keys();
+fn listing_without_a_partition_selects_every_test() {
     assert_eq!(
         list_outcomes(&[], |_| {})
             .into_iter()
             .collect::<BTreeSet<_>>(),
-        all
+        expected_keys()
     );
+}
 
-    // Listings, for each scheme.
-    let mut hash_shards = Vec::new();
-    for scheme in ["hash", "count"] {
-        let shards: Vec<Vec<TestKey>> = (1..=3)
-            .map(|k| list_outcomes(&["--partition", &format!("{scheme}:{k}/3")], |_| {}))
-            .collect();
-        assert_exact_cover(&all, &shards, scheme);
-        if scheme == "count" {
-            let sizes: Vec<usize> = shards.iter().map(Vec::len).collect();
-            let (min, max) = (sizes.iter().min(), sizes.iter().max());
-            assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{sizes:?}");
-        } else {
-            hash_shards = shards;
-        }
-    }
+#[test]
+fn hash_partition_listings_cover_the_selection() {
+    assert_exact_cover(&expected_keys(), hash_shards(), "hash");
+}
+
+#[test]
+fn count_partition_listings_cover_the_selection_evenly() {
+    let shards = listed_shards("count");
+    assert_exact_cover(&expected_keys(), &shards, "count");
+    let sizes: Vec<usize> = shards.iter().map(Vec::len).collect();
+    let (min, max) = (sizes.iter().min(), sizes.iter().max());
+    assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{sizes:?}");
+}
+
+#[test]
+fn time_partition_listings_cover_the_selection() {
     let target = outcomes_with_history();
     let manifest = fixture_manifest("outcomes");
     let time_shards: Vec<Vec<TestKey>> = (1..=3)
@@ -792,12 +942,15 @@ fn partitions_cover_the_selection() {
             listed_keys(&run_with(args, |_| {}))
         })
         .collect();
-    assert_exact_cover(&all, &time_shards, "time");
+    assert_exact_cover(&expected_keys(), &time_shards, "time");
+}
 
-    // Real runs of the hash shards: each runs its listed tests, with the expected outcomes.
+/// Real runs of the hash shards: each runs its listed tests, with the expected outcomes.
+#[test]
+fn hash_shard_runs_run_their_listed_tests_with_the_expected_outcomes() {
     let expected = expected_outcomes();
     let mut ran = Vec::new();
-    for (k, listed_shard) in (1..=3).zip(&hash_shards) {
+    for (k, listed_shard) in (1..=3).zip(hash_shards()) {
         let spec = format!("hash:{k}/3");
         let run = run_fixture_with(
             "outcomes",
@@ -824,38 +977,65 @@ fn partitions_cover_the_selection() {
         run.assert_code(if any_failure { 100 } else { 0 });
         ran.push(keys);
     }
-    assert_exact_cover(&all, &ran, "hash runs");
+    assert_exact_cover(&expected_keys(), &ran, "hash runs");
+}
 
-    // `auto` reads each CI's variables and gives the hash shards.
+/// `auto` reads one CI's variables (`index_var` counting from `base`) and gives the hash
+/// shards; with `TEST_SHARD_INDEX` it also creates `TEST_SHARD_STATUS_FILE`.
+fn assert_auto_gives_hash_shards(index_var: &str, total_var: &str, base: usize) {
     let scratch = tempfile::tempdir().expect("tempdir");
-    let systems = [
-        ("CI_NODE_INDEX", "CI_NODE_TOTAL", 1),
-        ("CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0),
-        ("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0),
-        ("TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0),
-    ];
-    for (index_var, total_var, base) in systems {
-        for (k, hash_shard) in (1..=3).zip(&hash_shards) {
-            let status = scratch.path().join(format!("status-{index_var}-{k}"));
-            let index = (k - 1 + base).to_string();
-            let shard = list_outcomes(&["--partition", "auto"], |c| {
-                c.env(index_var, &index).env(total_var, "3");
-                if index_var == "TEST_SHARD_INDEX" {
-                    c.env("TEST_SHARD_STATUS_FILE", &status);
-                }
-            });
-            assert_eq!(&shard, hash_shard, "{index_var}={index} {total_var}=3");
+    for (k, hash_shard) in (1..=3).zip(hash_shards()) {
+        let status = scratch.path().join(format!("status-{index_var}-{k}"));
+        let index = (k - 1 + base).to_string();
+        let shard = list_outcomes(&["--partition", "auto"], |c| {
+            c.env(index_var, &index).env(total_var, "3");
             if index_var == "TEST_SHARD_INDEX" {
-                assert!(status.is_file(), "TEST_SHARD_STATUS_FILE was not created");
+                c.env("TEST_SHARD_STATUS_FILE", &status);
             }
+        });
+        assert_eq!(&shard, hash_shard, "{index_var}={index} {total_var}=3");
+        if index_var == "TEST_SHARD_INDEX" {
+            assert!(status.is_file(), "TEST_SHARD_STATUS_FILE was not created");
         }
     }
+}
 
-    // Without variables, and with a shard that does not exist: one clear line, exit 2.
+#[test]
+fn auto_partition_reads_ci_node_index_from_one() {
+    assert_auto_gives_hash_shards("CI_NODE_INDEX", "CI_NODE_TOTAL", 1);
+}
+
+#[test]
+fn auto_partition_reads_circle_node_index() {
+    assert_auto_gives_hash_shards("CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0);
+}
+
+#[test]
+fn auto_partition_reads_buildkite_parallel_job() {
+    assert_auto_gives_hash_shards("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0);
+}
+
+#[test]
+fn auto_partition_reads_test_shard_index_and_touches_the_status_file() {
+    assert_auto_gives_hash_shards("TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0);
+}
+
+/// Without variables: one clear line, exit 2.
+#[test]
+fn auto_partition_without_ci_variables_is_one_usage_error_line() {
     let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |_| {});
     assert_one_error_line(&run, 2, &["--partition", "CI_NODE_INDEX", "hash:K/N"]);
+}
+
+/// A shard that does not exist: one clear line, exit 2.
+#[test]
+fn partition_shard_beyond_the_count_is_one_usage_error_line() {
     let run = run_fixture_with("outcomes", &["--partition", "hash:4/3"], |_| {});
     assert_one_error_line(&run, 2, &["--partition", "hash:4/3"]);
+}
+
+#[test]
+fn auto_partition_with_an_index_beyond_the_total_is_one_usage_error_line() {
     let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |c| {
         c.env("CIRCLE_NODE_INDEX", "3")
             .env("CIRCLE_NODE_TOTAL", "3");
@@ -1032,20 +1212,37 @@ fn parse_annotation(line: &str) -> Option<(BTreeMap<String, String>, String)> {
     Some((properties, message.to_string()))
 }
 
-#[test]
-fn github_actions_annotations() {
-    let expected = expected_outcomes();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let summary = dir.path().join("step-summary.md");
-    std::fs::write(&summary, "# earlier step\n").expect("write summary");
-    let run = run_fixture_with("outcomes", &["-n2"], |c| {
-        c.env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_STEP_SUMMARY", &summary);
-    });
-    run.assert_code(100);
+/// One annotation: its properties and its message.
+type Annotation = (BTreeMap<String, String>, String);
 
-    // One annotation per failed test, each on a line of its own.
-    let mut annotations: BTreeMap<TestKey, (BTreeMap<String, String>, String)> = BTreeMap::new();
+/// The one run of the outcomes fixture as GitHub Actions, that the tests below read, and the
+/// step summary it appended to.
+struct GithubRun {
+    run: Run,
+    markdown: std::io::Result<String>,
+}
+
+fn github_run() -> &'static GithubRun {
+    static GITHUB: OnceLock<GithubRun> = OnceLock::new();
+    GITHUB.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let summary = dir.path().join("step-summary.md");
+        std::fs::write(&summary, "# earlier step\n").expect("write summary");
+        let run = run_fixture_with("outcomes", &["-n2"], |c| {
+            c.env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_STEP_SUMMARY", &summary);
+        });
+        let markdown = std::fs::read_to_string(&summary);
+        GithubRun { run, markdown }
+    })
+}
+
+/// The shared GitHub run's annotations by test, after checking that each failed test has one,
+/// on a line of its own.
+fn github_annotations() -> (&'static Run, BTreeMap<TestKey, Annotation>) {
+    let run = &github_run().run;
+    run.assert_code(100);
+    let mut annotations: BTreeMap<TestKey, Annotation> = BTreeMap::new();
     for line in run.stdout_lines() {
         if !line.starts_with("::") {
             continue;
@@ -1067,19 +1264,34 @@ fn github_actions_annotations() {
         "an annotation does not start its own line{}",
         run.context()
     );
-    let failed: BTreeSet<TestKey> = expected
-        .iter()
+    (run, annotations)
+}
+
+/// The tests of the expected table that fail.
+fn failed_keys() -> BTreeSet<TestKey> {
+    expected_outcomes()
+        .into_iter()
         .filter(|(_, label)| is_failure_label(label))
-        .map(|(k, _)| k.clone())
-        .collect();
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// One annotation per failed test, each on a line of its own.
+#[test]
+fn github_annotates_each_failed_test_once() {
+    let (run, annotations) = github_annotations();
     assert_eq!(
         annotations.keys().cloned().collect::<BTreeSet<_>>(),
-        failed,
+        failed_keys(),
         "{}",
         run.context()
     );
+}
 
-    // Panicking tests point at their panic; fails_assert at the line of its assert_eq!.
+/// Panicking tests point at their panic; fails_assert at the line of its assert_eq!.
+#[test]
+fn github_annotations_point_at_the_panic() {
+    let (_, annotations) = github_annotations();
     let fixture = fixture_dir("outcomes");
     let panics = [
         (
@@ -1114,27 +1326,50 @@ fn github_actions_annotations() {
         assert_eq!(properties.get("line"), Some(&line), "{key:?}");
         assert!(!message.is_empty(), "{key:?}");
     }
+}
+
+#[test]
+fn github_annotation_messages_are_the_panic_messages() {
+    let (_, annotations) = github_annotations();
     let (_, message) = &annotations[&key("outcomes", "fails_assert")];
     assert!(message.contains("assertion"), "{message:?}");
     let (_, message) = &annotations[&key("outcomes", "prints_then_fails")];
     assert_eq!(message, "boom");
-    // Tests that died without a panic have no location, but still say why.
+}
+
+/// Tests that died without a panic have no location, but still say why.
+#[test]
+fn github_annotation_of_a_crash_has_no_location_but_names_the_signal() {
+    let (_, annotations) = github_annotations();
     let (properties, message) = &annotations[&key("outcomes", "segfaults")];
     assert!(!properties.contains_key("file"), "{properties:?}");
     assert!(message.contains("SIGSEGV"), "{message:?}");
+}
 
-    // The human report is unchanged around the annotations.
-    let (passed, failed_count, skipped) = counts(&expected);
+/// The human report is unchanged around the annotations.
+#[test]
+fn github_annotations_leave_the_human_report_intact() {
+    let run = &github_run().run;
+    run.assert_code(100);
+    let (passed, failed_count, skipped) = counts(&expected_outcomes());
     assert_eq!(
         run.last_stdout_line(),
         summary_line(passed, failed_count, skipped),
         "{}",
         run.context()
     );
+}
 
-    // The step summary is appended: a table with the counts, and the failures.
-    let markdown = std::fs::read_to_string(&summary).expect("read step summary");
-    assert!(markdown.starts_with("# earlier step\n"), "{markdown}");
+/// The step summary the shared GitHub run appended to (after checking the run's exit code).
+fn github_markdown() -> &'static str {
+    let github = github_run();
+    github.run.assert_code(100);
+    github.markdown.as_deref().expect("read step summary")
+}
+
+/// The first Markdown table of `markdown` whose header mentions "passed": its column names
+/// and its first row of values, after checking the separator row between them.
+fn summary_table(markdown: &str) -> (Vec<String>, Vec<String>) {
     let mut lines = markdown.lines();
     let header = lines
         .find(|l| l.starts_with('|') && l.contains("passed"))
@@ -1145,31 +1380,48 @@ fn github_actions_annotations() {
             .map(|c| c.trim().to_string())
             .collect()
     };
-    let columns = cells(header);
     let separator = lines.next().expect("separator row");
     assert!(separator.contains("---"), "{markdown}");
     let values = cells(lines.next().expect("value row"));
+    (cells(header), values)
+}
+
+/// The step summary is appended: a table with the counts.
+#[test]
+fn github_step_summary_is_appended_with_a_table_of_counts() {
+    let markdown = github_markdown();
+    assert!(markdown.starts_with("# earlier step\n"), "{markdown}");
+    let (columns, values) = summary_table(markdown);
     let column = |name: &str| {
         let at = columns.iter().position(|c| c == name);
         at.and_then(|i| values.get(i))
             .cloned()
             .unwrap_or_else(|| panic!("no {name} column: {markdown}"))
     };
+    let (passed, failed_count, skipped) = counts(&expected_outcomes());
     assert_eq!(column("passed"), passed.to_string(), "{markdown}");
     assert_eq!(column("failed"), failed_count.to_string(), "{markdown}");
     assert_eq!(column("skipped"), skipped.to_string(), "{markdown}");
+}
+
+#[test]
+fn github_step_summary_lists_the_failures() {
+    let markdown = github_markdown();
     let failures_at = markdown
         .find("### Failures")
         .unwrap_or_else(|| panic!("no failures section: {markdown}"));
     let failures = &markdown[failures_at..];
-    for (binary, name) in &failed {
+    for (binary, name) in &failed_keys() {
         assert!(
             failures.contains(&format!("`{binary} {name}`")),
             "{binary} {name} missing from the failures section: {markdown}"
         );
     }
+}
 
-    // With JSON on stdout, no annotation may break the stream.
+/// With JSON on stdout, no annotation may break the stream.
+#[test]
+fn github_annotations_do_not_break_the_json_stream() {
     let run = run_fixture_with(
         "outcomes",
         &["fails_assert", "--exact", "--message-format", "json"],

@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
+use std::sync::OnceLock;
 
 use common::*;
 use serde_json::Value;
@@ -17,14 +18,24 @@ use serde_json::Value;
 // 1. Every outcome the runner classifies, against the fixture's table.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn outcomes_match_expected_table() {
-    let expected = expected_outcomes();
-    let run = run_fixture("outcomes", &["-n2", "--message-format", "json"]);
-    run.assert_code(100);
-    let events = run.events();
+/// The one JSON run of the outcomes fixture with two workers that this section reads.
+fn outcomes_run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| run_fixture("outcomes", &["-n2", "--message-format", "json"]))
+}
 
-    // The stream is framed by run-started ... run-finished.
+/// The shared run's events, after checking its exit code (the fixture has failures).
+fn outcomes_events() -> (&'static Run, Vec<Value>) {
+    let run = outcomes_run();
+    run.assert_code(100);
+    (run, run.events())
+}
+
+/// The stream is framed by run-started ... run-finished.
+#[test]
+fn event_stream_is_framed_by_run_started_and_run_finished() {
+    let expected = expected_outcomes();
+    let (run, events) = outcomes_events();
     let first = events.first().expect("no events");
     let last = events.last().expect("no events");
     assert_eq!(event_type(first), "run-started", "{}", run.context());
@@ -35,37 +46,56 @@ fn outcomes_match_expected_table() {
     assert_eq!(events_of(&events, "run-started").len(), 1);
     assert_eq!(events_of(&events, "run-finished").len(), 1);
     assert!(events_of(&events, "list-failed").is_empty());
+}
 
-    // Exactly one final event per expected test, and nothing else.
-    let finals = final_events(&events);
-    let actual: BTreeMap<TestKey, String> = finals
+/// What differs between the expected table and the actual labels, one line per test.
+fn table_diff(expected: &BTreeMap<TestKey, String>, actual: &BTreeMap<TestKey, String>) -> String {
+    let mut diff = String::new();
+    for (key, want) in expected {
+        match actual.get(key) {
+            Some(got) if got == want => {}
+            Some(got) => diff += &format!("  {key:?}: expected {want}, got {got}\n"),
+            None => diff += &format!("  {key:?}: expected {want}, missing\n"),
+        }
+    }
+    for (key, got) in actual {
+        if !expected.contains_key(key) {
+            diff += &format!("  {key:?}: unexpected test, got {got}\n");
+        }
+    }
+    diff
+}
+
+/// Exactly one final event per expected test, and nothing else.
+#[test]
+fn outcomes_match_expected_table() {
+    let expected = expected_outcomes();
+    let (run, events) = outcomes_events();
+    let actual: BTreeMap<TestKey, String> = final_events(&events)
         .iter()
         .map(|(key, event)| (key.clone(), label_of(event)))
         .collect();
     if actual != expected {
-        let mut diff = String::new();
-        for (key, want) in &expected {
-            match actual.get(key) {
-                Some(got) if got == want => {}
-                Some(got) => diff += &format!("  {key:?}: expected {want}, got {got}\n"),
-                None => diff += &format!("  {key:?}: expected {want}, missing\n"),
-            }
-        }
-        for (key, got) in &actual {
-            if !expected.contains_key(key) {
-                diff += &format!("  {key:?}: unexpected test, got {got}\n");
-            }
-        }
         panic!(
-            "outcomes differ from expected.txt:\n{diff}{}",
+            "outcomes differ from expected.txt:\n{}{}",
+            table_diff(&expected, &actual),
             run.context()
         );
     }
+}
+
+#[test]
+fn ignored_tests_are_skipped_as_ignored() {
+    let (_, events) = outcomes_events();
     for event in events_of(&events, "test-skipped") {
         assert_eq!(event["reason"], "ignored", "{event}");
     }
+}
 
-    // Every test that finished was started exactly once; skipped tests never started.
+/// Every test that finished was started exactly once; skipped tests never started.
+#[test]
+fn every_finished_test_started_exactly_once() {
+    let (_, events) = outcomes_events();
     let started: Vec<TestKey> = events_of(&events, "test-started")
         .into_iter()
         .map(key_of)
@@ -74,9 +104,13 @@ fn outcomes_match_expected_table() {
     assert_eq!(started.len(), started_set.len(), "a test started twice");
     let finished_set: BTreeSet<TestKey> = finished(&events).into_keys().collect();
     assert_eq!(started_set, finished_set);
+}
 
-    // Crashes name their signal; unusual exits their code; failures carry a rerun command.
-    for (key, event) in &finals {
+/// Crashes name their signal; unusual exits their code; failures their exit code.
+#[test]
+fn crashes_name_their_signal_and_exits_their_code() {
+    let (_, events) = outcomes_events();
+    for (key, event) in &final_events(&events) {
         match event["status"].as_str() {
             Some("crashed") => {
                 let signal = event["signal"].as_str().unwrap_or("");
@@ -91,10 +125,26 @@ fn outcomes_match_expected_table() {
             Some("failed") => assert!(event["exit_code"].is_i64(), "{event}"),
             _ => {}
         }
+    }
+}
+
+#[test]
+fn finished_tests_carry_duration_output_and_leak_flag() {
+    let (_, events) = outcomes_events();
+    for event in final_events(&events).values() {
         if event["status"].is_string() {
             assert!(event["duration"].as_f64().is_some_and(|d| d >= 0.0));
             assert!(event["stdout"].is_string() && event["stderr"].is_string());
             assert!(event["leaked"].is_boolean());
+        }
+    }
+}
+
+#[test]
+fn rerun_command_is_given_iff_a_test_did_not_pass() {
+    let (_, events) = outcomes_events();
+    for event in final_events(&events).values() {
+        if event["status"].is_string() {
             let passed = event["status"] == "passed";
             let rerun = event["rerun"].as_str().unwrap_or("");
             assert_eq!(
@@ -104,9 +154,14 @@ fn outcomes_match_expected_table() {
             );
         }
     }
+}
 
-    // The closing counts agree with the table, in the event and in the human summary.
-    let (passed, failed, skipped) = counts(&expected);
+/// The closing counts agree with the table, in the event and in the human summary.
+#[test]
+fn closing_counts_agree_with_the_table() {
+    let (passed, failed, skipped) = counts(&expected_outcomes());
+    let (run, events) = outcomes_events();
+    let last = events.last().expect("no events");
     assert_eq!(last["passed"], passed, "{last}");
     assert_eq!(last["failed"], failed, "{last}");
     assert_eq!(last["skipped"], skipped, "{last}");
@@ -184,29 +239,42 @@ fn run_rerun(command: &str) -> Run {
     run(args)
 }
 
-#[test]
-fn verbose_text_report() {
-    let expected = expected_outcomes();
-    let (passed, failed, skipped) = counts(&expected);
-    let run = run_fixture("outcomes", &["-v", "-n2"]);
+/// The one `-v -n2` run of the outcomes fixture that the tests below read.
+fn verbose_run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    let run = RUN.get_or_init(|| run_fixture("outcomes", &["-v", "-n2"]));
     run.assert_code(100);
+    run
+}
 
-    // Not a terminal: no colour, no progress bar, anywhere.
+/// Not a terminal: no colour, no progress bar, anywhere.
+#[test]
+fn verbose_report_off_a_terminal_has_no_escape_codes() {
+    let run = verbose_run();
     assert!(
         !run.raw_stdout.contains(&0x1b) && !run.raw_stderr.contains(&0x1b),
         "escape byte in output{}",
         run.context()
     );
-    // The non-UTF-8 bytes a test printed come out as replacement characters: stdout stays
-    // valid UTF-8 and the rest of the report is intact.
+}
+
+/// The non-UTF-8 bytes a test printed come out as replacement characters: stdout stays valid
+/// UTF-8 and the rest of the report is intact.
+#[test]
+fn non_utf8_test_output_keeps_the_report_valid_utf8() {
+    let run = verbose_run();
     assert!(
         std::str::from_utf8(&run.raw_stdout).is_ok(),
         "stdout is not UTF-8{}",
         run.context()
     );
+}
 
-    // One status line per test while the run goes.
-    let (live, closing) = split_human_report(&run);
+/// One status line per test while the run goes.
+#[test]
+fn verbose_report_has_one_status_line_per_test() {
+    let run = verbose_run();
+    let (live, _) = split_human_report(run);
     let mut seen: BTreeMap<TestKey, String> = BTreeMap::new();
     for status in &live {
         let label = match status.label.as_str() {
@@ -223,18 +291,31 @@ fn verbose_text_report() {
             panic!("two status lines for {:?}{}", status.key, run.context());
         }
     }
-    assert_eq!(seen, expected, "status lines differ{}", run.context());
+    assert_eq!(
+        seen,
+        expected_outcomes(),
+        "status lines differ{}",
+        run.context()
+    );
+}
 
-    // The last stdout line is exactly the Summary line.
+/// The last stdout line is exactly the Summary line.
+#[test]
+fn verbose_report_ends_with_the_summary_line() {
+    let (passed, failed, skipped) = counts(&expected_outcomes());
+    let run = verbose_run();
     assert_eq!(
         run.last_stdout_line(),
         summary_line(passed, failed, skipped),
         "{}",
         run.context()
     );
+}
 
-    // The failure of prints_then_fails shows what it printed on both streams and the panic.
-    let block = failure_block(&run, &key("outcomes", "prints_then_fails"));
+/// The failure of prints_then_fails shows what it printed on both streams and the panic.
+#[test]
+fn failure_report_shows_both_streams_and_the_panic() {
+    let block = failure_block(verbose_run(), &key("outcomes", "prints_then_fails"));
     for needle in [
         "--- STDOUT: outcomes prints_then_fails ---",
         "marker-before-failure",
@@ -244,52 +325,75 @@ fn verbose_text_report() {
     ] {
         assert!(block.contains(needle), "{needle:?} not in:\n{block}");
     }
-    let block = failure_block(&run, &key("outcomes", "non_utf8_output"));
-    assert!(block.contains("<\u{fffd}\u{fffd}\u{fffd}>"), "{block}");
-    let block = failure_block(&run, &key("outcomes", "aborts"));
-    assert!(block.contains("SIGABRT"), "{block}");
+}
 
-    // The closing list: every failed test once, each followed by its rerun command.
+#[test]
+fn failure_report_shows_non_utf8_bytes_as_replacement_characters() {
+    let block = failure_block(verbose_run(), &key("outcomes", "non_utf8_output"));
+    assert!(block.contains("<\u{fffd}\u{fffd}\u{fffd}>"), "{block}");
+}
+
+#[test]
+fn failure_report_of_a_crash_names_the_signal() {
+    let block = failure_block(verbose_run(), &key("outcomes", "aborts"));
+    assert!(block.contains("SIGABRT"), "{block}");
+}
+
+/// The closing list: every failed test once, each followed by its rerun command.
+#[test]
+fn closing_list_names_every_failed_test_with_a_rerun_command() {
+    let expected = expected_outcomes();
+    let (_, failed, _) = counts(&expected);
+    let run = verbose_run();
     let header = format!("{failed} tests did not pass:");
     assert!(
         run.stdout_lines().contains(&header.as_str()),
         "no {header:?}{}",
         run.context()
     );
+    // split_human_report checks that a rerun line follows each entry.
+    let (_, closing) = split_human_report(run);
     let listed: BTreeMap<TestKey, String> = closing
         .iter()
         .map(|(status, _)| (status.key.clone(), status.label.clone()))
         .collect();
     let failed_expected: BTreeMap<TestKey, String> = expected
-        .iter()
+        .into_iter()
         .filter(|(_, label)| !matches!(label.as_str(), "PASS" | "SKIP"))
-        .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     assert_eq!(closing.len(), failed, "{}", run.context());
     assert_eq!(listed, failed_expected, "{}", run.context());
+}
+
+/// Paste the rerun command printed for `target`: it runs exactly that one test.
+fn assert_rerun_command_runs_only(target: TestKey) {
+    let (_, closing) = split_human_report(verbose_run());
     let reruns: BTreeMap<TestKey, String> = closing
         .into_iter()
         .map(|(status, rerun)| (status.key, rerun))
         .collect();
+    let again = run_rerun(&reruns[&target]);
+    again.assert_code(100);
+    let (live, closing) = split_human_report(&again);
+    let ran: Vec<(TestKey, String)> = live.into_iter().map(|s| (s.key, s.label)).collect();
+    assert_eq!(
+        ran,
+        [(target.clone(), "FAIL".to_string())],
+        "{}",
+        again.context()
+    );
+    assert_eq!(closing.len(), 1, "{}", again.context());
+    assert_eq!(again.last_stdout_line(), summary_line(0, 1, 0));
+}
 
-    // Paste two of the printed commands: each runs exactly that one test.
-    for target in [
-        key("outcomes", "prints_then_fails"),
-        key("outcomes::integration", "integration_fails"),
-    ] {
-        let again = run_rerun(&reruns[&target]);
-        again.assert_code(100);
-        let (live, closing) = split_human_report(&again);
-        let ran: Vec<(TestKey, String)> = live.into_iter().map(|s| (s.key, s.label)).collect();
-        assert_eq!(
-            ran,
-            [(target.clone(), "FAIL".to_string())],
-            "{}",
-            again.context()
-        );
-        assert_eq!(closing.len(), 1, "{}", again.context());
-        assert_eq!(again.last_stdout_line(), summary_line(0, 1, 0));
-    }
+#[test]
+fn rerun_command_of_a_unit_test_runs_only_that_test() {
+    assert_rerun_command_runs_only(key("outcomes", "prints_then_fails"));
+}
+
+#[test]
+fn rerun_command_of_an_integration_test_runs_only_that_test() {
+    assert_rerun_command_runs_only(key("outcomes::integration", "integration_fails"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,12 +505,22 @@ fn names(list: &[&str]) -> BTreeSet<String> {
 }
 
 #[test]
-fn selection() {
-    let all = names(&["alpha", "beta", "gamma", "delta"]);
-    assert_eq!(ordering_ran(&[]), all);
-    // Positional filters: substrings, any of them.
+fn no_filter_runs_every_test() {
+    assert_eq!(
+        ordering_ran(&[]),
+        names(&["alpha", "beta", "gamma", "delta"])
+    );
+}
+
+/// Positional filters: substrings, any of them.
+#[test]
+fn positional_filters_select_tests_containing_any_of_them() {
     assert_eq!(ordering_ran(&["alp", "elt"]), names(&["alpha", "delta"]));
-    // --skip is repeatable and wins over filters.
+}
+
+/// --skip is repeatable and wins over filters.
+#[test]
+fn skip_is_repeatable_and_wins_over_filters() {
     assert_eq!(
         ordering_ran(&["--skip", "alpha", "--skip", "delt"]),
         names(&["beta", "gamma"])
@@ -415,16 +529,30 @@ fn selection() {
         ordering_ran(&["a", "--skip", "gamma"]),
         names(&["alpha", "beta", "delta"])
     );
-    // --exact: whole names only.
+}
+
+/// --exact: whole names only.
+#[test]
+fn exact_matches_whole_names_only() {
     assert_eq!(ordering_ran(&["--exact", "alpha"]), names(&["alpha"]));
     let run = run_fixture("ordering", &["--exact", "alph"]);
     run.assert_code(4);
-    // Cargo target selection.
+}
+
+/// Cargo target selection.
+#[test]
+fn cargo_target_flags_select_binaries() {
     assert_eq!(ordering_ran(&["--test", "second"]), names(&["delta"]));
     assert_eq!(ordering_ran(&["--lib"]), names(&["alpha", "beta", "gamma"]));
-    assert_eq!(ordering_ran(&["-p", "ordering"]), all);
+    assert_eq!(
+        ordering_ran(&["-p", "ordering"]),
+        names(&["alpha", "beta", "gamma", "delta"])
+    );
+}
 
-    // `runner list`, human.
+/// `runner list`, human.
+#[test]
+fn list_prints_the_tests_grouped_by_binary() {
     let run = run_fixture("ordering", &["list"]);
     run.assert_code(0);
     assert_eq!(
@@ -434,7 +562,10 @@ fn selection() {
         "{}",
         run.context()
     );
-    // ... honouring filters.
+}
+
+#[test]
+fn list_honours_filters() {
     let run = run_fixture("ordering", &["list", "--skip", "a"]);
     run.assert_code(0);
     assert_eq!(
@@ -450,44 +581,49 @@ fn selection() {
         "{}",
         run.context()
     );
+}
 
-    // `runner list --format json`.
+/// One binary of a `runner list --format json` listing as (binary_id, kind, test names), after
+/// checking its path (built in the shared target dir), its cwd and its tests' flags.
+fn listed_ordering_binary(b: &Value) -> (String, String, Vec<String>) {
+    let tests = b["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|t| {
+            assert_eq!(t["ignored"], false, "{t}");
+            assert_eq!(t["whole_binary"], false, "{t}");
+            t["name"].as_str().expect("name").to_string()
+        })
+        .collect();
+    let path = std::path::Path::new(b["path"].as_str().expect("path"));
+    assert!(path.is_absolute() && path.is_file(), "{b}");
+    assert!(
+        path.starts_with(shared_target_dir()),
+        "built outside the shared target dir: {b}"
+    );
+    assert_eq!(
+        std::path::Path::new(b["cwd"].as_str().expect("cwd")),
+        fixture_dir("ordering"),
+        "{b}"
+    );
+    (
+        b["binary_id"].as_str().expect("binary_id").to_string(),
+        b["kind"].as_str().expect("kind").to_string(),
+        tests,
+    )
+}
+
+/// `runner list --format json`.
+#[test]
+fn list_json_describes_each_binary_and_its_tests() {
     let run = run_fixture("ordering", &["list", "--format", "json"]);
     run.assert_code(0);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.context());
     let listing: Value = serde_json::from_str(&run.stdout).expect("list JSON");
     let binaries = listing["binaries"].as_array().expect("binaries array");
-    let summary: Vec<(String, String, Vec<String>)> = binaries
-        .iter()
-        .map(|b| {
-            let tests = b["tests"]
-                .as_array()
-                .expect("tests")
-                .iter()
-                .map(|t| {
-                    assert_eq!(t["ignored"], false, "{t}");
-                    assert_eq!(t["whole_binary"], false, "{t}");
-                    t["name"].as_str().expect("name").to_string()
-                })
-                .collect();
-            let path = std::path::Path::new(b["path"].as_str().expect("path"));
-            assert!(path.is_absolute() && path.is_file(), "{b}");
-            assert!(
-                path.starts_with(shared_target_dir()),
-                "built outside the shared target dir: {b}"
-            );
-            assert_eq!(
-                std::path::Path::new(b["cwd"].as_str().expect("cwd")),
-                fixture_dir("ordering"),
-                "{b}"
-            );
-            (
-                b["binary_id"].as_str().expect("binary_id").to_string(),
-                b["kind"].as_str().expect("kind").to_string(),
-                tests,
-            )
-        })
-        .collect();
+    let summary: Vec<(String, String, Vec<String>)> =
+        binaries.iter().map(listed_ordering_binary).collect();
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(
         summary,
@@ -504,8 +640,11 @@ fn selection() {
             ),
         ]
     );
+}
 
-    // --ignored runs only the ignored tests, and nothing is reported for the others.
+/// --ignored runs only the ignored tests, and nothing is reported for the others.
+#[test]
+fn ignored_flag_runs_only_the_ignored_tests() {
     let run = run_fixture(
         "outcomes",
         &["--ignored", "-n2", "--message-format", "json"],
@@ -765,30 +904,32 @@ fn ordering_lib_binary() -> std::path::PathBuf {
     path.into()
 }
 
-#[test]
-fn prebuilt_binaries() {
-    let binary = ordering_lib_binary();
-    let file_name = binary
+/// A scratch directory for runs of prebuilt binaries, which have no target directory: the runs
+/// use it as working directory and temp dir, so the runner's own files (and any core dump)
+/// stay out of shared places.
+fn in_scratch(scratch: &std::path::Path) -> impl FnOnce(&mut std::process::Command) + '_ {
+    move |c| {
+        c.current_dir(scratch).env("TMPDIR", scratch);
+    }
+}
+
+/// The file name of a binary, which is its binary id when given with `--binary`.
+fn file_name_of(binary: &std::path::Path) -> String {
+    binary
         .file_name()
         .expect("file name")
         .to_string_lossy()
-        .into_owned();
-    let scratch = tempfile::tempdir().expect("tempdir");
-    // Prebuilt binaries have no target directory: run from a scratch directory, which is also
-    // the temp dir, so the runner's own files (and any core dump) stay out of shared places.
-    let in_scratch = |c: &mut std::process::Command| {
-        c.current_dir(scratch.path()).env("TMPDIR", scratch.path());
-    };
+        .into_owned()
+}
 
-    // The binary alone: its three tests, no cargo involved.
-    let run = run_with(
-        [
-            OsString::from("--binary"),
-            binary.clone().into(),
-            "-v".into(),
-        ],
-        in_scratch,
-    );
+/// The binary alone: its three tests, no cargo involved.
+#[test]
+fn prebuilt_binary_runs_its_tests_without_cargo() {
+    let binary = ordering_lib_binary();
+    let file_name = file_name_of(&binary);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let args = [OsString::from("--binary"), binary.into(), "-v".into()];
+    let run = run_with(args, in_scratch(scratch.path()));
     run.assert_code(0);
     let (live, closing) = split_human_report(&run);
     let ran: BTreeSet<(TestKey, String)> = live.into_iter().map(|s| (s.key, s.label)).collect();
@@ -799,17 +940,27 @@ fn prebuilt_binaries() {
     assert_eq!(ran, want, "{}", run.context());
     assert!(closing.is_empty());
     assert_eq!(run.last_stdout_line(), summary_line(3, 0, 0));
+}
 
-    // Plus a path that does not exist: a clear error naming it, 104, the good tests still run.
-    let missing = scratch.path().join("no-such-test-binary");
+/// `--binary <ordering's> --binary <a path in scratch that does not exist>`, and that path.
+fn with_a_missing_binary(scratch: &std::path::Path) -> (Vec<OsString>, String) {
+    let missing = scratch.join("no-such-test-binary");
     let missing_text = missing.display().to_string();
-    let args = [
+    let args = vec![
         OsString::from("--binary"),
-        binary.clone().into(),
+        ordering_lib_binary().into(),
         "--binary".into(),
-        missing.clone().into(),
+        missing.into(),
     ];
-    let run = run_with(args.clone(), in_scratch);
+    (args, missing_text)
+}
+
+/// Plus a path that does not exist: a clear error naming it, 104, the good tests still run.
+#[test]
+fn missing_prebuilt_binary_is_a_clear_error_and_the_others_run() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (args, missing_text) = with_a_missing_binary(scratch.path());
+    let run = run_with(args, in_scratch(scratch.path()));
     run.assert_code(104);
     assert_eq!(
         run.last_stdout_line(),
@@ -832,10 +983,15 @@ fn prebuilt_binaries() {
         assert!(line.starts_with("error: "), "{line:?}{}", run.context());
         assert!(line.contains("cannot be read"), "{line:?}");
     }
-    // In JSON: one list-failed event for it, and the three passes.
-    let mut json_args = args.to_vec();
-    json_args.extend(["--message-format".into(), "json".into()]);
-    let run = run_with(json_args, in_scratch);
+}
+
+/// In JSON: one list-failed event for it, and the three passes.
+#[test]
+fn missing_prebuilt_binary_is_one_list_failed_event() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (mut args, missing_text) = with_a_missing_binary(scratch.path());
+    args.extend(["--message-format".into(), "json".into()]);
+    let run = run_with(args, in_scratch(scratch.path()));
     run.assert_code(104);
     let events = run.events();
     let failures = events_of(&events, "list-failed");
@@ -843,8 +999,12 @@ fn prebuilt_binaries() {
     assert_eq!(failures[0]["binary_id"], missing_text.as_str());
     assert!(!failures[0]["message"].as_str().unwrap_or("").contains('\n'));
     assert_eq!(finished(&events).len(), 3, "{}", run.context());
+}
 
-    // A fake binary that lists a test but then runs none of it: no-test-ran, a failure.
+/// A fake binary that lists a test but then runs none of it: no-test-ran, a failure.
+#[test]
+fn prebuilt_binary_that_runs_no_test_is_a_notest_failure() {
+    let scratch = tempfile::tempdir().expect("tempdir");
     let no_test = write_script(
         scratch.path(),
         "lists-but-runs-nothing",
@@ -857,15 +1017,13 @@ fn prebuilt_binaries() {
          echo 'running 0 tests'\n\
          exit 0\n",
     );
-    let run = run_with(
-        [
-            OsString::from("--binary"),
-            no_test.into(),
-            "--message-format".into(),
-            "json".into(),
-        ],
-        in_scratch,
-    );
+    let args = [
+        OsString::from("--binary"),
+        no_test.into(),
+        "--message-format".into(),
+        "json".into(),
+    ];
+    let run = run_with(args, in_scratch(scratch.path()));
     run.assert_code(100);
     let expected: BTreeMap<TestKey, String> = [(
         key("lists-but-runs-nothing", "foo"),
@@ -878,8 +1036,14 @@ fn prebuilt_binaries() {
         "{}",
         run.context()
     );
+}
 
-    // A fake binary killed by a signal while listing: list-failed, 104, the others still run.
+/// A fake binary killed by a signal while listing: list-failed, 104, the others still run.
+#[test]
+fn prebuilt_binary_crashing_while_listing_is_list_failed_and_the_others_run() {
+    let binary = ordering_lib_binary();
+    let file_name = file_name_of(&binary);
+    let scratch = tempfile::tempdir().expect("tempdir");
     let crashes = write_script(
         scratch.path(),
         "crashes-when-listing",
@@ -890,30 +1054,22 @@ fn prebuilt_binaries() {
          fi\n\
          exit 0\n",
     );
-    let run = run_with(
-        [
-            OsString::from("--binary"),
-            crashes.into(),
-            "--binary".into(),
-            binary.into(),
-            "--message-format".into(),
-            "json".into(),
-        ],
-        in_scratch,
-    );
+    let args = [
+        OsString::from("--binary"),
+        crashes.into(),
+        "--binary".into(),
+        binary.into(),
+        "--message-format".into(),
+        "json".into(),
+    ];
+    let run = run_with(args, in_scratch(scratch.path()));
     run.assert_code(104);
     let events = run.events();
     let failures = events_of(&events, "list-failed");
     assert_eq!(failures.len(), 1, "{}", run.context());
     assert_eq!(failures[0]["binary_id"], "crashes-when-listing");
-    assert!(
-        failures[0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("SIGSEGV"),
-        "{}",
-        failures[0]
-    );
+    let message = failures[0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("SIGSEGV"), "{}", failures[0]);
     let ran = finished(&events);
     assert_eq!(ran.len(), 3, "{}", run.context());
     assert!(ran

@@ -8,11 +8,15 @@
 //! it starts inherits, so after the runner exits a scan of `/proc` for that variable finds any
 //! survivor, in addition to the pids the fixtures write.
 //!
-//! The runner invocations are serialised: they share the fixtures' target directory (and the
-//! timing history the runner keeps there; tests whose schedule matters pass `--order name`),
-//! the peak-RSS measurement is cleaner on an otherwise idle machine, and on 2 cores the whole
-//! file still takes a few seconds. Nothing here judges wall-clock time; waits synchronise on
-//! files, and time limits only guard hangs.
+//! The tests run one at a time: their runner invocations share the fixtures' target directory
+//! (and the timing history the runner keeps there; tests whose schedule matters pass
+//! `--order name`), the peak-RSS measurement is cleaner without another of these runs beside
+//! it, and on 2 cores the whole file still takes a few seconds. Under `cargo test`, where the
+//! tests are threads of one process, the in-process lock [`serial`] does that. Under the runner
+//! itself (`cargo run -- -nauto`), which starts one process per test, that lock cannot reach
+//! from one test to the next; there the `faults` test group (`max-threads = 1`) of the
+//! repository's `.config/runner.toml` serialises them. Nothing here judges wall-clock time;
+//! waits synchronise on files, and time limits only guard hangs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -43,8 +47,10 @@ const MIB: u64 = 1024 * 1024;
 // Running the runner
 // ---------------------------------------------------------------------------------------------
 
-/// One runner at a time (see the module docs). A failed test poisons the lock; later tests
-/// still run.
+/// One runner at a time under `cargo test`, where every test of this file is a thread of one
+/// process. Under the runner each test is a process of its own and this lock serialises
+/// nothing; the `faults` group in `.config/runner.toml` does it there (see the module docs).
+/// A failed test poisons the lock; later tests still run.
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
@@ -305,6 +311,16 @@ impl Sandbox {
     /// After the runner exited: every pid in `pids`, and every process of the run, is gone
     /// (zombies count as gone). The kernel gets [`REAP_TIMEOUT`] to finish the job.
     fn assert_nothing_survives(&self, pids: &[i32]) {
+        let described = self.still_alive(pids);
+        assert!(
+            described.is_empty(),
+            "processes of the run survived it (checked pids {pids:?}): {described:#?}"
+        );
+    }
+
+    /// The processes among `pids` and of the run that are still alive once the kernel had
+    /// [`REAP_TIMEOUT`] to reap them, described; empty when all are gone.
+    fn still_alive(&self, pids: &[i32]) -> Vec<String> {
         let marker = self.marker();
         // A pid that no longer carries the marker was reused by an unrelated process.
         let alive = |pid: i32| is_running(pid) && carries(pid, &marker) != Some(false);
@@ -314,12 +330,8 @@ impl Sandbox {
             left.extend(self.survivors());
             left.sort_unstable();
             left.dedup();
-            if left.is_empty() {
-                return;
-            }
-            if Instant::now() >= deadline {
-                let described: Vec<String> = left.iter().map(|&p| describe(p)).collect();
-                panic!("processes of the run survived it (checked pids {pids:?}): {described:#?}");
+            if left.is_empty() || Instant::now() >= deadline {
+                return left.iter().map(|&p| describe(p)).collect();
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -746,76 +758,149 @@ fn max_rss_kib(stderr: &str) -> Option<u64> {
     })
 }
 
-#[test]
-fn huge_output_is_bounded_in_memory_and_saved_whole() {
-    let _serial = serial();
-    // Build first, so that the measured run's cargo is a no-op.
-    faults_binary();
-    let sandbox = Sandbox::new();
-    let time = "/usr/bin/time";
-    let measured = Path::new(time).exists();
-    let wrapper: &[&str] = if measured { &[time, "-v"] } else { &[] };
-    let command = sandbox.command(wrapper);
-    let args = with_fixture(
-        "faults",
-        &["--message-format", "json", "--exact", "huge_output"],
-    );
-    let run = Running::start(command, args).wait();
-    run.assert_code(100);
+/// The one run of `huge_output` (120 MiB on stdout, then a panic) that the tests below read,
+/// under GNU time when it is installed. What needs the full log or the sandbox is read here,
+/// before both are removed.
+struct HugeRun {
+    run: Run,
+    /// Whether `/usr/bin/time -v` wrapped the runner (its report then follows the runner's).
+    measured: bool,
+    /// The size of the full log the captured stdout names, or why it could not be read.
+    log_size: Result<u64, String>,
+    /// Processes of the run still alive after it (see [`Sandbox::still_alive`]).
+    survivors: Vec<String>,
+}
 
-    // GNU time's report follows the runner's own output on stderr.
-    let human: String = if measured {
-        let lines: Vec<&str> = run.stderr.lines().collect();
-        let end = lines
-            .iter()
-            .rposition(|l| l.starts_with("Summary: "))
-            .unwrap_or_else(|| panic!("no Summary line{}", run.context()));
-        assert!(
-            lines[end + 1..]
-                .iter()
-                .all(|l| l.starts_with('\t') || l.starts_with("Command exited with")),
-            "only time's report follows the Summary line{}",
-            run.context()
+/// Runs `huge_output` once per test process; takes the [`serial`] lock only for the run.
+fn huge_run() -> &'static HugeRun {
+    static HUGE: OnceLock<HugeRun> = OnceLock::new();
+    HUGE.get_or_init(|| {
+        let _serial = serial();
+        // Build first, so that the measured run's cargo is a no-op.
+        faults_binary();
+        let sandbox = Sandbox::new();
+        let time = "/usr/bin/time";
+        let measured = Path::new(time).exists();
+        let wrapper: &[&str] = if measured { &[time, "-v"] } else { &[] };
+        let args = with_fixture(
+            "faults",
+            &["--message-format", "json", "--exact", "huge_output"],
         );
-        lines[..=end].join("\n")
-    } else {
-        run.stderr.clone()
-    };
-    assert_summary_last(&run, &human, (0, 1, 0));
+        let run = Running::start(sandbox.command(wrapper), args).wait();
+        let log_size = full_log_size(&run);
+        let survivors = sandbox.still_alive(&[]);
+        HugeRun {
+            run,
+            measured,
+            log_size,
+            survivors,
+        }
+    })
+}
 
-    let events = run.events();
-    let finals = assert_finals(&run, &events, &[("faults", "huge_output", "failed")]);
-    let result = finals["huge_output"];
-    let stdout = result["stdout"].as_str().expect("stdout field");
-    let stderr = result["stderr"].as_str().expect("stderr field");
+/// The size of the full log named in the captured stdout of a run's `test-finished` event;
+/// the log (120 MiB) is removed once measured.
+fn full_log_size(run: &Run) -> Result<u64, String> {
+    let stdout = run
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|event| event["type"] == "test-finished")
+        .and_then(|event| event["stdout"].as_str().map(str::to_string))
+        .ok_or("no test-finished event with a stdout field")?;
+    let (_, path, _) = omission_note(&stdout).ok_or("no omission note in the captured stdout")?;
+    let size = std::fs::metadata(&path)
+        .map(|meta| meta.len())
+        .map_err(|e| format!("full log {}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    size
+}
+
+/// huge_output's one final event (a failure), after checking the exit code and the finals.
+fn huge_result(huge: &HugeRun) -> Value {
+    huge.run.assert_code(100);
+    let events = huge.run.events();
+    let finals = assert_finals(&huge.run, &events, &[("faults", "huge_output", "failed")]);
+    finals["huge_output"].clone()
+}
+
+/// The runner's human report: its stderr without GNU time's report, which follows the Summary
+/// line (and nothing else may).
+fn huge_human(huge: &HugeRun) -> String {
+    let run = &huge.run;
+    if !huge.measured {
+        return run.stderr.clone();
+    }
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let end = lines
+        .iter()
+        .rposition(|l| l.starts_with("Summary: "))
+        .unwrap_or_else(|| panic!("no Summary line{}", run.context()));
     assert!(
-        stderr.contains("huge-output-panic-marker"),
-        "the panic is kept: {stderr:.2000}"
+        lines[end + 1..]
+            .iter()
+            .all(|l| l.starts_with('\t') || l.starts_with("Command exited with")),
+        "only time's report follows the Summary line{}",
+        run.context()
     );
-    let (omitted, path, note_len) = omission_note(stdout).unwrap_or_else(|| {
+    lines[..=end].join("\n")
+}
+
+/// The captured stdout and stderr of huge_output, and the omission note of the stdout.
+fn huge_streams(huge: &HugeRun) -> (String, String, (u64, PathBuf, usize)) {
+    let result = huge_result(huge);
+    let stdout = result["stdout"].as_str().expect("stdout field").to_string();
+    let stderr = result["stderr"].as_str().expect("stderr field").to_string();
+    let note = omission_note(&stdout).unwrap_or_else(|| {
         panic!(
             "no `[... N bytes omitted; full output in PATH ...]` note in the captured stdout \
              ({} bytes){}",
             stdout.len(),
-            run.context()
+            huge.run.context()
         )
     });
+    (stdout, stderr, note)
+}
+
+#[test]
+fn huge_output_report_ends_with_the_summary_line() {
+    let huge = huge_run();
+    huge.run.assert_code(100);
+    assert_summary_last(&huge.run, &huge_human(huge), (0, 1, 0));
+}
+
+#[test]
+fn huge_output_keeps_the_panic_and_the_end_of_the_stream() {
+    let (stdout, stderr, _) = huge_streams(huge_run());
+    assert!(
+        stderr.contains("huge-output-panic-marker"),
+        "the panic is kept: {stderr:.2000}"
+    );
     let tail_start = stdout.len() - stdout.len().min(4096);
     assert!(
         stdout[tail_start..].contains("huge-output-tail-marker"),
         "the end of the stream is kept: {:?}",
         &stdout[tail_start..]
     );
-    // The same shows in the human report.
+}
+
+#[test]
+fn huge_output_report_shows_the_panic_and_the_full_logs_path() {
+    let huge = huge_run();
+    let (_, _, (_, path, _)) = huge_streams(huge);
+    let human = huge_human(huge);
     assert!(
         human.contains("huge-output-panic-marker") && human.contains(&path.display().to_string()),
         "the failure report shows the panic and the log's path{}",
-        run.context()
+        huge.run.context()
     );
+}
 
-    let size = std::fs::metadata(&path)
-        .unwrap_or_else(|e| panic!("full log {}: {e}", path.display()))
-        .len();
+#[test]
+fn huge_output_full_log_holds_the_whole_stream() {
+    let huge = huge_run();
+    let (stdout, _, (omitted, path, note_len)) = huge_streams(huge);
+    let size = huge.log_size.clone().unwrap_or_else(|e| panic!("{e}"));
     assert!(
         size >= 120 * MIB,
         "the full log {} holds {size} bytes, less than the 120 MiB written",
@@ -828,23 +913,37 @@ fn huge_output_is_bounded_in_memory_and_saved_whole() {
         size,
         "kept {kept} + omitted {omitted} bytes vs the full log's {size}"
     );
+}
 
-    if measured {
-        let rss = max_rss_kib(&run.stderr)
-            .unwrap_or_else(|| panic!("no maximum RSS in time's report{}", run.context()));
-        eprintln!(
-            "huge_output: peak RSS {rss} KiB ({:.1} MiB) for 120 MiB of output",
-            rss as f64 / 1024.0
-        );
-        assert!(
-            rss < 200 * 1024,
-            "the runner's peak RSS was {rss} KiB, not bounded below 200 MiB"
-        );
-    } else {
+#[test]
+fn huge_output_keeps_the_runners_memory_bounded() {
+    let huge = huge_run();
+    huge.run.assert_code(100);
+    if !huge.measured {
         eprintln!("huge_output: /usr/bin/time is missing; peak RSS not checked");
+        return;
     }
-    let _ = std::fs::remove_file(&path);
-    sandbox.assert_nothing_survives(&[]);
+    let rss = max_rss_kib(&huge.run.stderr)
+        .unwrap_or_else(|| panic!("no maximum RSS in time's report{}", huge.run.context()));
+    eprintln!(
+        "huge_output: peak RSS {rss} KiB ({:.1} MiB) for 120 MiB of output",
+        rss as f64 / 1024.0
+    );
+    assert!(
+        rss < 200 * 1024,
+        "the runner's peak RSS was {rss} KiB, not bounded below 200 MiB"
+    );
+}
+
+#[test]
+fn huge_output_leaves_no_process_behind() {
+    let huge = huge_run();
+    huge.run.assert_code(100);
+    assert!(
+        huge.survivors.is_empty(),
+        "processes of the run survived it (checked pids []): {:#?}",
+        huge.survivors
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
