@@ -10,12 +10,11 @@ use super::args::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
     PassOrFail, RunArgs,
 };
-use super::config_file::{FileConfig, FileConfigError, Located};
+use super::config_file::{FileConfig, Profile};
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
 use crate::report::event::ResultPolicy;
 use crate::run::groups::TestGroups;
-use clap::ValueEnum;
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -168,142 +167,47 @@ impl RunConfig {
     }
 
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
-        let start = match &args.cargo.manifest_path {
-            Some(path) => std::path::absolute(path)
-                .ok()
-                .and_then(|p| p.parent().map(PathBuf::from)),
-            None => std::env::current_dir().ok(),
-        };
-        let file = match start.as_deref().and_then(FileConfig::find) {
-            Some(path) => FileConfig::load(&path).map_err(|e| UsageError(e.to_string()))?,
-            None => FileConfig::default(),
-        };
-        let profile = match args.profile.as_deref() {
-            Some(name) => file.profile(name).ok_or_else(|| {
-                let known = file.profile_names();
-                UsageError(format!(
-                    "unknown profile '{name}': the config file defines {}",
-                    if known.is_empty() {
-                        "none (add [profile.NAME] to .config/runner.toml)".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })?,
-            None => file.profile("default").unwrap_or_default(),
-        };
-        let bad_file = |e: FileConfigError| UsageError(e.to_string());
+        let (file, profile) = load_profile(&args)?;
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
-
-        let jobs = match (&args.jobs, profile.jobs().map_err(bad_file)?) {
-            (Some(value), _) => parse_jobs(value)?,
-            (None, Some(value)) => from_profile(&value, parse_jobs)?,
-            (None, None) => available_cpus(),
+        let jobs = jobs(args.jobs.as_deref(), &profile)?;
+        let max_failures = max_failures(&args, &profile)?;
+        let timeouts = Timeouts::resolve(&args, &profile)?;
+        let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
+            NoTestsChoice::Pass => NoTests::Pass,
+            NoTestsChoice::Warn => NoTests::Warn,
+            NoTestsChoice::Fail => NoTests::Fail,
         };
-        if args.maxfail == Some(0) {
-            return Err(UsageError(
-                "invalid value '0' for '--maxfail <N>': use a number of failures of 1 or more"
-                    .into(),
-            ));
-        }
-        let max_failures = if args.exitfirst {
-            Some(1)
-        } else if args.maxfail.is_some() {
-            args.maxfail
-        } else {
-            profile.fail_fast().map_err(bad_file)?
+        let order = match args.order.or(profile.order).unwrap_or_default() {
+            OrderChoice::Auto => Order::Auto,
+            OrderChoice::Name => Order::Name,
+            OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
         };
-        // The command line's value, else the profile's (checked the same way), else none.
-        let duration = |flag: &str, cli: &Option<String>| -> Result<Option<Duration>, UsageError> {
-            if let Some(value) = cli {
-                return parse_duration(flag, value).map(Some);
-            }
-            match profile
-                .text(flag.trim_start_matches('-'))
-                .map_err(bad_file)?
-            {
-                Some(value) => from_profile(&value, |v| parse_duration(flag, v)).map(Some),
-                None => Ok(None),
-            }
-        };
-        let choice = |key: &str| profile.text(key).map_err(bad_file);
-        let leak_result = pick(args.leak_result, choice("leak-result")?)?;
-        let flaky_result = pick(args.flaky_result, choice("flaky-result")?)?;
-        let no_tests = pick(args.no_tests, choice("no-tests")?)?;
-        let order_choice = pick(args.order, choice("order")?)?;
-        let cargo = CargoOptions::from(args.cargo);
-        let source = if args.binaries.is_empty() {
-            Source::Cargo(cargo)
-        } else {
-            if let Some(flag) = cargo.selection.iter().chain(&cargo.build).next() {
-                return Err(UsageError(format!(
-                    "'{flag}' is a cargo option and cannot be used with '--binary': drop one of them"
-                )));
-            }
-            Source::Binaries(args.binaries)
-        };
-        let ignored = if args.ignored {
-            IgnoredPolicy::Only
-        } else if args.include_ignored {
-            IgnoredPolicy::Include
-        } else {
-            IgnoredPolicy::Skip
-        };
-        let verbosity = if args.verbose {
-            Verbosity::Verbose
-        } else if args.quiet {
-            Verbosity::Quiet
-        } else {
-            Verbosity::Normal
-        };
+        let partition = args
+            .partition
+            .as_deref()
+            .map(|spec| Partition::parse(spec, &|name| std::env::var(name).ok()))
+            .transpose()
+            .map_err(UsageError)?;
         Ok(RunConfig {
             mode,
-            source,
-            selection: Selection {
-                filters: args.filters,
-                skip: args.skip,
-                exact: args.exact,
-                ignored,
-            },
+            selection: selection(&args),
             jobs,
             max_failures,
-            verbosity,
+            verbosity: verbosity(&args),
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
-            no_tests: match no_tests {
-                NoTestsChoice::Pass => NoTests::Pass,
-                NoTestsChoice::Warn => NoTests::Warn,
-                NoTestsChoice::Fail => NoTests::Fail,
-            },
-            comparison: if args.compare {
-                Some(Comparison::SerialParallel)
-            } else if args.compare_modes {
-                Some(Comparison::ProcessBatch)
-            } else {
-                None
-            },
-            slow_timeout: duration("--slow-timeout", &args.slow_timeout)?,
-            timeout: duration("--timeout", &args.timeout)?,
-            timeout_grace: duration("--timeout-grace", &args.timeout_grace)?
-                .unwrap_or(Duration::from_secs(5)),
-            leak_timeout: duration("--leak-timeout", &args.leak_timeout)?
-                .unwrap_or(Duration::from_millis(200)),
-            retries: match args.retries {
-                Some(n) => n,
-                None => profile.count("retries").map_err(bad_file)?.unwrap_or(0),
-            },
-            policy: ResultPolicy {
-                leak_fails: leak_result == PassOrFail::Fail,
-                flaky_fails: flaky_result == PassOrFail::Fail,
-            },
-            list_timeout: duration("--list-timeout", &args.list_timeout)?
-                .unwrap_or(Duration::from_secs(60)),
-            junit: match args.junit {
-                Some(path) => Some(path),
-                None => profile.path("junit").map_err(bad_file)?,
-            },
-            batch_all: args.batch || profile.flag("batch").map_err(bad_file)?.unwrap_or(false),
+            no_tests,
+            comparison: comparison(&args),
+            slow_timeout: timeouts.slow_timeout,
+            timeout: timeouts.timeout,
+            timeout_grace: timeouts.timeout_grace,
+            leak_timeout: timeouts.leak_timeout,
+            list_timeout: timeouts.list_timeout,
+            retries: args.retries.or(profile.retries).unwrap_or(0),
+            policy: policy(&args, &profile),
+            junit: args.junit.clone().or(profile.junit),
+            batch_all: args.batch || profile.batch.unwrap_or(false),
             batch_rules: file
                 .batch
                 .iter()
@@ -312,55 +216,172 @@ impl RunConfig {
                     batched: spec.batch,
                 })
                 .collect(),
-            partition: args
-                .partition
-                .as_deref()
-                .map(|spec| Partition::parse(spec, &|name| std::env::var(name).ok()))
-                .transpose()
-                .map_err(UsageError)?,
+            partition,
             groups,
-            order: match order_choice {
-                OrderChoice::Auto => Order::Auto,
-                OrderChoice::Name => Order::Name,
-                OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
-            },
-            last_failed: if args.last_failed {
-                LastFailed::RunOnly
-            } else if args.failed_first {
-                LastFailed::RunFirst
-            } else {
-                LastFailed::Ignore
-            },
+            order,
+            last_failed: last_failed(&args),
+            source: source(args.binaries, args.cargo)?,
         })
     }
 }
 
-/// A value from the command line, else from the profile (checked like the flag), else the
-/// built-in default.
-fn pick<T: ValueEnum + Default>(cli: Option<T>, profile: Option<Located>) -> Result<T, UsageError> {
-    if let Some(value) = cli {
-        return Ok(value);
-    }
-    match profile {
-        None => Ok(T::default()),
-        Some(located) => from_profile(&located, |text| {
-            T::from_str(text, true).map_err(|_| {
-                let allowed: Vec<String> = T::value_variants()
-                    .iter()
-                    .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
-                    .collect();
-                UsageError(format!("'{text}' is not one of {}", allowed.join(", ")))
-            })
-        }),
+/// The config file that applies to this run, and the profile chosen by `--profile` (or
+/// `RUNNER_PROFILE`), else the file's `default` profile, else no settings at all.
+fn load_profile(args: &RunArgs) -> Result<(FileConfig, Profile), UsageError> {
+    // The file belongs to the workspace being tested, not to wherever the runner was started.
+    let start = match &args.cargo.manifest_path {
+        Some(path) => std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from)),
+        None => std::env::current_dir().ok(),
+    };
+    let file = match start.as_deref().and_then(FileConfig::find) {
+        Some(path) => FileConfig::load(&path).map_err(|e| UsageError(e.to_string()))?,
+        None => FileConfig::default(),
+    };
+    let profile = match args.profile.as_deref() {
+        Some(name) => file.profile(name).ok_or_else(|| {
+            let known = file.profile_names();
+            UsageError(format!(
+                "unknown profile '{name}': the config file defines {}",
+                if known.is_empty() {
+                    "none (add [profile.NAME] to .config/runner.toml)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?,
+        None => file.profile("default").unwrap_or_default(),
+    };
+    Ok((file, profile))
+}
+
+/// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else all
+/// the CPUs this process may use.
+fn jobs(cli: Option<&str>, profile: &Profile) -> Result<usize, UsageError> {
+    match (cli, &profile.jobs) {
+        (Some(value), _) => parse_jobs(value),
+        (None, Some(jobs)) => parse_jobs(&jobs.get_ref().to_string())
+            .map_err(|e| UsageError(format!("{}: {e}", profile.describe("jobs", jobs)))),
+        (None, None) => Ok(available_cpus()),
     }
 }
 
-/// Check a profile value with the flag's own parser; an error names the file, line and key.
-fn from_profile<T>(
-    located: &Located,
-    parse: impl Fn(&str) -> Result<T, UsageError>,
-) -> Result<T, UsageError> {
-    parse(&located.value).map_err(|e| UsageError(format!("{}: {e}", located.describe)))
+/// `-x`, else `--maxfail N`, else the profile's `fail-fast`.
+fn max_failures(args: &RunArgs, profile: &Profile) -> Result<Option<usize>, UsageError> {
+    if args.maxfail == Some(0) {
+        return Err(UsageError(
+            "invalid value '0' for '--maxfail <N>': use a number of failures of 1 or more".into(),
+        ));
+    }
+    Ok(if args.exitfirst {
+        Some(1)
+    } else {
+        args.maxfail.or(profile.fail_fast)
+    })
+}
+
+/// The time limits of a run, from the flags, else the profile, else the built-in defaults.
+struct Timeouts {
+    slow_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    timeout_grace: Duration,
+    leak_timeout: Duration,
+    list_timeout: Duration,
+}
+
+impl Timeouts {
+    fn resolve(args: &RunArgs, profile: &Profile) -> Result<Self, UsageError> {
+        let duration = |flag: &str, cli: &Option<String>, profile: Option<Duration>| match cli {
+            Some(value) => parse_duration(flag, value).map(Some),
+            None => Ok(profile),
+        };
+        Ok(Timeouts {
+            slow_timeout: duration("--slow-timeout", &args.slow_timeout, profile.slow_timeout)?,
+            timeout: duration("--timeout", &args.timeout, profile.timeout)?,
+            timeout_grace: duration(
+                "--timeout-grace",
+                &args.timeout_grace,
+                profile.timeout_grace,
+            )?
+            .unwrap_or(Duration::from_secs(5)),
+            leak_timeout: duration("--leak-timeout", &args.leak_timeout, profile.leak_timeout)?
+                .unwrap_or(Duration::from_millis(200)),
+            list_timeout: duration("--list-timeout", &args.list_timeout, profile.list_timeout)?
+                .unwrap_or(Duration::from_secs(60)),
+        })
+    }
+}
+
+/// Whether leaky and flaky passes fail the run.
+fn policy(args: &RunArgs, profile: &Profile) -> ResultPolicy {
+    let fails = |cli: Option<PassOrFail>, profile: Option<PassOrFail>| {
+        cli.or(profile).unwrap_or_default() == PassOrFail::Fail
+    };
+    ResultPolicy {
+        leak_fails: fails(args.leak_result, profile.leak_result),
+        flaky_fails: fails(args.flaky_result, profile.flaky_result),
+    }
+}
+
+/// Cargo builds the binaries, unless `--binary` names them; cargo's flags then mean nothing.
+fn source(binaries: Vec<PathBuf>, cargo: CargoArgs) -> Result<Source, UsageError> {
+    let cargo = CargoOptions::from(cargo);
+    if binaries.is_empty() {
+        return Ok(Source::Cargo(cargo));
+    }
+    if let Some(flag) = cargo.selection.iter().chain(&cargo.build).next() {
+        return Err(UsageError(format!(
+            "'{flag}' is a cargo option and cannot be used with '--binary': drop one of them"
+        )));
+    }
+    Ok(Source::Binaries(binaries))
+}
+
+fn selection(args: &RunArgs) -> Selection {
+    let ignored = if args.ignored {
+        IgnoredPolicy::Only
+    } else if args.include_ignored {
+        IgnoredPolicy::Include
+    } else {
+        IgnoredPolicy::Skip
+    };
+    Selection {
+        filters: args.filters.clone(),
+        skip: args.skip.clone(),
+        exact: args.exact,
+        ignored,
+    }
+}
+
+fn verbosity(args: &RunArgs) -> Verbosity {
+    if args.verbose {
+        Verbosity::Verbose
+    } else if args.quiet {
+        Verbosity::Quiet
+    } else {
+        Verbosity::Normal
+    }
+}
+
+fn comparison(args: &RunArgs) -> Option<Comparison> {
+    if args.compare {
+        Some(Comparison::SerialParallel)
+    } else if args.compare_modes {
+        Some(Comparison::ProcessBatch)
+    } else {
+        None
+    }
+}
+
+fn last_failed(args: &RunArgs) -> LastFailed {
+    if args.last_failed {
+        LastFailed::RunOnly
+    } else if args.failed_first {
+        LastFailed::RunFirst
+    } else {
+        LastFailed::Ignore
+    }
 }
 
 /// The number of logical CPUs this process may run on (affinity mask and cgroup quota).
@@ -440,6 +461,55 @@ mod tests {
         );
         let err = parse_duration("--timeout", "soon").unwrap_err().to_string();
         assert!(err.contains("--timeout") && !err.contains('\n'), "{err}");
+    }
+
+    /// Profile `p` of a config file.
+    fn profile(text: &str) -> Profile {
+        let path = std::path::Path::new("/ws/runner.toml");
+        FileConfig::parse(text, path).unwrap().profile("p").unwrap()
+    }
+
+    #[test]
+    fn profile_values_resolve_like_flags_and_yield_to_them() {
+        let p = profile(
+            "[profile.p]\njobs = 0\nfail-fast = 3\ntimeout = \"1m30s\"\nleak-timeout = \"1s\"\n\
+             flaky-result = \"fail\"\n",
+        );
+        assert_eq!(jobs(None, &p).unwrap(), 1, "0 means one at a time, as -n0");
+        assert_eq!(jobs(Some("3"), &p).unwrap(), 3);
+        let args = defaults();
+        assert_eq!(max_failures(&args, &p).unwrap(), Some(3));
+        let timeouts = Timeouts::resolve(&args, &p).unwrap();
+        assert_eq!(timeouts.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(timeouts.leak_timeout, Duration::from_secs(1));
+        assert_eq!(timeouts.timeout_grace, Duration::from_secs(5));
+        assert_eq!(timeouts.slow_timeout, None);
+        assert!(policy(&args, &p).flaky_fails && !policy(&args, &p).leak_fails);
+        let args = RunArgs {
+            maxfail: Some(5),
+            timeout: Some("2s".into()),
+            flaky_result: Some(PassOrFail::Pass),
+            ..defaults()
+        };
+        assert_eq!(max_failures(&args, &p).unwrap(), Some(5));
+        let timeouts = Timeouts::resolve(&args, &p).unwrap();
+        assert_eq!(timeouts.timeout, Some(Duration::from_secs(2)));
+        assert!(!policy(&args, &p).flaky_fails);
+    }
+
+    #[test]
+    fn profile_jobs_error_names_place_key_and_profile() {
+        let p = profile("[profile.p]\njobs = \"lots\"\n");
+        let err = jobs(None, &p).unwrap_err().to_string();
+        assert!(
+            err.starts_with("/ws/runner.toml:2:8: 'jobs' in [profile.p]: invalid value 'lots' for '--jobs <N|auto>'"),
+            "{err}"
+        );
+        let err = jobs(None, &profile("[profile.p]\njobs = -3\n")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("/ws/runner.toml:2:8: 'jobs'"),
+            "{err}"
+        );
     }
 
     #[test]

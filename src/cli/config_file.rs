@@ -2,162 +2,166 @@
 //! (profiles, test groups, batched binaries), and the `harness = false` keys of cargo manifests,
 //! which `cargo metadata` does not report.
 //!
-//! Values stay as written (strings, numbers); [`crate::cli`] checks and converts them with
-//! the same parsers as the command line, so a setting means the same wherever it comes from.
+//! The file is deserialised into typed structs that refuse unknown keys, so a wrong key or a
+//! value of the wrong type or form stops the run with one line naming the file, line, column,
+//! key and table. Choices are read with the flags' own clap names and durations with
+//! humantime's grammar, as on the command line; `jobs` keeps its text and its place, because
+//! `-n`'s parser checks it when [`crate::cli`] resolves the settings.
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use clap::ValueEnum;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::args::{NoTestsChoice, OrderChoice, PassOrFail};
 
 /// Where the runner looks for its config file, in each directory from the workspace up.
 const CANDIDATES: [&str; 2] = [".config/runner.toml", "runner.toml"];
 
-/// `.config/runner.toml`, as written.
+/// `.config/runner.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
-    /// `[profile.NAME]` tables, values as written: [`Profile`] checks them.
+    /// `[profile.NAME]` tables.
     #[serde(default)]
-    profile: BTreeMap<String, BTreeMap<String, Spanned<toml::Value>>>,
+    profile: BTreeMap<String, Profile>,
     /// `[[group]]` tables: tests that share a concurrency limit.
     #[serde(default)]
     pub group: Vec<GroupSpec>,
     /// `[[batch]]` tables: binaries whose tests run many per process.
     #[serde(default)]
     pub batch: Vec<BatchSpec>,
-    /// Where it was read from, to name places in errors and to resolve relative paths.
-    #[serde(skip)]
-    source: Option<(PathBuf, String)>,
 }
 
-/// The keys a `[profile.NAME]` table may hold.
-const PROFILE_KEYS: [&str; 14] = [
-    "jobs",
-    "retries",
-    "timeout",
-    "slow-timeout",
-    "timeout-grace",
-    "leak-timeout",
-    "leak-result",
-    "flaky-result",
-    "list-timeout",
-    "fail-fast",
-    "junit",
-    "order",
-    "no-tests",
-    "batch",
-];
-
-/// One profile's settings, each with the place it was written, so that a bad value is reported
-/// as `file:line:column: ... 'key' in [profile.NAME]`.
-#[derive(Debug, Clone, Default)]
+/// One `[profile.NAME]` table. A key left out is `None`: the command line, the environment or
+/// the built-in default decides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Profile {
+    /// Spanned because `-n`'s parser checks it only when resolving, and its error must still
+    /// name the place.
+    pub jobs: Option<Spanned<Jobs>>,
+    pub retries: Option<u32>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub slow_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub timeout_grace: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub leak_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde::option")]
+    pub list_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "choice")]
+    pub leak_result: Option<PassOrFail>,
+    #[serde(default, deserialize_with = "choice")]
+    pub flaky_result: Option<PassOrFail>,
+    #[serde(default, deserialize_with = "choice")]
+    pub order: Option<OrderChoice>,
+    #[serde(default, deserialize_with = "choice")]
+    pub no_tests: Option<NoTestsChoice>,
+    /// Stop after this many failures: `true` is 1, `false` (like leaving it out) is never.
+    #[serde(default, deserialize_with = "fail_fast")]
+    pub fail_fast: Option<usize>,
+    /// Already joined to the workspace root when written relative.
+    pub junit: Option<PathBuf>,
+    pub batch: Option<bool>,
+    #[serde(skip)]
+    origin: Origin,
+}
+
+/// Where a profile was written, for the errors of values checked after reading.
+#[derive(Debug, Clone, Default)]
+struct Origin {
+    path: PathBuf,
+    text: Arc<str>,
     name: String,
-    values: BTreeMap<String, (toml::Value, String)>,
-    /// The workspace root the file belongs to: relative paths are resolved against it.
-    root: Option<PathBuf>,
 }
 
 impl Profile {
-    fn error(&self, key: &str, place: &str, why: &str) -> FileConfigError {
-        FileConfigError(format!(
-            "{place}: invalid value for '{key}' in [profile.{}]: {why}",
-            self.name
-        ))
+    /// `file:line:column: 'key' in [profile.NAME]`, to prefix the error of a value that only
+    /// resolving finds wrong.
+    pub fn describe<T>(&self, key: &str, value: &Spanned<T>) -> String {
+        let Origin { path, text, name } = &self.origin;
+        let at = place(path, text, value.span().start);
+        format!("{at}: '{key}' in [profile.{name}]")
     }
+}
 
-    /// A string setting (durations, choices).
-    pub fn text(&self, key: &str) -> Result<Option<Located>, FileConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some((toml::Value::String(s), place)) => Ok(Some(self.located(key, s, place))),
-            Some((other, place)) => Err(self.error(
-                key,
-                place,
-                &format!("expected a string, found {}", other.type_str()),
-            )),
-        }
-    }
+/// `jobs = 4` or `jobs = "auto"`, shown as `-n` would take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Jobs {
+    Count(i64),
+    Named(String),
+}
 
-    /// A whole number of 0 or more.
-    pub fn count(&self, key: &str) -> Result<Option<u32>, FileConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some((toml::Value::Integer(n), place)) => u32::try_from(*n)
-                .map(Some)
-                .map_err(|_| self.error(key, place, &format!("{n} is not a count of 0 or more"))),
-            Some((other, place)) => Err(self.error(
-                key,
-                place,
-                &format!("expected a whole number, found {}", other.type_str()),
-            )),
-        }
-    }
-
-    pub fn flag(&self, key: &str) -> Result<Option<bool>, FileConfigError> {
-        match self.values.get(key) {
-            None => Ok(None),
-            Some((toml::Value::Boolean(b), _)) => Ok(Some(*b)),
-            Some((other, place)) => Err(self.error(
-                key,
-                place,
-                &format!("expected true or false, found {}", other.type_str()),
-            )),
-        }
-    }
-
-    /// `jobs = 4` or `jobs = "auto"`, as the text `-n` would take.
-    pub fn jobs(&self) -> Result<Option<Located>, FileConfigError> {
-        match self.values.get("jobs") {
-            Some((toml::Value::Integer(n), place)) => {
-                Ok(Some(self.located("jobs", &n.to_string(), place)))
-            }
-            _ => self.text("jobs"),
-        }
-    }
-
-    /// `fail-fast = true` (stop after 1 failure), `false`, or a number N (after N failures).
-    pub fn fail_fast(&self) -> Result<Option<usize>, FileConfigError> {
-        match self.values.get("fail-fast") {
-            None | Some((toml::Value::Boolean(false), _)) => Ok(None),
-            Some((toml::Value::Boolean(true), _)) => Ok(Some(1)),
-            Some((toml::Value::Integer(n), place)) if *n >= 1 => usize::try_from(*n)
-                .map(Some)
-                .map_err(|_| self.error("fail-fast", place, "too large")),
-            Some((other, place)) => Err(self.error(
-                "fail-fast",
-                place,
-                &format!(
-                    "expected true, false or a number of failures of 1 or more, found {other}"
-                ),
-            )),
-        }
-    }
-
-    /// A path, relative to the workspace root when not absolute.
-    pub fn path(&self, key: &str) -> Result<Option<PathBuf>, FileConfigError> {
-        Ok(self.text(key)?.map(|located| match &self.root {
-            Some(root) => root.join(&located.value),
-            None => PathBuf::from(&located.value),
-        }))
-    }
-
-    fn located(&self, key: &str, value: &str, place: &str) -> Located {
-        Located {
-            value: value.to_string(),
-            describe: format!("{place}: '{key}' in [profile.{}]", self.name),
+impl fmt::Display for Jobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Jobs::Count(n) => write!(f, "{n}"),
+            Jobs::Named(name) => f.write_str(name),
         }
     }
 }
 
-/// A profile value with the words that say where it came from.
-#[derive(Debug, Clone)]
-pub struct Located {
-    pub value: String,
-    /// `file:line:col: 'key' in [profile.NAME]`.
-    pub describe: String,
+impl<'de> Deserialize<'de> for Jobs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct JobsVisitor;
+        impl Visitor<'_> for JobsVisitor {
+            type Value = Jobs;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of workers or \"auto\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Jobs, E> {
+                Ok(Jobs::Count(n))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Jobs, E> {
+                Ok(Jobs::Named(text.to_string()))
+            }
+        }
+        d.deserialize_any(JobsVisitor)
+    }
+}
+
+/// `fail-fast = true | false | N` with N of 1 or more.
+fn fail_fast<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    struct FailFastVisitor;
+    impl Visitor<'_> for FailFastVisitor {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("true, false or a number of failures of 1 or more")
+        }
+        fn visit_bool<E: de::Error>(self, stop: bool) -> Result<Option<usize>, E> {
+            Ok(stop.then_some(1))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Option<usize>, E> {
+            match usize::try_from(n) {
+                Ok(n) if n >= 1 => Ok(Some(n)),
+                _ => Err(E::invalid_value(Unexpected::Signed(n), &self)),
+            }
+        }
+    }
+    d.deserialize_any(FailFastVisitor)
+}
+
+/// A choice spelt as its flag takes it: clap's own names (in any case, as before), so a
+/// profile and the command line can never disagree on what a value is called.
+fn choice<'de, D: Deserializer<'de>, T: ValueEnum>(d: D) -> Result<Option<T>, D::Error> {
+    let text = String::deserialize(d)?;
+    T::from_str(&text, true).map(Some).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+            .collect();
+        let expected = format!("one of {}", names.join(", "));
+        de::Error::invalid_value(Unexpected::Str(&text), &expected.as_str())
+    })
 }
 
 /// One `[[group]]`: the tests whose `binary-id test-name` matches `filter` (a substring, or a
@@ -219,25 +223,22 @@ impl FileConfig {
         Self::parse(&text, path)
     }
 
-    fn parse(text: &str, path: &Path) -> Result<FileConfig, FileConfigError> {
-        let mut config: FileConfig = toml::from_str(text).map_err(|e| {
-            let place = place(path, text, e.span().map_or(usize::MAX, |s| s.start));
-            let message = e.message().trim().replace('\n', " ");
-            FileConfigError(format!("{place}: {message}"))
-        })?;
-        for (name, values) in &config.profile {
-            if let Some((key, value)) = values
-                .iter()
-                .find(|(key, _)| !PROFILE_KEYS.contains(&key.as_str()))
-            {
-                return Err(FileConfigError(format!(
-                    "{}: unknown key '{key}' in [profile.{name}]; known keys: {}",
-                    place(path, text, value.span().start),
-                    PROFILE_KEYS.join(", ")
-                )));
+    /// The config in `text`, as read from `path`.
+    pub(super) fn parse(text: &str, path: &Path) -> Result<FileConfig, FileConfigError> {
+        let mut config: FileConfig =
+            toml::from_str(text).map_err(|e| FileConfigError(describe_error(path, text, &e)))?;
+        let root = workspace_root(path);
+        let text: Arc<str> = Arc::from(text);
+        for (name, profile) in &mut config.profile {
+            profile.origin = Origin {
+                path: path.to_path_buf(),
+                text: Arc::clone(&text),
+                name: name.clone(),
+            };
+            if let Some(junit) = &mut profile.junit {
+                *junit = root.join(&*junit);
             }
         }
-        config.source = Some((path.to_path_buf(), text.to_string()));
         Ok(config)
     }
 
@@ -248,27 +249,136 @@ impl FileConfig {
 
     /// The profile called `name`, if the file defines it.
     pub fn profile(&self, name: &str) -> Option<Profile> {
-        let values = self.profile.get(name)?;
-        let (path, text) = self.source.clone().unwrap_or_default();
-        // `.config/runner.toml` belongs to the directory above `.config`.
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let root = if dir.file_name().is_some_and(|n| n == ".config") {
-            dir.parent().map(Path::to_path_buf)
-        } else {
-            Some(dir)
-        };
-        Some(Profile {
-            name: name.to_string(),
-            values: values
-                .iter()
-                .map(|(key, value)| {
-                    let at = place(&path, &text, value.span().start);
-                    (key.clone(), (value.get_ref().clone(), at))
-                })
-                .collect(),
-            root,
-        })
+        self.profile.get(name).cloned()
     }
+}
+
+/// The directory relative paths in the file are resolved against: `.config/runner.toml`
+/// belongs to the directory above `.config`.
+fn workspace_root(path: &Path) -> PathBuf {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    match dir.parent() {
+        Some(parent) if dir.file_name().is_some_and(|n| n == ".config") => parent.to_path_buf(),
+        _ => dir,
+    }
+}
+
+/// A deserialisation error as one line: `file:line:column`, then what is wrong, naming the key
+/// and the table it is in. toml does not hand out the key path of an error, only its span, so
+/// both are read from the text around the span.
+fn describe_error(path: &Path, text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', "; ");
+    let Some(span) = error.span() else {
+        return format!("{}: {message}", path.display());
+    };
+    let at = place(path, text, span.start);
+    let spot = Spot::at(text, span.start);
+    let table = spot.table.map(|t| format!(" in {t}")).unwrap_or_default();
+    if let Some(unknown) = message.strip_prefix("unknown field `") {
+        let (key, expected) = unknown.split_once('`').unwrap_or((unknown, ""));
+        let expected = expected.trim_start_matches(", ").replace('`', "");
+        return format!("{at}: unknown key '{key}'{table}; {expected}");
+    }
+    if let Some(missing) = message.strip_prefix("missing field `") {
+        let key = missing.trim_end_matches('`');
+        return format!("{at}: missing key '{key}'{table}");
+    }
+    match spot.key {
+        Some(key) => format!("{at}: invalid value for '{key}'{table}: {message}"),
+        // A syntax error: the text at the place says more than a table name would.
+        None => format!("{at}: {message}"),
+    }
+}
+
+/// The key and table that a byte offset of the file falls in, read from the text: the
+/// `key = ` before the offset on its line (a value's error points at the value), and the
+/// nearest table header above, or the header the offset is in.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Spot {
+    key: Option<String>,
+    /// `[profile.ci]`, `[[group]]`; `None` at the top level.
+    table: Option<String>,
+}
+
+impl Spot {
+    fn at(text: &str, offset: usize) -> Spot {
+        let offset = offset.min(text.len());
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let before = &text[line_start..offset];
+        let line = text[line_start..].lines().next().unwrap_or_default();
+        if line.trim_start().starts_with('[') {
+            return Spot {
+                key: None,
+                table: Self::in_header(before, &text[..line_start + line.len()]),
+            };
+        }
+        let assigned = before.trim_end().strip_suffix('=');
+        // The keys of enclosing inline tables (`ci = { retries = 1 }`) and the leading parts
+        // of a dotted key (`ci.retries = 1` under `[profile]`) name tables too.
+        let mut path = Vec::new();
+        let mut parts = assigned.unwrap_or(before).split('{').peekable();
+        while let Some(part) = parts.next() {
+            let part = part.rsplit(',').next().unwrap_or(part);
+            let part = match parts.peek() {
+                Some(_) => part.trim_end().trim_end_matches('='),
+                None => part,
+            };
+            path.extend(key_path(part));
+        }
+        let key = match assigned {
+            Some(_) => path.pop().filter(|k| !k.is_empty()),
+            None => None,
+        };
+        path.retain(|segment| !segment.is_empty());
+        Spot {
+            key,
+            table: header_above(&text[..line_start], &path),
+        }
+    }
+
+    /// The table an offset in a header line is about: at the header's start, the table itself
+    /// (`through_line` is the text up to the header's end); inside it, a part of its name,
+    /// which belongs to the table named by the parts before.
+    fn in_header(before: &str, through_line: &str) -> Option<String> {
+        if before.trim().is_empty() {
+            return header_above(through_line, &[]);
+        }
+        let inside = before.trim_start().trim_start_matches('[');
+        let parent = key_path(inside.trim_end().trim_end_matches('.'));
+        (!parent.is_empty()).then(|| format!("[{}]", parent.join(".")))
+    }
+}
+
+/// The header of the table that the text before a line ends in, extended by a dotted key's
+/// leading segments.
+fn header_above(text: &str, dotted: &[String]) -> Option<String> {
+    let header = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['));
+    let Some(header) = header else {
+        return (!dotted.is_empty()).then(|| format!("[{}]", dotted.join(".")));
+    };
+    let array = header.starts_with("[[");
+    let name = header.trim_start_matches('[');
+    let name = name.split(']').next().unwrap_or(name);
+    let mut path = key_path(name);
+    if dotted.is_empty() && array {
+        return Some(format!("[[{}]]", path.join(".")));
+    }
+    path.extend(dotted.iter().cloned());
+    Some(format!("[{}]", path.join(".")))
+}
+
+/// The segments of a dotted key as written, unquoted.
+fn key_path(text: &str) -> Vec<String> {
+    if text.trim().is_empty() {
+        return Vec::new();
+    }
+    text.split('.')
+        .map(|segment| segment.trim().trim_matches(['"', '\'']).to_string())
+        .collect()
 }
 
 /// `file:line:column` of a byte offset.
@@ -339,12 +449,17 @@ mod tests {
 [profile.default]
 jobs = "auto"
 retries = 1
+leak-result = "FAIL"
 
 [profile.ci]
 jobs = 4
 fail-fast = 2
 timeout = "2m"
+slow-timeout = "1m 30s"
 junit = "target/junit.xml"
+order = "random"
+no-tests = "warn"
+batch = true
 
 [[group]]
 name = "db"
@@ -361,49 +476,142 @@ threads-required = 2
 filter = "tiny"
 "#;
         let config = FileConfig::parse(text, Path::new("/ws/.config/runner.toml")).unwrap();
+        assert_eq!(config.profile_names(), ["ci", "default"]);
         let ci = config.profile("ci").unwrap();
-        assert_eq!(ci.count("retries").unwrap(), None);
-        assert_eq!(ci.jobs().unwrap().unwrap().value, "4");
-        assert_eq!(ci.fail_fast().unwrap(), Some(2));
-        assert_eq!(
-            ci.path("junit").unwrap(),
-            Some(PathBuf::from("/ws/target/junit.xml"))
-        );
+        assert_eq!(ci.retries, None);
+        assert_eq!(ci.jobs.as_ref().unwrap().get_ref(), &Jobs::Count(4));
+        assert_eq!(ci.fail_fast, Some(2));
+        assert_eq!(ci.timeout, Some(Duration::from_secs(120)));
+        assert_eq!(ci.slow_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(ci.leak_timeout, None);
+        assert_eq!(ci.junit, Some(PathBuf::from("/ws/target/junit.xml")));
+        assert_eq!(ci.order, Some(OrderChoice::Random));
+        assert_eq!(ci.no_tests, Some(NoTestsChoice::Warn));
+        assert_eq!(ci.batch, Some(true));
         let default = config.profile("default").unwrap();
-        assert_eq!(default.jobs().unwrap().unwrap().value, "auto");
+        let jobs = default.jobs.as_ref().unwrap();
+        assert_eq!(jobs.get_ref(), &Jobs::Named("auto".into()));
+        assert_eq!(
+            default.describe("jobs", jobs),
+            "/ws/.config/runner.toml:3:8: 'jobs' in [profile.default]"
+        );
+        assert_eq!(default.retries, Some(1));
+        // Choices take the flags' names in any case, as they did before serde.
+        assert_eq!(default.leak_result, Some(PassOrFail::Fail));
         assert_eq!(config.group.len(), 2);
         assert!(config.group[1].regex);
         assert!(config.batch[0].batch);
     }
 
     #[test]
-    fn unknown_key_names_file_line_and_key() {
-        let text = "[profile.ci]\nretries = 1\nretires = 2\n";
-        let err = FileConfig::parse(text, Path::new(".config/runner.toml")).unwrap_err();
+    fn fail_fast_forms() {
+        let parse = |value: &str| {
+            let text = format!("[profile.p]\nfail-fast = {value}\n");
+            FileConfig::parse(&text, Path::new("runner.toml"))
+                .map(|config| config.profile("p").unwrap().fail_fast)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("false"), Ok(None));
+        assert_eq!(parse("true"), Ok(Some(1)));
+        assert_eq!(parse("1"), Ok(Some(1)));
+        assert_eq!(parse("7"), Ok(Some(7)));
+        for bad in ["0", "-2", "\"yes\"", "1.5"] {
+            let err = parse(bad).unwrap_err();
+            assert!(
+                err.starts_with("runner.toml:2:13: invalid value for 'fail-fast' in [profile.p]: "),
+                "{err}"
+            );
+            assert!(err.ends_with("expected true, false or a number of failures of 1 or more"));
+        }
+    }
+
+    fn parse_error(text: &str) -> String {
+        let err = FileConfig::parse(text, Path::new("runner.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with(".config/runner.toml:3:"), "{msg}");
-        assert!(
-            msg.contains("unknown key 'retires' in [profile.ci]"),
-            "{msg}"
-        );
-        assert!(!msg.contains('\n'));
+        assert!(!msg.contains('\n'), "{msg}");
+        msg
     }
 
     #[test]
-    fn wrong_type_names_place_key_and_profile() {
-        let text = "[profile.ci]\nretries = \"many\"\nfail-fast = \"yes\"\n";
-        let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
-        let ci = config.profile("ci").unwrap();
-        let err = ci.count("retries").unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "runner.toml:2:11: invalid value for 'retries' in [profile.ci]: expected a whole number, found string"
-        );
-        let err = ci.fail_fast().unwrap_err().to_string();
+    fn unknown_key_names_file_line_and_key() {
+        let msg = parse_error("[profile.ci]\nretries = 1\nretires = 2\n");
         assert!(
-            err.starts_with("runner.toml:3:13: invalid value for 'fail-fast'"),
-            "{err}"
+            msg.starts_with("runner.toml:3:1: unknown key 'retires' in [profile.ci]; expected one of jobs, retries,"),
+            "{msg}"
         );
+        let msg = parse_error("[profiles.ci]\njobs = 5\n");
+        assert!(
+            msg.starts_with(
+                "runner.toml:1:2: unknown key 'profiles'; expected one of profile, group, batch"
+            ),
+            "{msg}"
+        );
+        let msg = parse_error("[profile.ci.extra]\njobs = 5\n");
+        assert!(
+            msg.starts_with("runner.toml:1:13: unknown key 'extra' in [profile.ci];"),
+            "{msg}"
+        );
+        let msg = parse_error("[[group]]\nname = \"a\"\nfilter = \"b\"\nmax-thread = 1\n");
+        assert!(
+            msg.starts_with("runner.toml:4:1: unknown key 'max-thread' in [[group]];"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn wrong_value_names_place_key_and_profile() {
+        let cases = [
+            (
+                "[profile.ci]\nretries = \"many\"\n",
+                "runner.toml:2:11: invalid value for 'retries' in [profile.ci]: invalid type: string \"many\", expected u32",
+            ),
+            (
+                "[profile.ci]\njobs = true\n",
+                "runner.toml:2:8: invalid value for 'jobs' in [profile.ci]: invalid type: boolean `true`, expected a number of workers or \"auto\"",
+            ),
+            (
+                "[profile.ci]\ntimeout = \"soon\"\n",
+                "runner.toml:2:11: invalid value for 'timeout' in [profile.ci]: invalid value: string \"soon\", expected a duration",
+            ),
+            (
+                "[profile.ci]\n  leak-result = \"maybe\" # comment\n",
+                "runner.toml:2:17: invalid value for 'leak-result' in [profile.ci]: invalid value: string \"maybe\", expected one of pass, fail",
+            ),
+            // The profile is the table above the key, not the first one in the file.
+            (
+                "[profile.a]\nretries = 1\n[profile.b]\nretries = -1\n",
+                "runner.toml:4:11: invalid value for 'retries' in [profile.b]: invalid value: integer `-1`, expected u32",
+            ),
+            // Dotted keys and inline tables.
+            (
+                "[profile]\nci.order = 3\n",
+                "runner.toml:2:12: invalid value for 'order' in [profile.ci]: invalid type: integer `3`, expected a string",
+            ),
+            (
+                "profile.ci = { batch = 1 }\n",
+                "runner.toml:1:24: invalid value for 'batch' in [profile.ci]: invalid type: integer `1`, expected a boolean",
+            ),
+            (
+                "[[batch]]\nfilter = \"x\"\nbatch = \"no\"\n",
+                "runner.toml:3:9: invalid value for 'batch' in [[batch]]: invalid type: string \"no\", expected a boolean",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn syntax_and_missing_key_errors_are_one_line_with_a_place() {
+        for (text, start) in [
+            ("[profile.ci\n", "runner.toml:1:"),
+            ("[profile.ci]\nretries = \n", "runner.toml:2:"),
+        ] {
+            let msg = parse_error(text);
+            assert!(msg.starts_with(start), "{text:?}: {msg}");
+        }
+        let msg = parse_error("[[batch]]\nfilter = \"a\"\n[[group]]\nname = \"a\"\n");
+        assert_eq!(msg, "runner.toml:3:1: missing key 'filter' in [[group]]");
     }
 
     #[test]
