@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use super::args::{self, Cli};
-use super::config::{RunConfig, UsageError};
+use super::config::RunConfig;
+use super::settings::UsageError;
 use crate::exit_code;
 
 /// What the user asked runner to do.

@@ -1,14 +1,20 @@
 //! The command line and the config file, turned into one checked [`RunConfig`].
 //!
 //! What belongs here: clap types (only in `args`), the config file and its profiles, and the
-//! resolution of both into plain settings. Nothing outside this folder sees clap or the
-//! config file's TOML; the rest of runner reads an [`Invocation`].
+//! resolution of both into plain settings. Nothing outside this folder sees clap or TOML (the
+//! `toml` crate serves the config file and the cargo manifests read here); the rest of runner
+//! reads an [`Invocation`].
 
 mod args;
 mod config;
+mod config_errors;
 mod config_file;
 mod invocation;
+mod manifest;
+mod settings;
 
 pub use config::*;
-pub use config_file::{targets_without_harness, GroupSpec};
+pub use config_file::GroupSpec;
 pub use invocation::{parse, Invocation};
+pub use manifest::targets_without_harness;
+pub use settings::*;
