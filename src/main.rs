@@ -16,6 +16,9 @@ use cli::Invocation;
 
 fn main() {
     process::mark_start();
+    process::raise_open_file_limit();
+    // Before any thread exists: the watchdog is forked.
+    process::start_watchdog();
     let code = match cli::parse() {
         Err(code) => code,
         Ok(Invocation::Completions(script)) => {

@@ -28,7 +28,10 @@ use crate::run::{run_pass, Pass};
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
     if config.mode == Mode::Run {
-        signals::install(Arc::clone(&control), config.timeout_grace)?;
+        // Without the signal thread a run still runs; only Ctrl-C loses its report.
+        if let Err(e) = signals::install(Arc::clone(&control), config.timeout_grace) {
+            eprintln!("warning: {e:#}; an interruption will stop the runner without a report");
+        }
         process::become_subreaper();
     }
     let Some(discovered) = discover(config, &control)? else {

@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -20,6 +21,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
+use super::tracking::{self, Tracked};
 
 /// Bounds on how long a child may take.
 #[derive(Debug, Clone)]
@@ -90,13 +92,64 @@ pub struct Finished {
 }
 
 /// Start `command` in a new process group with stdin from /dev/null and both outputs piped.
-pub fn spawn(command: &mut Command) -> io::Result<Child> {
+fn spawn(command: &mut Command) -> io::Result<Child> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
+}
+
+/// How long a child that cannot start for want of descriptors or processes keeps trying.
+const SPAWN_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Our children running now, and the condition that one of them ended: a child that could
+/// not start for want of resources waits for another to end and give its resources back,
+/// which lowers the number running at once instead of failing tests that never ran.
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static ONE_ENDED: Condvar = Condvar::new();
+
+/// A running child counted in [`RUNNING`] until dropped.
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running = running.saturating_sub(1);
+        ONE_ENDED.notify_all();
+    }
+}
+
+/// [`spawn`], waiting out a shortage of descriptors or processes (EMFILE, ENFILE, EAGAIN,
+/// ENOMEM) rather than failing at once.
+fn spawn_patiently(command: &mut Command) -> io::Result<(Child, Running)> {
+    let deadline = Instant::now() + SPAWN_PATIENCE;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let error = match spawn(command) {
+            Ok(child) => {
+                *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                return Ok((child, Running));
+            }
+            Err(error) => error,
+        };
+        let transient = matches!(
+            error.raw_os_error(),
+            Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::EAGAIN | nix::libc::ENOMEM)
+        );
+        if !transient || Instant::now() >= deadline {
+            return Err(error);
+        }
+        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if *running > 0 {
+            let _ = ONE_ENDED.wait_timeout(running, pause);
+        } else {
+            drop(running);
+            std::thread::sleep(pause);
+        }
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// Where to save a stream that outgrows memory: `<stem>.stdout` and `<stem>.stderr`.
@@ -124,9 +177,16 @@ pub fn run(
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
-    let mut child = spawn(command)?;
-    let group = Pid::from_raw(child.id() as i32);
-    control.register(group.as_raw());
+    let tag = tracking::tag(command);
+    let (mut child, _running) = spawn_patiently(command)?;
+    let leader = child.id() as i32;
+    // The child leads its own process group (see `spawn`).
+    let tracked = Tracked {
+        leader,
+        group: leader,
+        tag,
+    };
+    control.register(tracked.clone());
     let mut pipes = Pipes::new(&mut child, limits.capture, spill.as_deref());
     let mut exited = false;
     let leaked = loop {
@@ -141,14 +201,19 @@ pub fn run(
         if clock.leak_expired(now, exited) {
             break true;
         }
-        clock.enforce(now, exited, group, &mut hooks);
+        clock.enforce(now, exited, &tracked, &mut hooks);
         let timeout = clock.poll_timeout(now, exited, !pipes.has_pidfd());
         exited |= pipes.wait(timeout, &mut hooks, limits.coalesce)?;
     };
     // Whatever the test left behind in its group goes with it. The leader is still a zombie
-    // (not yet reaped), so its pid cannot have been reused for another group.
-    let _ = killpg(group, Signal::SIGKILL);
-    control.unregister(group.as_raw());
+    // (not yet reaped), so its pid cannot have been reused for another group. A test that was
+    // stopped, or that left something holding its pipes, may have left processes elsewhere
+    // too: those are looked for wherever they went.
+    let _ = killpg(Pid::from_raw(leader), Signal::SIGKILL);
+    if leaked || clock.timed_out() || control.cancelled().is_some() {
+        tracking::signal_trees(&[&tracked], Signal::SIGKILL);
+    }
+    control.unregister(leader);
     let duration = clock.active(Instant::now());
     let status = child.wait()?;
     let (stdout, stderr) = pipes.into_captured();
@@ -209,16 +274,16 @@ impl<'a> Deadlines<'a> {
     }
 
     /// Do what is due: terminate on timeout, kill after the grace period, report slowness.
-    fn enforce(&mut self, now: Instant, exited: bool, group: Pid, hooks: &mut Hooks) {
+    fn enforce(&mut self, now: Instant, exited: bool, tracked: &Tracked, hooks: &mut Hooks) {
         let elapsed = self.active(now);
         let timeout_due = self.limits.timeout.is_some_and(|t| elapsed >= t);
         if timeout_due && !exited && !self.timed_out {
             self.timed_out = true;
-            let _ = killpg(group, Signal::SIGTERM);
+            tracking::signal_trees(&[tracked], Signal::SIGTERM);
             self.kill = Some(now + self.limits.grace);
         }
         if self.kill.is_some_and(|deadline| now >= deadline) {
-            let _ = killpg(group, Signal::SIGKILL);
+            tracking::signal_trees(&[tracked], Signal::SIGKILL);
             self.kill = None;
         }
         if let Some(at) = self.next_slow.filter(|at| elapsed >= *at) {

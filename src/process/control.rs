@@ -2,13 +2,14 @@
 //! whether the run was cancelled, which test process groups are alive, and how long the run
 //! was stopped (Ctrl-Z) so that timeouts do not count the pause.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+
+use super::tracking::{self, Tracked};
 
 #[derive(Debug, Default)]
 pub struct RunControl {
@@ -16,7 +17,8 @@ pub struct RunControl {
     cancelled_by: AtomicI32,
     /// Cancelling signals the handler has received: the second one means "now".
     signals_received: std::sync::atomic::AtomicUsize,
-    groups: Mutex<HashSet<i32>>,
+    /// The children alive now, by leader pid.
+    children: Mutex<HashMap<i32, Tracked>>,
     pause: Mutex<PauseClock>,
 }
 
@@ -53,27 +55,32 @@ impl RunControl {
         self.signals_received.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// Track a test's process group; if the run is already cancelled, signal it at once so a
-    /// test started in the same instant as Ctrl-C does not outlive it.
-    pub fn register(&self, group: i32) {
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.insert(group);
-        if let Some(signal) = self.cancelled() {
-            send(group, signal);
+    /// Track a started child; if the run is already cancelled, signal it at once so a test
+    /// started in the same instant as Ctrl-C does not outlive it.
+    pub fn register(&self, child: Tracked) {
+        let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(signal) = self.cancelled().and_then(|s| Signal::try_from(s).ok()) {
+            tracking::signal_trees(&[&child], signal);
         }
+        children.insert(child.leader, child);
     }
 
-    pub fn unregister(&self, group: i32) {
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.remove(&group);
+    pub fn unregister(&self, leader: i32) {
+        let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        children.remove(&leader);
     }
 
-    /// Send `signal` to every live test process group.
+    /// Send `signal` to every live child and everything each one started.
     pub fn signal_all(&self, signal: i32) {
-        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        for group in groups.iter() {
-            send(*group, signal);
-        }
+        let Ok(signal) = Signal::try_from(signal) else {
+            return;
+        };
+        // Copied out, so that reading /proc does not hold up tests starting and ending.
+        let children: Vec<Tracked> = {
+            let children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+            children.values().cloned().collect()
+        };
+        tracking::signal_trees(&children.iter().collect::<Vec<_>>(), signal);
     }
 
     pub fn pause_started(&self) {
@@ -92,13 +99,6 @@ impl RunControl {
     pub fn paused(&self) -> Duration {
         let pause = self.pause.lock().unwrap_or_else(|e| e.into_inner());
         pause.total + pause.since.map_or(Duration::ZERO, |s| s.elapsed())
-    }
-}
-
-fn send(group: i32, signal: i32) {
-    if let Ok(signal) = Signal::try_from(signal) {
-        // The group may have just exited; that is fine.
-        let _ = killpg(Pid::from_raw(group), signal);
     }
 }
 

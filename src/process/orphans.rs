@@ -4,6 +4,9 @@
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use super::tracking::{parent_of, state_of};
+use super::watchdog;
+
 /// Make orphaned descendants ours: a test's daemon that left its process group with `setsid`
 /// is re-parented to the runner instead of init, so [`kill_orphans`] can find it.
 pub fn become_subreaper() {
@@ -13,7 +16,7 @@ pub fn become_subreaper() {
 /// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
 /// descendants of tests that escaped their process group. Returns them as `name (pid)`.
 pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
-    let me = std::process::id();
+    let me = std::process::id() as i32;
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -26,12 +29,12 @@ pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
         else {
             continue;
         };
-        if keep.contains(&pid) || parent_of(pid) != Some(me) {
+        if keep.contains(&pid) || watchdog::is_watchdog(pid) || parent_of(pid as i32) != Some(me) {
             continue;
         }
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         // A zombie already died (killed with its group): it only needs reaping.
-        let alive = state_of(pid) != Some('Z');
+        let alive = state_of(pid as i32) != Some('Z');
         let pid = Pid::from_raw(pid as i32);
         if alive {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -45,21 +48,6 @@ pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
     killed
 }
 
-/// The fields of `/proc/<pid>/stat` after the parenthesised command name: state, ppid, ...
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    Some(after_name.split_whitespace().map(str::to_string).collect())
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(1)?.parse().ok()
-}
-
-fn state_of(pid: u32) -> Option<char> {
-    stat_fields(pid)?.first()?.chars().next()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,7 +56,10 @@ mod tests {
     #[test]
     fn parent_of_a_child_is_us() {
         let mut child = Command::new("sleep").arg("5").spawn().unwrap();
-        assert_eq!(parent_of(child.id()), Some(std::process::id()));
+        assert_eq!(
+            parent_of(child.id() as i32),
+            Some(std::process::id() as i32)
+        );
         child.kill().unwrap();
         child.wait().unwrap();
     }

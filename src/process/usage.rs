@@ -1,6 +1,19 @@
-//! The runner's own resource usage (CPU time and peak memory), for the overhead figures of a run.
+//! The runner's own resources: its usage (CPU time and peak memory) for the overhead figures
+//! of a run, and its open-file limit.
 
 use std::time::Duration;
+
+/// Raise the soft limit on open files to the hard limit: every running test holds several
+/// descriptors (two pipes, a pidfd, spill files), and a shell's usual soft limit of 1024 (or a
+/// CI's lower one) would fail tests that never ran.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
 
 /// CPU time this process had used when [`mark_start`] ran: resource usage is kept across
 /// `execve`, so a runner started by `cargo run` would otherwise be billed for cargo's time.
