@@ -6,6 +6,7 @@
 //! receives the events, so the workers never do presentation work.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::batch;
@@ -63,19 +64,35 @@ pub fn run_pass(
     };
     let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
+    let run_pool = move || {
+        let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
+            Job::Single(case, _) => {
+                emit(TestEvent::TestStarted { id: case.id() });
+                let result = single::run_test(case, settings, control, emit);
+                emit(TestEvent::TestFinished(result));
+            }
+            Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
+        };
+        let cancelled = || control.cancelled().is_some();
+        pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);
+    };
+    // Taken by whichever thread runs the pool: its own, or this one if no thread can start.
+    let pool_job = Mutex::new(Some(run_pool));
+    let take_and_run = || {
+        let job = pool_job.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(job) = job {
+            job();
+        }
+    };
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
-                Job::Single(case, _) => {
-                    emit(TestEvent::TestStarted { id: case.id() });
-                    let result = single::run_test(case, settings, control, emit);
-                    emit(TestEvent::TestFinished(result));
-                }
-                Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
-            };
-            let cancelled = || control.cancelled().is_some();
-            pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("pool".into())
+            .spawn_scoped(scope, take_and_run);
+        if spawned.is_err() {
+            // The events wait in the channel until the pool is done; the reports still get
+            // every one of them.
+            take_and_run();
+        }
         for event in events.iter() {
             receiver.receive(event);
         }

@@ -59,14 +59,29 @@ pub fn run_pool<T: PoolJob>(
         options.group_limits.clone(),
         options.max_failures,
     ));
+    let work = || {
+        while let Some(index) = queue.take_next(cancelled) {
+            run_guarded(&jobs[index], &run_one, &queue, events);
+            queue.release(index);
+        }
+    };
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(index) = queue.take_next(cancelled) {
-                    run_guarded(&jobs[index], &run_one, &queue, events);
-                    queue.release(index);
-                }
+        // A system out of threads must not lose the run: it goes on with the workers that
+        // could start, or on this thread if none could.
+        let started = (0..workers)
+            .take_while(|_| spawn_worker(scope, work).is_ok())
+            .count();
+        if started < workers {
+            let _ = events.send(TestEvent::Note {
+                message: format!(
+                    "only {started} of {workers} worker threads could be started (the system \
+                     is out of threads); the run goes on with {}",
+                    started.max(1)
+                ),
             });
+        }
+        if started == 0 {
+            work();
         }
     });
     for index in queue.not_started() {
@@ -77,6 +92,23 @@ pub fn run_pool<T: PoolJob>(
             });
         }
     }
+}
+
+/// Start one worker thread in `scope`.
+fn spawn_worker<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: impl FnOnce() + Send + 'scope,
+) -> std::io::Result<()> {
+    #[cfg(test)]
+    if tests::THREADS_LEFT.with(|left| left.get().is_some_and(|n| n == 0)) {
+        return Err(std::io::Error::other("no thread left (test)"));
+    }
+    #[cfg(test)]
+    tests::THREADS_LEFT.with(|left| left.set(left.get().map(|n| n - 1)));
+    std::thread::Builder::new()
+        .name("worker".into())
+        .spawn_scoped(scope, work)
+        .map(drop)
 }
 
 /// Run one job, counting its failures towards `--maxfail` as they happen (even in the middle
@@ -119,7 +151,37 @@ fn run_guarded<T: PoolJob>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
     use std::sync::Barrier;
+
+    thread_local! {
+        /// How many more worker threads may start, when a test limits them.
+        pub(super) static THREADS_LEFT: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    #[test]
+    fn a_run_goes_on_with_the_threads_that_could_start() {
+        for threads in [0, 1] {
+            THREADS_LEFT.with(|left| left.set(Some(threads)));
+            let items = ["a", "b", "c", "d"];
+            let options = PoolOptions {
+                workers: 3,
+                ..Default::default()
+            };
+            let events = collect(&items, options, |s| result(s, true));
+            THREADS_LEFT.with(|left| left.set(None));
+            let finished = events
+                .iter()
+                .filter(|e| matches!(e, TestEvent::TestFinished(_)))
+                .count();
+            assert_eq!(finished, 4, "with {threads} thread(s)");
+            let note = events.iter().find_map(|e| match e {
+                TestEvent::Note { message } => Some(message.clone()),
+                _ => None,
+            });
+            assert!(note.is_some_and(|n| n.contains(&format!("only {threads} of 3"))));
+        }
+    }
 
     fn id(name: &str) -> TestId {
         TestId {
