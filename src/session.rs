@@ -107,8 +107,8 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
 }
 
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
-    let log_dir = logs::prepare(plan.target_dir.as_deref());
-    let settings = test_settings(config, log_dir.clone());
+    let logs = logs::prepare(plan.target_dir.as_deref());
+    let settings = test_settings(config, logs.dir().to_path_buf());
     let mut reporters = reporters(config);
     let mut run = |pass| run_pass(config, plan, &settings, control, pass, &mut reporters);
     let (baseline_pass, final_pass) = passes(config);
@@ -119,7 +119,7 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
         _ => run(final_pass),
     };
     plan::save_history(plan, &observations);
-    logs::mark_finished(&log_dir);
+    logs.mark_finished();
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.

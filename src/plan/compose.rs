@@ -130,9 +130,7 @@ fn load_history(target_dir: Option<&Path>) -> History {
 /// Fold this run into the history file; failing to save is a warning, not a failed run.
 pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let Some(dir) = &plan.target_dir else { return };
-    let mut history = plan.history.clone();
-    history.record(observations, &plan.listed);
-    if let Err(e) = history.save(&History::path_in(dir)) {
+    if let Err(e) = History::update(&History::path_in(dir), observations, &plan.listed) {
         eprintln!("warning: could not save the timing history: {e:#}");
     }
 }

@@ -3,8 +3,9 @@
 //! failed.
 //!
 //! The file is replaced atomically (a temporary file in the same directory, then a rename), so a
-//! crash or two runs at once never leave it half-written. A file that cannot be read or parsed
-//! costs one warning and a run without history, never the run itself.
+//! crash never leaves it half-written, and each run folds its results in under a lock on
+//! `history.lock`, re-reading the file first, so runs side by side all count. A file that
+//! cannot be read or parsed costs one warning and a run without history, never the run itself.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::model::TestId;
@@ -93,9 +95,49 @@ impl History {
     /// the caller shows as a warning. Durations no test could have had are dropped, with a
     /// warning, so that no state file can stop a run.
     pub fn load(path: &Path) -> Result<History> {
+        let (history, dropped) = History::read(path)?;
+        if dropped > 0 {
+            eprintln!(
+                "warning: {} held {dropped} duration(s) that are not a number of seconds a test \
+                 could take; they were dropped",
+                path.display()
+            );
+        }
+        Ok(history)
+    }
+
+    /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
+    /// by side each add their run and their results, none overwrites another's.
+    pub fn update(
+        path: &Path,
+        observations: &[Observation],
+        listed: &HashSet<TestId>,
+    ) -> Result<()> {
+        let dir = path.parent().context("history path has no directory")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock_path = dir.join("history.lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let _locked = Flock::lock(lock_file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| errno)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        // Whatever was wrong with the file was said when the run started; start afresh.
+        let mut history = History::read(path).map_or_else(|_| History::default(), |(h, _)| h);
+        history.record(observations, listed);
+        history.save(path)
+    }
+
+    /// The file's history, and how many incredible durations were dropped from it.
+    fn read(path: &Path) -> Result<(History, usize)> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((History::default(), 0))
+            }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         let stored: StoredHistory = serde_json::from_str(&text)
@@ -118,14 +160,7 @@ impl History {
             .flat_map(BTreeMap::values_mut)
             .map(TestRecord::drop_incredible)
             .sum();
-        if dropped > 0 {
-            eprintln!(
-                "warning: {} held {dropped} duration(s) that are not a number of seconds a test \
-                 could take; they were dropped",
-                path.display()
-            );
-        }
-        Ok(history)
+        Ok((history, dropped))
     }
 
     /// Version 1 keys were `binary-id test-name`: split at the first space, which is right
@@ -355,5 +390,26 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(history.expected(&id("b")), None);
+    }
+
+    #[test]
+    fn runs_side_by_side_all_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let names: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+        std::thread::scope(|scope| {
+            for name in &names {
+                let path = &path;
+                scope.spawn(move || {
+                    let observation = observe(name, 10, true);
+                    History::update(path, &[observation], &HashSet::new()).unwrap();
+                });
+            }
+        });
+        let history = History::load(&path).unwrap();
+        assert_eq!(history.runs, 6);
+        for name in &names {
+            assert!(history.failed_last_time(&id(name)), "{name} was lost");
+        }
     }
 }
