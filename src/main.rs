@@ -3,6 +3,7 @@
 
 mod cli;
 mod exit_code;
+mod files;
 mod libtest;
 mod model;
 mod panics;

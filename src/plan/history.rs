@@ -8,7 +8,6 @@
 //! cannot be read or parsed costs one warning and a run without history, never the run itself.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use crate::files;
 use crate::model::TestId;
 
 const FORMAT_VERSION: u32 = 2;
@@ -185,16 +185,11 @@ impl History {
     pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path.parent().context("history path has no directory")?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut file = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        // Buffered: unbuffered, serde_json would make a system call per token.
-        let mut writer = std::io::BufWriter::new(&mut file);
-        serde_json::to_writer(&mut writer, self).context("serialising the history")?;
-        writer.flush()?;
-        drop(writer);
-        file.persist(path)
-            .with_context(|| format!("replacing {}", path.display()))?;
-        Ok(())
+        // The directory is runner's own: what a killed write of any version left goes too.
+        files::remove_stale_temporaries_of_earlier_versions(dir);
+        files::write_atomically(path, |out| {
+            serde_json::to_writer(out, self).context("serialising the history")
+        })
     }
 
     fn record_of(&self, id: &TestId) -> Option<&TestRecord> {

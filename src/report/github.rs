@@ -1,12 +1,17 @@
 //! GitHub Actions integration, on when `GITHUB_ACTIONS=true`: each failure becomes an `::error`
 //! annotation pointing at the file and line of its panic, and a Markdown summary of the run is
 //! appended to `$GITHUB_STEP_SUMMARY`.
+//!
+//! Test names and panic messages are the tests' own text: their control characters are escaped
+//! ([`visible`]) before they reach the log or the summary, where the log viewer would act on
+//! them.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use super::escape::visible;
 use super::panic_text::{panic_location, panic_message};
 use super::Reporter;
 use crate::report::event::{TestEvent, TestResult};
@@ -71,9 +76,13 @@ impl GithubReporter {
         if !summary.failures.is_empty() {
             md += "### Failures\n\n";
             for failure in &summary.failures {
-                md += &format!("- `{}`: {}", failure.id, failure.description);
+                md += &format!(
+                    "- `{}`: {}",
+                    visible(&failure.id.to_string()),
+                    visible(&failure.description)
+                );
                 if let Some(rerun) = &failure.rerun {
-                    md += &format!(" (rerun: `{rerun}`)");
+                    md += &format!(" (rerun: `{}`)", visible(rerun));
                 }
                 md += "\n";
             }
@@ -84,7 +93,7 @@ impl GithubReporter {
         if !slowest.is_empty() {
             md += "### Slowest tests\n\n| test | seconds |\n|---|---:|\n";
             for (id, secs) in slowest.iter().take(SLOWEST_SHOWN) {
-                md += &format!("| `{id}` | {secs:.3} |\n");
+                md += &format!("| `{}` | {secs:.3} |\n", visible(id));
             }
         }
         md
@@ -120,8 +129,11 @@ impl Reporter for GithubReporter {
     }
 }
 
+/// A workflow command's message: controls shown as text, then GitHub's own escapes (which keep
+/// a line break inside the message instead of ending the command).
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    visible(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

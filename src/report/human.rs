@@ -1,6 +1,10 @@
 //! Output for people: a progress bar on a terminal, a line per test with `-v`, failures with
 //! their captured output as they happen, and the closing report whose last line is the
 //! `Summary:` line CI log scanners read.
+//!
+//! Everything a test controls (output, names, messages) goes through [`visible`] before it is
+//! printed, so a test cannot clear the screen or retitle the terminal; the report's own colours
+//! are added after that, and only when colour is on.
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,6 +12,7 @@ use std::time::Duration;
 use console::Style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::escape::visible;
 use super::event::TestResult;
 use super::event::{Attempt, Outcome, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId};
 use super::figures::{self, plural};
@@ -172,7 +177,7 @@ impl HumanReporter {
         if self.in_baseline_pass() || (passed && !self.verbose()) {
             return;
         }
-        let id = result.id.to_string();
+        let id = shown_id(&result.id);
         let mut block = self.status_line(
             result.label(),
             Self::status_style(result.outcome()),
@@ -184,7 +189,7 @@ impl HumanReporter {
             return;
         }
         block.push_str(&output_block(self, &id, result.stdout(), result.stderr()));
-        let why = format!("    {id}: {}\n", result.describe());
+        let why = format!("    {id}: {}\n", visible(&result.describe()));
         block.push_str(&self.paint(&why, Style::new().red()));
         self.print(&block);
     }
@@ -197,10 +202,10 @@ impl HumanReporter {
             &format!("TRY {} {}", failed.attempt, failed.outcome.label()),
             Style::new().yellow().bold(),
             Some(failed.duration),
-            &id.to_string(),
+            &shown_id(id),
         );
         if self.verbose() {
-            let id = id.to_string();
+            let id = shown_id(id);
             line.push_str(&output_block(self, &id, &failed.stdout, &failed.stderr));
         }
         self.print(&line);
@@ -215,7 +220,7 @@ impl HumanReporter {
                 SkipReason::Ignored => "SKIP",
                 SkipReason::NotStarted => "NOTRUN",
             };
-            let line = self.status_line(label, Style::new().yellow(), None, &id.to_string());
+            let line = self.status_line(label, Style::new().yellow(), None, &shown_id(id));
             self.print(&line);
         }
     }
@@ -253,10 +258,10 @@ impl HumanReporter {
                 failure.label,
                 Self::status_style(&failure.outcome),
                 None,
-                &failure.id.to_string(),
+                &shown_id(&failure.id),
             );
             if let Some(rerun) = &failure.rerun {
-                text += &format!("{:>20}{rerun}\n", "rerun: ");
+                text += &format!("{:>20}{}\n", "rerun: ", visible(rerun));
             }
         }
         text
@@ -268,8 +273,10 @@ impl HumanReporter {
         let mut text = String::new();
         for ListFailure { binary_id, message } in &summary.list_failures {
             text += &format!(
-                "{} {binary_id} could not be listed and none of its tests ran: {message}\n",
-                self.paint("error:", Style::new().red().bold())
+                "{} {} could not be listed and none of its tests ran: {}\n",
+                self.paint("error:", Style::new().red().bold()),
+                visible(binary_id),
+                visible(message),
             );
         }
         if !summary.flaky.is_empty() {
@@ -278,7 +285,7 @@ impl HumanReporter {
                 Style::new().yellow().bold(),
             );
             for (id, attempt) in &summary.flaky {
-                text += &format!("    {id} (passed on attempt {attempt})\n");
+                text += &format!("    {} (passed on attempt {attempt})\n", shown_id(id));
             }
         }
         let not_started = summary.not_started;
@@ -317,14 +324,17 @@ impl Reporter for HumanReporter {
             }
             TestEvent::Note { message } => {
                 if !self.quiet() && !self.in_baseline_pass() {
-                    let line = format!("{} {message}\n", self.paint("note:", Style::new().cyan()));
+                    let note = self.paint("note:", Style::new().cyan());
+                    let line = format!("{note} {}\n", visible(message));
                     self.print(&line);
                 }
             }
             TestEvent::ListFailed(ListFailure { binary_id, message }) => {
                 let line = format!(
-                    "{} could not list the tests of {binary_id}: {message}\n",
-                    self.paint("error:", Style::new().red().bold())
+                    "{} could not list the tests of {}: {}\n",
+                    self.paint("error:", Style::new().red().bold()),
+                    visible(binary_id),
+                    visible(message),
                 );
                 self.print(&line);
             }
@@ -335,7 +345,7 @@ impl Reporter for HumanReporter {
             TestEvent::TestSlow { id, elapsed } => {
                 if !self.quiet() {
                     let style = Style::new().yellow().bold();
-                    let line = self.status_line("SLOW", style, Some(*elapsed), &id.to_string());
+                    let line = self.status_line("SLOW", style, Some(*elapsed), &shown_id(id));
                     self.print(&line);
                 }
             }
@@ -355,10 +365,11 @@ impl Reporter for HumanReporter {
         text += &self.other_problems(summary);
         if !self.quiet() && stats.passed + stats.failed > 0 {
             text.push('\n');
+            // The figures name the longest test; they hold no colour, so all of it is escaped.
             if let Some(serial) = serial {
-                text += &figures::comparison(serial, summary);
+                text += &visible(&figures::comparison(serial, summary));
             }
-            text += &figures::closing_figures(summary);
+            text += &visible(&figures::closing_figures(summary));
         }
         // The last line stays exactly this, uncoloured, for CI log scanners.
         text += &summary.summary_line();
@@ -367,7 +378,12 @@ impl Reporter for HumanReporter {
     }
 }
 
-/// A test's captured output under headers naming the stream.
+/// A test's id as printed: binary id and name, their control characters escaped.
+fn shown_id(id: &TestId) -> String {
+    visible(&id.to_string()).into_owned()
+}
+
+/// A test's captured output (escaped) under headers naming the stream; `id` is escaped already.
 fn output_block(reporter: &HumanReporter, id: &str, stdout: &str, stderr: &str) -> String {
     let mut block = String::new();
     for (stream, text) in [("STDOUT", stdout), ("STDERR", stderr)] {
@@ -377,7 +393,8 @@ fn output_block(reporter: &HumanReporter, id: &str, stdout: &str, stderr: &str) 
         let header = format!("--- {stream}: {id} ---");
         block.push_str(&reporter.paint(&header, Style::new().dim()));
         block.push('\n');
-        block.push_str(text);
+        let text = visible(text);
+        block.push_str(&text);
         if !text.ends_with('\n') {
             block.push('\n');
         }

@@ -2,17 +2,23 @@
 //! test with its time, failures with a message and their output, skipped tests marked, and
 //! retries recorded the way Maven Surefire does (`flakyFailure`, `rerunFailure`).
 //!
-//! The file is written at the end of every run, also a failed or interrupted one.
+//! The file is written at the end of every run, also a failed or interrupted one, through
+//! [`files::write_atomically`] (in place when it is a FIFO or `/dev/stdout`).
+//!
+//! XML cannot hold most control characters, and quick-junit would silently drop them, changing
+//! a test's recorded name; instead names, messages and output carry them escaped the way the
+//! human report shows them ([`visible`]), so a name stays recognisable.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
+use super::escape::visible;
 use super::panic_text::panic_message;
 use super::Reporter;
+use crate::files;
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult, Verdict};
 use crate::report::summary::Summary;
 
@@ -39,7 +45,7 @@ impl JunitReporter {
         let mut report = Report::new("runner");
         report.set_time(self.wall);
         for (binary_id, cases) in &self.suites {
-            let mut suite = TestSuite::new(binary_id.as_str());
+            let mut suite = TestSuite::new(visible(binary_id));
             suite.add_test_cases(cases.iter().cloned());
             report.add_test_suite(suite);
         }
@@ -64,8 +70,8 @@ impl Reporter for JunitReporter {
                     SkipReason::Ignored => "ignored",
                     SkipReason::NotStarted => "not started: the run stopped early",
                 });
-                let mut case = TestCase::new(id.name.as_str(), status);
-                case.set_classname(id.binary_id.as_str());
+                let mut case = TestCase::new(visible(&id.name), status);
+                case.set_classname(visible(&id.binary_id));
                 self.suites
                     .entry(id.binary_id.clone())
                     .or_default()
@@ -106,26 +112,10 @@ pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<()> {
     write_report(&report, output)
 }
 
-/// Write to a temporary file beside the target, then rename, so a reader never sees half a file.
+/// Write the report where the user asked; a reader never sees half a file.
 fn write_report(report: &Report, path: &Path) -> Result<()> {
-    let shown = path.display();
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
-    let mut file = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
-    let mut writer = std::io::BufWriter::new(&mut file);
-    report
-        .serialize(&mut writer)
-        .and_then(|()| writer.flush().map_err(Into::into))
-        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
-    drop(writer);
-    file.persist(path)
-        .with_context(|| format!("cannot write the JUnit report {shown}"))?;
-    Ok(())
+    files::write_atomically(path, |out| Ok(report.serialize(out)?))
+        .context("the JUnit report was not written")
 }
 
 fn test_case(result: &TestResult) -> TestCase {
@@ -150,19 +140,19 @@ fn test_case(result: &TestResult) -> TestCase {
         } else {
             failure_message(result.outcome(), result.stderr())
         };
-        status.set_message(message);
+        status.set_message(visible(&message));
         status.set_type(result.outcome().label());
-        status.set_description(tail(result.stderr()));
+        status.set_description(visible(tail(result.stderr())));
         status.add_reruns(result.failed_attempts().iter().map(rerun));
         status
     };
-    let mut case = TestCase::new(result.id.name.as_str(), status);
-    case.set_classname(result.id.binary_id.as_str());
+    let mut case = TestCase::new(visible(&result.id.name), status);
+    case.set_classname(visible(&result.id.binary_id));
     case.set_time(result.duration());
     // Passing tests' output is noise in CI reports; failures and flaky passes keep theirs.
     if result.is_failure() || result.is_flaky() || !result.outcome().is_success() {
-        case.set_system_out(tail(result.stdout()));
-        case.set_system_err(tail(result.stderr()));
+        case.set_system_out(visible(tail(result.stdout())));
+        case.set_system_err(visible(tail(result.stderr())));
     }
     case
 }
@@ -170,10 +160,10 @@ fn test_case(result: &TestResult) -> TestCase {
 fn rerun(attempt: &Attempt) -> TestRerun {
     let mut rerun = TestRerun::new(NonSuccessKind::Failure);
     rerun.set_time(attempt.duration);
-    rerun.set_message(failure_message(&attempt.outcome, &attempt.stderr));
+    rerun.set_message(visible(&failure_message(&attempt.outcome, &attempt.stderr)));
     rerun.set_type(attempt.outcome.label());
-    rerun.set_system_out(tail(&attempt.stdout));
-    rerun.set_system_err(tail(&attempt.stderr));
+    rerun.set_system_out(visible(tail(&attempt.stdout)));
+    rerun.set_system_err(visible(tail(&attempt.stderr)));
     rerun
 }
 

@@ -1,10 +1,14 @@
 //! `runner list`: the selected tests grouped by binary, as text or JSON.
+//!
+//! The text form shows names with their control characters escaped ([`visible`]), as every
+//! report for people does; the JSON form carries them exactly (JSON escapes them itself).
 
 use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
 
+use super::escape::visible;
 use crate::cli::RunConfig;
 use crate::exit_code;
 use crate::model::{Invocation, ListFailure, TestCase};
@@ -55,17 +59,17 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         writeln!(out)?;
     } else {
         for message in &plan.notes {
-            eprintln!("note: {message}");
+            eprintln!("note: {}", visible(message));
         }
         for group in &grouped {
-            writeln!(out, "{}:", group.binary_id)?;
+            writeln!(out, "{}:", visible(group.binary_id))?;
             for test in &group.tests {
                 let mark = match (test.ignored, test.whole_binary) {
                     (true, _) => " (ignored)",
                     (false, true) => " (whole binary)",
                     _ => "",
                 };
-                writeln!(out, "    {}{mark}", test.name)?;
+                writeln!(out, "    {}{mark}", visible(test.name))?;
             }
         }
         let total: usize = grouped.iter().map(|g| g.tests.len()).sum();
@@ -83,7 +87,11 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         )?;
     }
     for ListFailure { binary_id, message } in &plan.list_failures {
-        eprintln!("error: could not list the tests of {binary_id}: {message}");
+        eprintln!(
+            "error: could not list the tests of {}: {}",
+            visible(binary_id),
+            visible(message)
+        );
     }
     Ok(if plan.list_failures.is_empty() {
         exit_code::OK

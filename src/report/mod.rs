@@ -5,6 +5,7 @@
 //! What belongs here: everything that formats or writes what a run did. What does not: deciding
 //! or running anything; reporters only consume events and never drive the run.
 
+mod escape;
 pub mod event;
 mod figures;
 mod github;

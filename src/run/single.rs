@@ -4,10 +4,11 @@
 //! --nocapture`), started directly with no shell in between, in the package root, with the
 //! environment cargo gives tests plus `RUNNER=1`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::files;
 use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
@@ -72,10 +73,10 @@ fn run_attempt(
         .env("RUNNER_ATTEMPT", attempt.to_string())
         .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());
     let id = case.id();
-    let spill = settings.log_dir.as_ref().map(|dir| {
-        dir.join(file_safe(&case.binary.id))
-            .join(format!("{}-attempt{attempt}", file_safe(&case.name)))
-    });
+    let spill = settings
+        .log_dir
+        .as_ref()
+        .map(|dir| log_stem(dir, case, attempt));
     let mut on_slow = |elapsed| {
         emit(TestEvent::TestSlow {
             id: id.clone(),
@@ -109,17 +110,15 @@ fn run_attempt(
     result
 }
 
-/// A test or binary name as a file name: path separators and odd characters become `_`.
-fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// Where an attempt's full output goes if it outgrows memory (`.stdout`/`.stderr` are added):
+/// named after the binary and the test, each with a hash of its exact text, so that names that
+/// differ only in characters a file name cannot show (`m::x`, `m__x`) never share a log.
+fn log_stem(dir: &Path, case: &TestCase, attempt: u32) -> PathBuf {
+    dir.join(files::file_name_for(&case.binary.id))
+        .join(format!(
+            "{}-attempt{attempt}",
+            files::file_name_for(&case.name)
+        ))
 }
 
 fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
@@ -156,9 +155,38 @@ mod tests {
     }
 
     #[test]
-    fn file_names_are_safe() {
-        assert_eq!(file_safe("pkg::bin/x"), "pkg__bin_x");
-        assert_eq!(file_safe("a::r#match"), "a__r_match");
+    fn every_test_and_attempt_gets_its_own_log() {
+        let binary = |id: &str| {
+            std::sync::Arc::new(crate::model::TestBinary {
+                id: id.into(),
+                path: "/t/bin".into(),
+                package: None,
+                target_name: "bin".into(),
+                kind: crate::model::TargetKind::Prebuilt,
+                cwd: "/".into(),
+                env: Default::default(),
+                custom_harness: false,
+            })
+        };
+        let case = |binary_id: &str, name: &str| TestCase {
+            binary: binary(binary_id),
+            name: name.into(),
+            ignored: false,
+            invocation: Invocation::Libtest,
+        };
+        let dir = Path::new("/logs");
+        let stems = [
+            log_stem(dir, &case("pkg", "m::x"), 1),
+            log_stem(dir, &case("pkg", "m__x"), 1),
+            log_stem(dir, &case("pkg", "r#match"), 1),
+            log_stem(dir, &case("pkg", "r_match"), 1),
+            log_stem(dir, &case("pkg", "m::x"), 2),
+            log_stem(dir, &case("a b", "t"), 1),
+            log_stem(dir, &case("a_b", "t"), 1),
+        ];
+        let distinct: std::collections::HashSet<_> = stems.iter().collect();
+        assert_eq!(distinct.len(), stems.len(), "{stems:#?}");
+        assert_eq!(log_stem(dir, &case("pkg", "m::x"), 1), stems[0]);
     }
 
     #[test]
