@@ -9,10 +9,9 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Condvar, Mutex};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -21,6 +20,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
+use super::spawn::spawn_patiently;
 use super::tracking::{self, Tracked};
 
 /// Bounds on how long a child may take.
@@ -89,67 +89,6 @@ pub struct Finished {
     pub timed_out: bool,
     /// The child exited but something it spawned kept its output pipes open.
     pub leaked: bool,
-}
-
-/// Start `command` in a new process group with stdin from /dev/null and both outputs piped.
-fn spawn(command: &mut Command) -> io::Result<Child> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-}
-
-/// How long a child that cannot start for want of descriptors or processes keeps trying.
-const SPAWN_PATIENCE: Duration = Duration::from_secs(30);
-
-/// Our children running now, and the condition that one of them ended: a child that could
-/// not start for want of resources waits for another to end and give its resources back,
-/// which lowers the number running at once instead of failing tests that never ran.
-static RUNNING: Mutex<usize> = Mutex::new(0);
-static ONE_ENDED: Condvar = Condvar::new();
-
-/// A running child counted in [`RUNNING`] until dropped.
-struct Running;
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        *running = running.saturating_sub(1);
-        ONE_ENDED.notify_all();
-    }
-}
-
-/// [`spawn`], waiting out a shortage of descriptors or processes (EMFILE, ENFILE, EAGAIN,
-/// ENOMEM) rather than failing at once.
-fn spawn_patiently(command: &mut Command) -> io::Result<(Child, Running)> {
-    let deadline = Instant::now() + SPAWN_PATIENCE;
-    let mut pause = Duration::from_millis(10);
-    loop {
-        let error = match spawn(command) {
-            Ok(child) => {
-                *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-                return Ok((child, Running));
-            }
-            Err(error) => error,
-        };
-        let transient = matches!(
-            error.raw_os_error(),
-            Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::EAGAIN | nix::libc::ENOMEM)
-        );
-        if !transient || Instant::now() >= deadline {
-            return Err(error);
-        }
-        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        if *running > 0 {
-            let _ = ONE_ENDED.wait_timeout(running, pause);
-        } else {
-            drop(running);
-            std::thread::sleep(pause);
-        }
-        pause = (pause * 2).min(Duration::from_secs(1));
-    }
 }
 
 /// Where to save a stream that outgrows memory: `<stem>.stdout` and `<stem>.stderr`.

@@ -10,6 +10,7 @@ mod child;
 pub mod control;
 mod orphans;
 pub mod signals;
+mod spawn;
 pub mod tracking;
 mod usage;
 mod watchdog;
