@@ -365,7 +365,10 @@ fn one_key_press_delivered_twice_is_one_interruption() {
         ],
     );
     pids.wait_for(1);
+    // Two deliveries a moment apart, as from the terminal and from a wrapper forwarding it
+    // (back to back, the kernel would merge them into one pending signal).
     runner.signal(Signal::SIGINT);
+    std::thread::sleep(Duration::from_millis(50));
     runner.signal(Signal::SIGINT);
     let run = runner.wait();
     run.assert_code(130);
