@@ -1,4 +1,5 @@
-//! Lists each binary's tests with libtest's `--list --format terse`, all binaries in parallel.
+//! Lists each binary's tests with libtest's `--list --format terse`, all binaries in parallel,
+//! each listing parsed as it streams in, so that a listing of any size gives every test.
 //!
 //! A `harness = false` target that does not speak libtest's listing becomes one test named after
 //! the binary, run whole. A libtest binary whose listing fails is reported and left out; the
@@ -132,7 +133,15 @@ fn run_list(
         grace: Duration::from_secs(1),
         ..Limits::default()
     };
-    let done = process::run(&mut command, &limits, control, None, Hooks::default())
+    // The listing is parsed as it streams in: what the capture keeps of stdout is bounded, and
+    // a listing of megabytes must still give every name.
+    let mut listing = libtest::ListingParser::default();
+    let mut on_stdout = |bytes: &[u8]| listing.feed(bytes);
+    let hooks = Hooks {
+        on_slow: None,
+        on_stdout: Some(&mut on_stdout),
+    };
+    let done = process::run(&mut command, &limits, control, None, hooks)
         .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
     let stderr_tail = || {
         let text = done.stderr.to_text();
@@ -165,7 +174,8 @@ fn run_list(
             ))
         }
     }
-    libtest::parse_terse(&done.stdout.to_text())
+    listing
+        .finish()
         .map(Parsed::Names)
         .or_else(|line| {
             Ok(Parsed::NotLibtest(format!(

@@ -110,7 +110,7 @@ fn run_attempt(
 }
 
 /// A test or binary name as a file name: path separators and odd characters become `_`.
-fn file_safe(name: &str) -> String {
+pub(super) fn file_safe(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_alphanumeric() || c == '-' || c == '_' {
