@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn start_lines() {
         assert!(is_start_line(b"test a::b ... ", "a::b"));
-        assert!(is_start_line(b"test a::b - should panic ... output", "a::b"));
+        assert!(is_start_line(
+            b"test a::b - should panic ... output",
+            "a::b"
+        ));
         assert!(!is_start_line(b"test a::bc ... ", "a::b"));
         assert!(!is_start_line(b"test a::b ..", "a::b"));
     }

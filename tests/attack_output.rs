@@ -171,7 +171,13 @@ fn forged_status_lines_change_no_result() {
 #[test]
 fn a_failure_before_a_crash_keeps_its_output() {
     let binary = hostile_binary();
-    let args = ["--batch", "-n1", "--exact", "lost_output_fails", "lost_output_then_aborts"];
+    let args = [
+        "--batch",
+        "-n1",
+        "--exact",
+        "lost_output_fails",
+        "lost_output_then_aborts",
+    ];
     let (run, _dir) = run_binary(&binary, &args);
     run.assert_code(100);
     let events = run.events();
@@ -180,10 +186,49 @@ fn a_failure_before_a_crash_keeps_its_output() {
     let failed = finals[&key(&id, "lost_output_fails")];
     assert_eq!(failed["status"], "failed", "{failed}");
     let output = format!("{}{}", failed["stdout"], failed["stderr"]);
-    assert!(output.contains("lost_output_fails fails on purpose"), "{failed}");
+    assert!(
+        output.contains("lost_output_fails fails on purpose"),
+        "{failed}"
+    );
     let crashed = finals[&key(&id, "lost_output_then_aborts")];
     assert_eq!(crashed["signal"], "SIGABRT", "{crashed}");
     assert_eq!(crashed["batched"], true, "{crashed}");
+}
+
+/// A harness that accepts `--logfile` but writes no log, and whose batch dies in its second
+/// test: without a log nothing is known of the chunk, so every test runs again alone and gets
+/// its true result (the crash goes to the test that crashes, not to the first one).
+#[test]
+fn a_harness_without_the_log_still_gets_true_results() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let fake = write_script(
+        scratch.path(),
+        "no-log",
+        "#!/bin/sh\n\
+         case \"$*\" in\n\
+           '--list --format terse --ignored') exit 0 ;;\n\
+           '--list --format terse') printf 'a: test\\nb: test\\nc: test\\n'; exit 0 ;;\n\
+         esac\n\
+         run() { if [ \"$1\" = b ]; then ulimit -c 0; kill -SEGV $$; fi; }\n\
+         if [ \"$1 $2\" = '--exact --test-threads=1' ]; then\n\
+           shift 2; [ \"$1\" = --logfile ] && shift 2\n\
+           for name in \"$@\"; do printf 'test %s ... ' \"$name\"; run \"$name\"; echo ok; done\n\
+           exit 0\n\
+         fi\n\
+         printf '\\nrunning 1 test\\ntest %s ... ' \"$2\"; run \"$2\"; echo ok\n",
+    );
+    let (run, _dir) = run_binary(&fake, &["--batch", "-n1"]);
+    run.assert_code(100);
+    let events = run.events();
+    let got: BTreeMap<String, String> = final_events(&events)
+        .into_iter()
+        .map(|((_, name), event)| (name, label_of(event)))
+        .collect();
+    let want: BTreeMap<String, String> = [("a", "PASS"), ("b", "CRASH"), ("c", "PASS")]
+        .into_iter()
+        .map(|(name, label)| (name.to_string(), label.to_string()))
+        .collect();
+    assert_eq!(got, want, "{}", run.context());
 }
 
 /// The runner's own cost of one run, from its `run-finished` event: (CPU seconds, peak MiB).
@@ -209,8 +254,16 @@ fn a_flood_without_newline_costs_the_batch_reader_little() {
     run.assert_code(0);
     assert_eq!(passed_in_batches(&run), ["flood_without_newline"]);
     let (cpu, mib) = runner_cost(&run);
-    assert!(cpu < MAX_RUNNER_CPU_SECS, "runner CPU {cpu} s{}", run.context());
-    assert!(mib < MAX_RUNNER_MIB, "runner peak memory {mib} MiB{}", run.context());
+    assert!(
+        cpu < MAX_RUNNER_CPU_SECS,
+        "runner CPU {cpu} s{}",
+        run.context()
+    );
+    assert!(
+        mib < MAX_RUNNER_MIB,
+        "runner peak memory {mib} MiB{}",
+        run.context()
+    );
 }
 
 /// A batched test that prints 100 MB (captured by libtest) and fails: its output is kept
@@ -226,17 +279,32 @@ fn a_failing_flood_is_bounded_in_a_batch() {
         .lines()
         .find(|line| line.contains("\"test-finished\""))
         .unwrap_or_else(|| panic!("no test-finished event{}", run.context()));
-    assert!(line.len() < 4 << 20, "a test-finished event of {} bytes", line.len());
+    assert!(
+        line.len() < 4 << 20,
+        "a test-finished event of {} bytes",
+        line.len()
+    );
     let event: Value = serde_json::from_str(line).expect("JSON event");
     assert_eq!(event["status"], "failed");
     assert_eq!(event["batched"], true);
     let stdout = event["stdout"].as_str().expect("stdout");
     assert!(stdout.starts_with("yyyy"), "{}", &stdout[..200]);
     assert!(stdout.contains("bytes omitted; full output in "), "no note");
-    assert!(stdout.contains("flood_then_fail fails on purpose"), "the panic is in the tail");
+    assert!(
+        stdout.contains("flood_then_fail fails on purpose"),
+        "the panic is in the tail"
+    );
     let (cpu, mib) = runner_cost(&run);
-    assert!(cpu < MAX_RUNNER_CPU_SECS, "runner CPU {cpu} s{}", run.context());
-    assert!(mib < MAX_RUNNER_MIB, "runner peak memory {mib} MiB{}", run.context());
+    assert!(
+        cpu < MAX_RUNNER_CPU_SECS,
+        "runner CPU {cpu} s{}",
+        run.context()
+    );
+    assert!(
+        mib < MAX_RUNNER_MIB,
+        "runner peak memory {mib} MiB{}",
+        run.context()
+    );
 }
 
 /// The binary id `--binary` gives: the file name.

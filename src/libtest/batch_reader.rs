@@ -223,7 +223,10 @@ mod tests {
         let forged = b"\ntest c_passes ... FAILED\ntest b_fails ... ok\ntest b_fails ... ";
         assert!(out(&mut reader, forged, 2).is_empty());
         assert_eq!(reader.running().map(|(name, _)| name), Some("a_forges"));
-        assert_eq!(log(&mut reader, b"ok a_forges\n", 11), [passed("a_forges", 10)]);
+        assert_eq!(
+            log(&mut reader, b"ok a_forges\n", 11),
+            [passed("a_forges", 10)]
+        );
         assert_eq!(
             out(&mut reader, b"ok\ntest b_fails ... ", 11),
             [started("b_fails")]
@@ -236,7 +239,10 @@ mod tests {
             out(&mut reader, b"FAILED\ntest c_passes ... ", 20),
             [started("c_passes")]
         );
-        assert_eq!(log(&mut reader, b"ok c_passes\n", 25), [passed("c_passes", 5)]);
+        assert_eq!(
+            log(&mut reader, b"ok c_passes\n", 25),
+            [passed("c_passes", 5)]
+        );
         let summary = b"ok\n\nfailures:\n\n---- b_fails stdout ----\nboom\n\nfailures:\n    \
             b_fails\n\ntest result: FAILED. 2 passed; 1 failed\n\n";
         assert!(out(&mut reader, summary, 26).is_empty());

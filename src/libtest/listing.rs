@@ -55,7 +55,8 @@ impl ListingParser {
         if bytes.len() > room {
             self.overlong = true;
         }
-        self.partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     fn end_line(&mut self) {

@@ -215,13 +215,18 @@ mod tests {
         for size in 1..summary.len() {
             let pieces: Vec<&[u8]> = summary.chunks(size).collect();
             let (split, _) = read(&pieces, (1024, 1024));
-            assert_eq!(text(&split, 1), "boom\nfailures:\nmore\n\n", "pieces of {size}");
+            assert_eq!(
+                text(&split, 1),
+                "boom\nfailures:\nmore\n\n",
+                "pieces of {size}"
+            );
         }
     }
 
     #[test]
     fn a_header_of_a_test_that_passed_is_output() {
-        let summary = b"failures:\n\n---- b stdout ----\n---- a stdout ----\nx\n\nfailures:\n    b\n";
+        let summary =
+            b"failures:\n\n---- b stdout ----\n---- a stdout ----\nx\n\nfailures:\n    b\n";
         let (stream, _) = read(&[summary], (1024, 1024));
         assert_eq!(text(&stream, 1), "---- a stdout ----\nx\n\n");
         assert!(stream.section(0).is_none());

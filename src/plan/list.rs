@@ -174,14 +174,11 @@ fn run_list(
             ))
         }
     }
-    listing
-        .finish()
-        .map(Parsed::Names)
-        .or_else(|line| {
-            Ok(Parsed::NotLibtest(format!(
-                "`--list` printed {line:?}, which is not a libtest listing"
-            )))
-        })
+    listing.finish().map(Parsed::Names).or_else(|line| {
+        Ok(Parsed::NotLibtest(format!(
+            "`--list` printed {line:?}, which is not a libtest listing"
+        )))
+    })
 }
 
 fn last_lines(text: &str, n: usize) -> String {

@@ -61,7 +61,7 @@ pub fn run_chunk(
         emit(event);
     }
     reader.finish_stdout();
-    let end = ChunkEnd::new(finished.as_ref().ok());
+    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some());
     for case in chunk {
         run.settle(case, &reader, &end);
     }
@@ -73,7 +73,10 @@ fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Opt
     let binary = &chunk.first()?.binary;
     let mut command = Command::new(&binary.path);
     command
-        .args(libtest::batch_args(chunk.iter().any(|case| case.ignored), log))
+        .args(libtest::batch_args(
+            chunk.iter().any(|case| case.ignored),
+            log,
+        ))
         .current_dir(&binary.cwd)
         .envs(&binary.env)
         .env("RUNNER", "1")
@@ -89,7 +92,10 @@ fn spill_stem(chunk: &[TestCase], settings: &TestSettings) -> Option<PathBuf> {
     let first = chunk.first()?;
     let dir = settings.log_dir.as_ref()?;
     let binary = single::file_safe(&first.binary.id);
-    Some(dir.join(binary).join(format!("batch-{}", single::file_safe(&first.name))))
+    Some(
+        dir.join(binary)
+            .join(format!("batch-{}", single::file_safe(&first.name))),
+    )
 }
 
 /// The chunk's log file, read as it grows.
@@ -131,11 +137,15 @@ struct ChunkEnd {
     output: (String, String),
     /// Where the whole stdout was saved, if it was too large to keep.
     stdout_saved: Option<PathBuf>,
+    /// The binary wrote a log. Without one (a harness that ignores `--logfile`), no test is
+    /// known to have ended, so none is known to have been running either.
+    log_written: bool,
 }
 
 impl ChunkEnd {
-    fn new(finished: Option<&Finished>) -> Self {
+    fn new(finished: Option<&Finished>, log_written: bool) -> Self {
         ChunkEnd {
+            log_written,
             exit: finished.map(|done| done.exit),
             timed_out: finished.is_some_and(|done| done.timed_out),
             output: finished
@@ -218,7 +228,7 @@ impl ChunkRun<'_> {
             // Retries run one process per test, like any other retry.
             Some(Verdict::Failed(_)) if self.settings.retries > 0 => self.rerun_alone(case, false),
             Some(Verdict::Failed(duration)) => self.settle_failure(case, duration, reader, end),
-            None if reader.running().is_some_and(|(name, _)| name == case.name) => {
+            None if end.log_written && reader.running().is_some_and(|(n, _)| n == case.name) => {
                 self.settle_the_running_test(case, reader, end)
             }
             None if cancelled && announce => (self.emit)(TestEvent::TestSkipped {

@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 1300);
         for chunk in &chunks {
             let bytes: usize = chunk.iter().map(|c| c.name.len() + 1).sum();
-            assert!(bytes < MAX_CHUNK_NAME_BYTES + 4096, "{bytes} bytes of names");
+            assert!(
+                bytes < MAX_CHUNK_NAME_BYTES + 4096,
+                "{bytes} bytes of names"
+            );
         }
     }
 
