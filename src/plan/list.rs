@@ -1,4 +1,5 @@
-//! Lists each binary's tests with libtest's `--list --format terse`, all binaries in parallel.
+//! Lists each binary's tests with libtest's `--list --format terse`, all binaries in parallel,
+//! each listing parsed as it streams in, so that a listing of any size gives every test.
 //!
 //! A `harness = false` target that does not speak libtest's listing becomes one test named after
 //! the binary, run whole. A libtest binary whose listing fails is reported and left out; the
@@ -37,7 +38,7 @@ pub fn list_all(
     let list = || {
         binaries
             .par_iter()
-            .map(|binary| list_binary(binary, timeout, control))
+            .map(|binary| list_binary(binary, timeout, control, Threads::Pool))
             .collect()
     };
     match rayon::ThreadPoolBuilder::new()
@@ -45,24 +46,42 @@ pub fn list_all(
         .build()
     {
         Ok(pool) => pool.install(list),
-        Err(_) => list(),
+        // A system out of threads still lists, one listing after another on this thread.
+        Err(_) => binaries
+            .iter()
+            .map(|binary| list_binary(binary, timeout, control, Threads::None))
+            .collect(),
     }
+}
+
+/// Whether a binary's two listings may run at once on the listing pool.
+#[derive(Clone, Copy)]
+enum Threads {
+    Pool,
+    None,
 }
 
 /// At most this many binaries list at once.
 const MAX_LISTING_THREADS: usize = 32;
 
-fn list_binary(binary: &Arc<TestBinary>, timeout: Duration, control: &RunControl) -> BinaryListing {
+fn list_binary(
+    binary: &Arc<TestBinary>,
+    timeout: Duration,
+    control: &RunControl,
+    threads: Threads,
+) -> BinaryListing {
     // A libtest binary's two listings are independent: ask both at once. A custom harness may
     // run its whole suite when given flags it ignores, so it is asked a second time only if its
     // first answer was a real listing.
     let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
         (run_list(binary, false, timeout, control), None)
     } else {
-        let (first, ignored) = rayon::join(
-            || run_list(binary, false, timeout, control),
-            || run_list(binary, true, timeout, control),
-        );
+        let all = || run_list(binary, false, timeout, control);
+        let ignored = || run_list(binary, true, timeout, control);
+        let (first, ignored) = match threads {
+            Threads::Pool => rayon::join(all, ignored),
+            Threads::None => (all(), ignored()),
+        };
         (first, Some(ignored))
     };
     let all = match first {
@@ -132,7 +151,15 @@ fn run_list(
         grace: Duration::from_secs(1),
         ..Limits::default()
     };
-    let done = process::run(&mut command, &limits, control, None, Hooks::default())
+    // The listing is parsed as it streams in: what the capture keeps of stdout is bounded, and
+    // a listing of megabytes must still give every name.
+    let mut listing = libtest::ListingParser::default();
+    let mut on_stdout = |bytes: &[u8]| listing.feed(bytes);
+    let hooks = Hooks {
+        on_slow: None,
+        on_stdout: Some(&mut on_stdout),
+    };
+    let done = process::run(&mut command, &limits, control, None, hooks)
         .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
     let stderr_tail = || {
         let text = done.stderr.to_text();
@@ -165,13 +192,11 @@ fn run_list(
             ))
         }
     }
-    libtest::parse_terse(&done.stdout.to_text())
-        .map(Parsed::Names)
-        .or_else(|line| {
-            Ok(Parsed::NotLibtest(format!(
-                "`--list` printed {line:?}, which is not a libtest listing"
-            )))
-        })
+    listing.finish().map(Parsed::Names).or_else(|line| {
+        Ok(Parsed::NotLibtest(format!(
+            "`--list` printed {line:?}, which is not a libtest listing"
+        )))
+    })
 }
 
 fn last_lines(text: &str, n: usize) -> String {

@@ -305,8 +305,9 @@ impl Pipes {
         let Some([out_ready, err_ready, exited]) = self.poll(timeout)? else {
             return Ok(false);
         };
+        let mut read = 0;
         if out_ready {
-            let read = drain_once(&mut self.stdout, &mut self.out, &mut self.buf)?;
+            read = drain_once(&mut self.stdout, &mut self.out, &mut self.buf)?;
             if let Some(on_stdout) = hooks.on_stdout.as_mut().filter(|_| read > 0) {
                 on_stdout(&self.buf[..read]);
             }
@@ -314,7 +315,10 @@ impl Pipes {
         if err_ready {
             drain_once(&mut self.stderr, &mut self.err, &mut self.buf)?;
         }
-        if let Some(pause) = coalesce.filter(|_| out_ready && self.stdout.is_some()) {
+        // A read that filled the buffer left more waiting: pausing would only hold up a child
+        // that prints faster than the pauses let it (a flood of output would crawl).
+        let full = read == self.buf.len();
+        if let Some(pause) = coalesce.filter(|_| out_ready && self.stdout.is_some() && !full) {
             std::thread::sleep(pause);
         }
         if exited {

@@ -1,19 +1,25 @@
 //! Batched mode: many tests of one binary in one process, for suites of tiny tests where
 //! starting a process per test costs more than the tests.
 //!
-//! A chunk runs as `<bin> --exact --test-threads=1 NAME...`. With one test thread libtest
-//! prints `test NAME ... ` when a test starts and `ok`/`FAILED` when it ends, so reading its
-//! output as it streams gives each test its own result and duration, and tells which test was
-//! running if the process dies. Failed tests' captured output comes in the `---- NAME stdout
-//! ----` sections at the end. Whatever a chunk could not give a true result for (tests after a
-//! crash, a hang, unreadable output) runs again one process per test, so nothing is lost.
+//! A chunk runs as `<bin> --exact --test-threads=1 --logfile LOG NAME...`. libtest writes each
+//! test's result to LOG, a file no test output can reach, and that is the only place a verdict
+//! is read from; its stdout, which tests share, only dates starts and carries the failed tests'
+//! output (see `libtest::BatchReader`). The log is read each time stdout arrives (libtest writes
+//! a record before it prints anything more) and once more at the end, so each test gets its own
+//! result and duration as it happens, and a process that dies is pinned on the test that was
+//! running. Whatever a chunk could not give a true result for (tests after a crash, a hang, a
+//! binary that writes no log) runs again one process per test, so nothing is lost.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::single::{self, TestSettings};
-use crate::libtest::{self, Step, StreamParser, Verdict};
+use crate::files;
+use crate::libtest::{self, BatchReader, Step, Verdict};
 use crate::model::TestCase;
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks};
@@ -33,33 +39,45 @@ pub fn run_chunk(
         settings,
         control,
         emit,
+        by_name: chunk.iter().map(|c| (c.name.as_str(), c)).collect(),
     };
-    let Some(mut command) = chunk_command(chunk, settings) else {
+    // The log goes in a directory of its own, made for this chunk and removed after it.
+    let Ok(log_dir) = tempfile::Builder::new().prefix("runner-batch-").tempdir() else {
+        for case in chunk {
+            run.rerun_alone(case, true);
+        }
         return;
     };
-    let mut parser = StreamParser::new(Instant::now());
-    let finished = run.read_live(&mut command, chunk, &mut parser);
-    let end = ChunkEnd {
-        exit: finished.as_ref().ok().map(|done| done.exit),
-        timed_out: finished.as_ref().is_ok_and(|done| done.timed_out),
-        output: finished
-            .as_ref()
-            .map(|done| (done.stdout.to_text(), done.stderr.to_text()))
-            .unwrap_or_default(),
-        sections: parser.sections(),
+    let mut log = LogTail::new(log_dir.path().join("results.log"));
+    let Some(mut command) = chunk_command(chunk, settings, &log.path) else {
+        return;
     };
+    let names: Vec<&str> = chunk.iter().map(|case| case.name.as_str()).collect();
+    let capture = &settings.limits.capture;
+    let mut reader = BatchReader::new(&names, (capture.head, capture.tail), Instant::now());
+    let finished = run.read_live(&mut command, chunk, &mut reader, &mut log);
+    // Records written after the last piece of stdout, if any.
+    let steps = reader.read_log(log.read_new(), Instant::now());
+    for event in run.events(steps) {
+        emit(event);
+    }
+    reader.finish_stdout();
+    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some());
     for case in chunk {
-        run.settle(case, &parser, &end);
+        run.settle(case, &reader, &end);
     }
 }
 
-/// `<bin> --exact --test-threads=1 NAME...` for one chunk, in the package's directory with
-/// cargo's environment; `None` for an empty chunk.
-fn chunk_command(chunk: &[TestCase], settings: &TestSettings) -> Option<Command> {
+/// `<bin> --exact --test-threads=1 --logfile LOG NAME...` for one chunk, in the package's
+/// directory with cargo's environment; `None` for an empty chunk.
+fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Option<Command> {
     let binary = &chunk.first()?.binary;
     let mut command = Command::new(&binary.path);
     command
-        .args(libtest::batch_args(chunk.iter().any(|case| case.ignored)))
+        .args(libtest::batch_args(
+            chunk.iter().any(|case| case.ignored),
+            log,
+        ))
         .current_dir(&binary.cwd)
         .envs(&binary.env)
         .env("RUNNER", "1")
@@ -69,14 +87,77 @@ fn chunk_command(chunk: &[TestCase], settings: &TestSettings) -> Option<Command>
     Some(command)
 }
 
+/// Where a chunk's whole stdout and stderr go when they outgrow what is kept in memory:
+/// `<log dir>/<binary>/batch-<first test>.stdout|stderr`, beside process mode's logs.
+fn spill_stem(chunk: &[TestCase], settings: &TestSettings) -> Option<PathBuf> {
+    let first = chunk.first()?;
+    let dir = settings.log_dir.as_ref()?;
+    let binary = files::file_name_for(&first.binary.id);
+    Some(
+        dir.join(binary)
+            .join(format!("batch-{}", files::file_name_for(&first.name))),
+    )
+}
+
+/// The chunk's log file, read as it grows.
+struct LogTail {
+    path: PathBuf,
+    /// Open once libtest has created it.
+    file: Option<File>,
+    buf: Vec<u8>,
+}
+
+impl LogTail {
+    fn new(path: PathBuf) -> Self {
+        LogTail {
+            path,
+            file: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// What was written since the last read (nothing while the file does not exist yet).
+    fn read_new(&mut self) -> &[u8] {
+        self.buf.clear();
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        if let Some(file) = self.file.as_mut() {
+            // A failed read leaves the tests without records, and they run again alone.
+            let _ = file.read_to_end(&mut self.buf);
+        }
+        &self.buf
+    }
+}
+
 /// How the chunk's process ended, for the tests it left without a verdict.
 struct ChunkEnd {
     exit: Option<Exit>,
     timed_out: bool,
     /// The whole process's stdout and stderr, as kept.
     output: (String, String),
-    /// The captured output of each failed test, by name.
-    sections: HashMap<String, String>,
+    /// Where the whole stdout was saved, if it was too large to keep.
+    stdout_saved: Option<PathBuf>,
+    /// The binary wrote a log. Without one (a harness that ignores `--logfile`), no test is
+    /// known to have ended, so none is known to have been running either.
+    log_written: bool,
+}
+
+impl ChunkEnd {
+    fn new(finished: Option<&Finished>, log_written: bool) -> Self {
+        ChunkEnd {
+            log_written,
+            exit: finished.map(|done| done.exit),
+            timed_out: finished.is_some_and(|done| done.timed_out),
+            output: finished
+                .map(|done| {
+                    let stderr = libtest::without_logfile_warning(done.stderr.to_text());
+                    (done.stdout.to_text(), stderr)
+                })
+                .unwrap_or_default(),
+            stdout_saved: finished.and_then(|done| done.stdout.spill_path().map(Path::to_path_buf)),
+        }
+    }
 }
 
 /// What every step of a chunk needs.
@@ -84,16 +165,18 @@ struct ChunkRun<'a> {
     settings: &'a TestSettings,
     control: &'a RunControl,
     emit: &'a dyn Fn(TestEvent),
+    by_name: HashMap<&'a str, &'a TestCase>,
 }
 
 impl ChunkRun<'_> {
-    /// Run the chunk's process, reporting each test as libtest's output says it started and
-    /// passed.
+    /// Run the chunk's process, reporting each test as the log says it passed, and as the
+    /// stream says it started.
     fn read_live(
         &self,
         command: &mut Command,
         chunk: &[TestCase],
-        parser: &mut StreamParser,
+        reader: &mut BatchReader,
+        log: &mut LogTail,
     ) -> std::io::Result<Finished> {
         // The timeout is per test; the chunk gets the sum, and the test running when it runs
         // out is the one marked.
@@ -101,57 +184,53 @@ impl ChunkRun<'_> {
         limits.timeout = limits.timeout.map(|t| t * chunk.len() as u32);
         limits.slow_period = None;
         limits.coalesce = Some(READ_PAUSE);
-        let by_name: HashMap<&str, &TestCase> =
-            chunk.iter().map(|c| (c.name.as_str(), c)).collect();
         let mut pending = Pending::default();
         let mut on_stdout = |bytes: &[u8]| {
             let now = Instant::now();
-            for step in parser.feed(bytes, now) {
-                let (Step::Started(name) | Step::Passed(name, _)) = &step;
-                let Some(case) = by_name.get(name.as_str()) else {
-                    continue;
-                };
-                pending.push(match step {
-                    Step::Started(_) => TestEvent::TestStarted { id: case.id() },
-                    Step::Passed(_, duration) => {
-                        let attempt = Attempt::bare(1, Outcome::Passed, duration);
-                        TestEvent::TestFinished(batched(case, attempt, self.settings))
-                    }
-                });
-            }
+            // The log first: libtest writes a test's record before it prints anything more,
+            // so the log is then at least as far as this piece of the stream.
+            let mut steps = reader.read_log(log.read_new(), now);
+            steps.extend(reader.read_stdout(bytes, now));
+            pending.events.extend(self.events(steps));
             pending.flush_if_due(now, self.emit);
         };
         let hooks = Hooks {
             on_slow: None,
             on_stdout: Some(&mut on_stdout),
         };
-        let finished = process::run(command, &limits, self.control, None, hooks);
+        let spill = spill_stem(chunk, self.settings);
+        let finished = process::run(command, &limits, self.control, spill, hooks);
         pending.flush(self.emit);
         finished
     }
 
+    /// The events of what the log and the stream told.
+    fn events(&self, steps: Vec<Step>) -> Vec<TestEvent> {
+        let event = |step: Step| {
+            let (Step::Started(name) | Step::Passed(name, _)) = &step;
+            let case = self.by_name.get(name.as_str())?;
+            Some(match step {
+                Step::Started(_) => TestEvent::TestStarted { id: case.id() },
+                Step::Passed(_, duration) => {
+                    let attempt = Attempt::bare(1, Outcome::Passed, duration);
+                    TestEvent::TestFinished(batched(case, attempt, self.settings))
+                }
+            })
+        };
+        steps.into_iter().filter_map(event).collect()
+    }
+
     /// Give `case` its one final event, from what the chunk said about it.
-    fn settle(&self, case: &TestCase, parser: &StreamParser, end: &ChunkEnd) {
+    fn settle(&self, case: &TestCase, reader: &BatchReader, end: &ChunkEnd) {
         let cancelled = self.control.cancelled().is_some();
-        let announce = !parser.was_started(&case.name);
-        match parser.verdict(&case.name) {
-            Some(Verdict::Passed) => {} // Already reported as it happened.
+        let announce = !reader.was_started(&case.name);
+        match reader.verdict(&case.name) {
+            Some(Verdict::Passed(_)) => {} // Already reported as it happened.
             // Retries run one process per test, like any other retry.
             Some(Verdict::Failed(_)) if self.settings.retries > 0 => self.rerun_alone(case, false),
-            Some(Verdict::Failed(duration)) => {
-                let outcome = Outcome::Failed {
-                    exit_code: libtest::FAILURE_EXIT_CODE,
-                };
-                let mut attempt = Attempt::bare(1, outcome, *duration);
-                attempt.stdout = end.sections.get(&case.name).cloned().unwrap_or_default();
-                (self.emit)(TestEvent::TestFinished(batched(
-                    case,
-                    attempt,
-                    self.settings,
-                )));
-            }
-            None if parser.running().is_some_and(|(name, _)| name == case.name) => {
-                self.settle_the_running_test(case, parser, end)
+            Some(Verdict::Failed(duration)) => self.settle_failure(case, duration, reader, end),
+            None if end.log_written && reader.running().is_some_and(|(n, _)| n == case.name) => {
+                self.settle_the_running_test(case, reader, end)
             }
             None if cancelled && announce => (self.emit)(TestEvent::TestSkipped {
                 id: case.id(),
@@ -165,8 +244,42 @@ impl ChunkRun<'_> {
         }
     }
 
+    /// A test that failed in the chunk, with its captured output from libtest's summary. If
+    /// the process ended before libtest printed that summary (a later test crashed), the output
+    /// died with it: the test runs again alone, so that its failure comes with its output.
+    fn settle_failure(
+        &self,
+        case: &TestCase,
+        duration: Duration,
+        reader: &BatchReader,
+        end: &ChunkEnd,
+    ) {
+        let output = reader.failure_output(&case.name, end.stdout_saved.as_deref());
+        let lost = output.is_none() && !reader.summary_read();
+        let stdout = if lost && self.control.cancelled().is_none() {
+            let alone = single::run_test(case, self.settings, self.control, self.emit);
+            if !alone.outcome().is_success() {
+                (self.emit)(TestEvent::TestFinished(alone));
+                return;
+            }
+            LOST_OUTPUT.to_string()
+        } else {
+            output.unwrap_or_default()
+        };
+        let outcome = Outcome::Failed {
+            exit_code: libtest::FAILURE_EXIT_CODE,
+        };
+        let mut attempt = Attempt::bare(1, outcome, duration);
+        attempt.stdout = stdout;
+        (self.emit)(TestEvent::TestFinished(batched(
+            case,
+            attempt,
+            self.settings,
+        )));
+    }
+
     /// The process ended while `case` ran: its death is this test's outcome.
-    fn settle_the_running_test(&self, case: &TestCase, parser: &StreamParser, end: &ChunkEnd) {
+    fn settle_the_running_test(&self, case: &TestCase, reader: &BatchReader, end: &ChunkEnd) {
         let outcome = match end.exit {
             _ if self.control.cancelled().is_some() => Outcome::Cancelled,
             _ if end.timed_out => Outcome::TimedOut,
@@ -176,10 +289,10 @@ impl ChunkRun<'_> {
             Some(Exit::Code(code)) if code != 0 && code != libtest::FAILURE_EXIT_CODE => {
                 Outcome::Exited { exit_code: code }
             }
-            // Ended cleanly without a verdict: the output was unreadable.
-            _ => return self.rerun_alone(case, !parser.was_started(&case.name)),
+            // Ended cleanly without a verdict: the log was lost or unreadable.
+            _ => return self.rerun_alone(case, !reader.was_started(&case.name)),
         };
-        let duration = parser
+        let duration = reader
             .running()
             .map_or(Duration::ZERO, |(_, since)| since.elapsed());
         let mut attempt = Attempt::bare(1, outcome, duration);
@@ -201,6 +314,11 @@ impl ChunkRun<'_> {
     }
 }
 
+/// The output of a test that failed in its batch, passed alone, and whose batch output is lost.
+const LOST_OUTPUT: &str = "This test failed in its batch, and the batch's process ended \
+    before libtest printed the test's output. Run again alone, it passed: it may depend on a \
+    test that ran before it in the batch.\n";
+
 /// Events of a chunk's passing tests, handed on in bursts: a test every few microseconds would
 /// otherwise wake the reporter thread for each one, and on a small machine that thread's
 /// wake-ups compete with the tests for the CPU.
@@ -213,10 +331,6 @@ struct Pending {
 impl Pending {
     /// How stale a live event may get before it is passed on.
     const INTERVAL: Duration = Duration::from_millis(20);
-
-    fn push(&mut self, event: TestEvent) {
-        self.events.push(event);
-    }
 
     fn flush_if_due(&mut self, now: Instant, emit: &dyn Fn(TestEvent)) {
         let last = *self.last_flush.get_or_insert(now);

@@ -14,8 +14,10 @@ const MIN_CHUNK: usize = 4;
 /// few of these would spend more on starting than on testing.
 const PROCESS_COST: Duration = Duration::from_millis(5);
 const MIN_CHUNK_COST: Duration = Duration::from_millis(40);
-/// Bounded so the command line stays far below the kernel's limit.
+/// Bounded so the command line stays far below the kernel's limit (2 MiB on Linux, arguments
+/// and environment together), in tests and in bytes of test names.
 const MAX_CHUNK: usize = 1000;
+const MAX_CHUNK_NAME_BYTES: usize = 256 * 1024;
 
 /// Split each binary's tests into chunks, guided self-scheduling style: a chunk takes about
 /// 1/(2·workers) of the work still left, so chunks start large (few processes) and shrink
@@ -44,12 +46,14 @@ pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec
     for (_, list) in by_binary {
         let mut current: Vec<TestCase> = Vec::new();
         let mut current_cost = PROCESS_COST;
+        let mut current_bytes = 0;
         let mut rest_cost: Duration = list.iter().map(cost).sum();
         let total = list.len();
         for (i, case) in list.into_iter().enumerate() {
             let case_cost = cost(&case);
             rest_cost = rest_cost.saturating_sub(case_cost);
             current_cost += case_cost;
+            current_bytes += case.name.len() + 1;
             current.push(case);
             let target = (remaining / divisor).max(MIN_CHUNK_COST);
             let rest_len = total - i - 1;
@@ -58,10 +62,12 @@ pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec
             let worth_a_process = current.len() >= MIN_CHUNK || current_cost >= MIN_CHUNK_COST;
             let rest_worth_a_process = rest_len >= MIN_CHUNK || rest_cost >= MIN_CHUNK_COST;
             let cut = current_cost >= target && worth_a_process && rest_worth_a_process;
-            if (cut && rest_len > 0) || current.len() >= MAX_CHUNK {
+            let full = current.len() >= MAX_CHUNK || current_bytes >= MAX_CHUNK_NAME_BYTES;
+            if (cut && rest_len > 0) || full {
                 remaining = remaining.saturating_sub(current_cost);
                 chunks.push((current_cost, std::mem::take(&mut current)));
                 current_cost = PROCESS_COST;
+                current_bytes = 0;
             }
         }
         if !current.is_empty() {
@@ -118,6 +124,23 @@ mod tests {
         assert_eq!(seen.len(), 800);
         assert!(chunks.len() > 8 && chunks.len() < 200, "{}", chunks.len());
         assert!(chunks.first().unwrap().len() > chunks.last().unwrap().len());
+    }
+
+    #[test]
+    fn long_names_make_smaller_chunks() {
+        let mut all = cases("a", 1300);
+        for case in &mut all {
+            case.name = format!("{}_{}", case.name, "x".repeat(2000));
+        }
+        let chunks = chunk(all, 1, &History::default());
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 1300);
+        for chunk in &chunks {
+            let bytes: usize = chunk.iter().map(|c| c.name.len() + 1).sum();
+            assert!(
+                bytes < MAX_CHUNK_NAME_BYTES + 4096,
+                "{bytes} bytes of names"
+            );
+        }
     }
 
     #[test]
