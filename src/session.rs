@@ -10,12 +10,13 @@ use anyhow::Result;
 use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity};
 use crate::exit_code;
 use crate::plan::discover::{self, DiscoverError, Discovered};
+use crate::plan::history::Observation;
 use crate::plan::{self, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
 use crate::process::{self, Limits};
 use crate::report::event::PassLabel;
-use crate::report::summary::Summary;
+use crate::report::summary::{Passes, Summary};
 use crate::report::{
     self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter,
     Reporters,
@@ -23,7 +24,7 @@ use crate::report::{
 use crate::run::logs;
 use crate::run::BatchChoice;
 use crate::run::TestSettings;
-use crate::run::{run_pass, Pass};
+use crate::run::{run_pass, Pass, PassOutcome};
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
@@ -110,21 +111,39 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     let logs = logs::prepare(plan.target_dir.as_deref());
     let settings = test_settings(config, logs.dir().to_path_buf());
     let mut reporters = reporters(config);
-    let mut run = |pass| run_pass(config, plan, &settings, control, pass, &mut reporters);
-    let (baseline_pass, final_pass) = passes(config);
-    let baseline = baseline_pass.map(&mut run);
-    let (summary, observations) = match &baseline {
-        // Interrupted during the baseline: its results are the run's.
-        Some(baseline) if control.cancelled().is_some() => baseline.clone(),
-        _ => run(final_pass),
+    let mut run = |pass, earlier: &[&Summary]| {
+        run_pass(
+            config,
+            plan,
+            &settings,
+            control,
+            pass,
+            earlier,
+            &mut reporters,
+        )
+    };
+    let (summary, observations, passes) = match passes(config) {
+        (None, only) => {
+            let (summary, observations) = run(only, &[]);
+            (summary, observations, None)
+        }
+        (Some(baseline), compared) => {
+            let (passes, observations) = compare(config.runs, baseline, compared, control, run);
+            // The last pass that ran: the compared one, unless an interruption ended a baseline.
+            let last = match passes.baselines.len() > passes.compared.len() {
+                true => passes.baselines.last(),
+                false => passes.compared.last(),
+            };
+            let summary = last.cloned();
+            (summary.unwrap_or_default(), observations, Some(passes))
+        }
     };
     plan::save_history(plan, &observations);
     logs.mark_finished();
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.
-    let baseline = baseline.map(|(summary, _)| summary);
-    let written = reporters.finish(&summary, baseline.as_ref());
+    let written = reporters.finish(&summary, passes.as_ref());
     if let Some(signal) = control.cancelled() {
         return Ok(signals::exit_code_for(signal));
     }
@@ -136,6 +155,44 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
         code = exit_code::INTERNAL;
     }
     Ok(code)
+}
+
+/// The passes of a comparison, `runs` of each, taking turns; the last pass run is the one
+/// whose results count, checked against every earlier pass for tests that are not isolated.
+/// An interruption ends the comparison after the pass it interrupted.
+fn compare(
+    runs: usize,
+    baseline: Pass,
+    compared: Pass,
+    control: &RunControl,
+    mut run: impl FnMut(Pass, &[&Summary]) -> PassOutcome,
+) -> (Passes, Vec<Observation>) {
+    let mut passes = Passes::default();
+    let mut observations = Vec::new();
+    for round in 1..=runs {
+        let (summary, seen) = run(baseline, &[]);
+        passes.baselines.push(summary);
+        observations = seen;
+        if control.cancelled().is_some() {
+            break;
+        }
+        let earlier: Vec<Summary> = match round == runs {
+            true => passes
+                .baselines
+                .iter()
+                .chain(&passes.compared)
+                .cloned()
+                .collect(),
+            false => Vec::new(),
+        };
+        let (summary, seen) = run(compared, &earlier.iter().collect::<Vec<_>>());
+        passes.compared.push(summary);
+        observations = seen;
+        if control.cancelled().is_some() {
+            break;
+        }
+    }
+    (passes, observations)
 }
 
 /// Processes that tests left running outside their process groups (e.g. with `setsid`) end

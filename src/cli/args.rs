@@ -258,6 +258,11 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Threads or processes")]
     pub compare_modes: bool,
 
+    /// With --compare or --compare-modes: run each pass N times, taking turns, and compare
+    /// the median wall times with their spread [default: 1].
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
+
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,

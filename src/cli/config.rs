@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub list_json: bool,
     pub no_tests: NoTests,
     pub comparison: Option<Comparison>,
+    /// How many times each pass of a comparison runs (`--runs`).
+    pub runs: usize,
     pub slow_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
     pub timeout_grace: Duration,
@@ -94,6 +96,7 @@ impl RunConfig {
             list_json: args.list_format == ListFormat::Json,
             no_tests,
             comparison: comparison(&args),
+            runs: runs(&args)?,
             slow_timeout: timeouts.slow_timeout,
             timeout: timeouts.timeout,
             timeout_grace: timeouts.timeout_grace,
@@ -266,6 +269,20 @@ fn comparison(args: &RunArgs) -> Option<Comparison> {
         Some(Comparison::ProcessBatch)
     } else {
         None
+    }
+}
+
+/// `--runs N`: at least 1, and only where there are passes to repeat.
+fn runs(args: &RunArgs) -> Result<usize, UsageError> {
+    match args.runs {
+        None => Ok(1),
+        Some(0) => Err(UsageError(
+            "invalid value '0' for '--runs <N>': run each pass 1 or more times".into(),
+        )),
+        Some(_) if comparison(args).is_none() => Err(UsageError(
+            "'--runs' repeats the passes of a comparison: add --compare or --compare-modes".into(),
+        )),
+        Some(n) => Ok(n),
     }
 }
 

@@ -39,6 +39,16 @@ impl PassLabel {
     pub fn is_baseline(self) -> bool {
         matches!(self, PassLabel::Serial | PassLabel::Process)
     }
+
+    /// How a sentence says "in this pass": `alone (serial)`, `in parallel`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PassLabel::Serial => "alone (serial)",
+            PassLabel::Parallel => "in parallel",
+            PassLabel::Process => "in its own process",
+            PassLabel::Batch => "in a batch",
+        }
+    }
 }
 
 /// How a pass runs its tests.
@@ -92,9 +102,13 @@ pub struct RunStats {
     pub flaky: usize,
     pub cancelled: usize,
     pub workers: usize,
+    /// The workers this run could keep busy: no more than its tests, and no more than its test
+    /// groups' limits allow at once.
+    pub usable_workers: usize,
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
-    /// Sum of every test's own duration: what a serial run would take.
+    /// Sum of every test's own duration, as measured in this run (stretched when tests compete
+    /// for the CPU, so it is not what a serial run would take).
     #[serde(serialize_with = "seconds")]
     pub summed: Duration,
     pub longest: Option<LongestTest>,
@@ -103,6 +117,36 @@ pub struct RunStats {
     pub runner_cpu: Duration,
     /// The runner's peak resident memory, in KiB.
     pub peak_rss_kib: u64,
+    /// Tests whose outcome differed between the passes of a comparison (`--compare`,
+    /// `--compare-modes`): they are not isolated from what runs beside them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_isolated: Vec<NotIsolated>,
+}
+
+/// A test that passed in one pass of a comparison and failed in another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotIsolated {
+    #[serde(flatten)]
+    pub id: TestId,
+    /// The passes it passed in, and those it failed in.
+    pub passed_in: Vec<PassLabel>,
+    pub failed_in: Vec<PassLabel>,
+}
+
+impl NotIsolated {
+    /// `passed alone (serial), failed in parallel`.
+    pub fn describe(&self) -> String {
+        let names = |labels: &[PassLabel]| {
+            let mut names: Vec<&str> = labels.iter().map(|l| l.describe()).collect();
+            names.dedup();
+            names.join(" and ")
+        };
+        format!(
+            "passed {}, failed {}",
+            names(&self.passed_in),
+            names(&self.failed_in)
+        )
+    }
 }
 
 /// The slowest test: the floor no amount of parallelism removes.
@@ -115,19 +159,29 @@ pub struct LongestTest {
 }
 
 impl RunStats {
-    /// summed / wall: how many tests ran at once on average.
-    pub fn speedup(&self) -> f64 {
+    /// summed / wall: how many tests were in flight on average. Not a speedup: when tests
+    /// compete for the CPU each one takes longer, and this grows with them.
+    pub fn concurrency(&self) -> f64 {
         ratio(self.summed, self.wall)
     }
 
-    /// speedup / workers, between 0 and 1 when workers are never oversubscribed.
-    pub fn efficiency(&self) -> f64 {
-        self.speedup() / self.workers.max(1) as f64
+    /// The workers the figures are measured against: those the run could keep busy.
+    pub fn usable(&self) -> usize {
+        match self.usable_workers {
+            0 => self.workers.max(1),
+            n => n,
+        }
     }
 
-    /// The wall time no scheduler can beat: max(longest test, summed / workers).
+    /// concurrency / usable workers: how busy the workers that could be busy were.
+    pub fn efficiency(&self) -> f64 {
+        self.concurrency() / self.usable() as f64
+    }
+
+    /// The wall time no scheduler can beat with these durations: max(longest test, summed /
+    /// usable workers).
     pub fn ideal_wall(&self) -> Duration {
-        let spread = self.summed / self.workers.max(1) as u32;
+        let spread = self.summed / self.usable() as u32;
         let longest = self.longest.as_ref().map_or(Duration::ZERO, |l| l.duration);
         spread.max(longest)
     }
@@ -218,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn speedup_and_ideal() {
+    fn concurrency_efficiency_and_ideal() {
         let stats = RunStats {
             workers: 4,
             wall: Duration::from_secs(2),
@@ -232,8 +286,15 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(stats.speedup(), 3.0);
+        assert_eq!(stats.concurrency(), 3.0);
         assert_eq!(stats.efficiency(), 0.75);
         assert_eq!(stats.ideal_wall(), Duration::from_millis(1500));
+        // Efficiency counts only the workers that could be busy: 4 workers, 2 tests.
+        let few = RunStats {
+            usable_workers: 2,
+            ..stats
+        };
+        assert_eq!(few.efficiency(), 1.5);
+        assert_eq!(few.ideal_wall(), Duration::from_secs(3));
     }
 }

@@ -6,17 +6,23 @@
 use std::time::Duration;
 
 use super::event::{PassLabel, RunStats};
-use super::summary::Summary;
+use super::summary::{Passes, Summary};
 
-/// `NAME: 4 workers, wall 1.000s, summed test time 3.000s, speedup 3.00x, efficiency 75%`.
+/// `NAME: 4 workers (2 usable), wall 1.000s, summed test time 3.000s, concurrency 3.00x,
+/// efficiency 75%`. Concurrency is what was measured (tests in flight on average); it is not a
+/// speedup, which needs a serial run to compare with (`--compare`).
 pub fn figures_line(name: &str, stats: &RunStats) -> String {
+    let usable = match stats.usable() {
+        usable if usable < stats.workers => format!(" ({usable} usable)"),
+        _ => String::new(),
+    };
     format!(
-        "{name}: {} worker{}, wall {}, summed test time {}, speedup {:.2}x, efficiency {:.0}%\n",
+        "{name}: {} worker{}{usable}, wall {}, summed test time {}, concurrency {:.2}x, efficiency {:.0}%\n",
         stats.workers,
         plural(stats.workers),
         secs(stats.wall),
         secs(stats.summed),
-        stats.speedup(),
+        stats.concurrency(),
         stats.efficiency() * 100.0
     )
 }
@@ -35,7 +41,7 @@ pub fn closing_figures(summary: &Summary) -> String {
     );
     if let Some(longest) = &stats.longest {
         text += &format!(
-            "Longest test: {} ({}); ideal wall time max(longest, summed / workers) = {}\n",
+            "Longest test: {} ({}); ideal wall time max(longest, summed / usable workers) = {}\n",
             secs(longest.duration),
             longest.id,
             secs(stats.ideal_wall())
@@ -44,53 +50,148 @@ pub fn closing_figures(summary: &Summary) -> String {
     text
 }
 
-/// The two passes of a comparison side by side, and one sentence on what the difference means.
-pub fn comparison(baseline: &Summary, summary: &Summary) -> String {
-    let (first, second) = (&baseline.stats, &summary.stats);
-    let row = |name: &str, a: String, b: String| format!("  {name:<18}{a:>14}{b:>14}\n");
-    let label = |s: &Summary, default: &'static str| s.label.map_or(default, PassLabel::name);
-    let column = |s: &Summary| format!("{} ({}w)", label(s, "run"), s.stats.workers);
-    let mut text = format!(
-        "{} vs {}:\n",
-        label(baseline, "baseline"),
-        label(summary, "run")
-    );
-    text += &row("", column(baseline), column(summary));
-    text += &row("wall time", secs(first.wall), secs(second.wall));
-    text += &row("summed test time", secs(first.summed), secs(second.summed));
-    text += &row(
-        "speedup",
-        format!("{:.2}x", first.speedup()),
-        format!("{:.2}x", second.speedup()),
-    );
-    text += &row(
-        "efficiency",
-        format!("{:.0}%", first.efficiency() * 100.0),
-        format!("{:.0}%", second.efficiency() * 100.0),
-    );
-    text + &verdict(baseline.label, first.wall, second.wall)
+/// Wall times of repeated passes: their median and range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spread {
+    median: f64,
+    low: f64,
+    high: f64,
+    runs: usize,
 }
 
-/// What the wall times of the two passes say.
-fn verdict(baseline: Option<PassLabel>, first: Duration, second: Duration) -> String {
-    let gain = first.as_secs_f64() / second.as_secs_f64().max(1e-9);
-    let slower = second >= first;
-    match (baseline, slower) {
-        (Some(PassLabel::Serial), true) => "The parallel run was not faster than the serial one: \
-            starting and feeding workers cost more than this suite gains from running tests \
-            at once. Parallelism pays off on suites with more, or longer, tests.\n"
-            .to_string(),
-        (Some(PassLabel::Serial), false) => {
-            format!("The parallel run was {gain:.2}x faster than the serial one.\n")
+impl Spread {
+    fn of(passes: &[Summary]) -> Spread {
+        let mut walls: Vec<f64> = passes.iter().map(|s| s.stats.wall.as_secs_f64()).collect();
+        walls.sort_by(f64::total_cmp);
+        let median = match walls.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => walls[n / 2],
+            n => (walls[n / 2 - 1] + walls[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            low: walls.first().copied().unwrap_or(0.0),
+            high: walls.last().copied().unwrap_or(0.0),
+            runs: walls.len(),
         }
-        (_, true) => "Batching was not faster here: the tests cost more than starting a \
+    }
+
+    fn cell(&self) -> String {
+        if self.runs > 1 {
+            format!("{:.3}s ({:.3}-{:.3})", self.median, self.low, self.high)
+        } else {
+            format!("{:.3}s", self.median)
+        }
+    }
+}
+
+/// The passes of a comparison side by side, and one sentence on what the difference means.
+pub fn comparison(passes: &Passes) -> String {
+    let (Some(first), Some(second)) = (passes.baselines.last(), passes.compared.last()) else {
+        return String::new();
+    };
+    let label = |s: &Summary, default: &'static str| s.label.map_or(default, PassLabel::name);
+    let (a, b) = (Spread::of(&passes.baselines), Spread::of(&passes.compared));
+    let columns = [
+        format!("{} ({}w)", label(first, "baseline"), first.stats.workers),
+        format!("{} ({}w)", label(second, "run"), second.stats.workers),
+    ];
+    let walls = [a.cell(), b.cell()];
+    // Wide enough for every cell, so two-digit worker counts never run into each other.
+    let width = columns
+        .iter()
+        .chain(&walls)
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let row = |name: &str, x: &str, y: &str| format!("  {name:<18}{x:>width$}{y:>width$}\n");
+    let (s1, s2) = (&first.stats, &second.stats);
+    let mut text = format!(
+        "{} vs {}:\n",
+        label(first, "baseline"),
+        label(second, "run")
+    );
+    text += &row("", &columns[0], &columns[1]);
+    text += &row(
+        if a.runs > 1 {
+            "wall time (median)"
+        } else {
+            "wall time"
+        },
+        &walls[0],
+        &walls[1],
+    );
+    text += &row("summed test time", &secs(s1.summed), &secs(s2.summed));
+    let concurrency = |s: &RunStats| format!("{:.2}x", s.concurrency());
+    text += &row("concurrency", &concurrency(s1), &concurrency(s2));
+    let efficiency = |s: &RunStats| format!("{:.0}%", s.efficiency() * 100.0);
+    text += &row("efficiency", &efficiency(s1), &efficiency(s2));
+    let speedup = a.median / b.median.max(1e-9);
+    text += &row("speedup", "1.00x", &format!("{speedup:.2}x"));
+    text + &verdict(first.label, a, b)
+}
+
+/// A difference smaller than this share of the baseline is noise for a single run each.
+const NOISE_SHARE: f64 = 0.10;
+/// And one smaller than this, whatever the share.
+const NOISE_SECONDS: f64 = 0.020;
+
+/// What the wall times of the two kinds of pass say.
+fn verdict(baseline: Option<PassLabel>, a: Spread, b: Spread) -> String {
+    let overlap = a.low <= b.high && b.low <= a.high;
+    let noise = (a.median - b.median).abs() < (a.median * NOISE_SHARE).max(NOISE_SECONDS);
+    let serial = baseline == Some(PassLabel::Serial);
+    let (first, second) = if serial {
+        ("serial", "parallel")
+    } else {
+        ("one-process-per-test", "batched")
+    };
+    if a.runs > 1 && overlap {
+        return format!(
+            "No measurable difference: the {first} and {second} wall times overlap over {} runs each.\n",
+            a.runs.min(b.runs)
+        );
+    }
+    if a.runs == 1 && noise {
+        return format!(
+            "No measurable difference between the {first} and {second} runs (one run each; \
+             --runs N measures the spread).\n"
+        );
+    }
+    let gain = a.median / b.median.max(1e-9);
+    let slower = b.median >= a.median;
+    match (serial, slower) {
+        (true, true) => "The parallel run was not faster than the serial one: starting and \
+            feeding workers cost more than this suite gains from running tests at once. \
+            Parallelism pays off on suites with more, or longer, tests.\n"
+            .to_string(),
+        (true, false) => format!("The parallel run was {gain:.2}x faster than the serial one.\n"),
+        (false, true) => "Batching was not faster here: the tests cost more than starting a \
             process for each, so keep one process per test (it also isolates them).\n"
             .to_string(),
-        (_, false) => format!(
+        (false, false) => format!(
             "Batched was {gain:.2}x faster than one process per test: per-process start-up \
              dominated. Batch only tests that share no global state.\n"
         ),
     }
+}
+
+/// The tests whose outcome depended on the pass, one line each.
+pub fn not_isolated(stats: &RunStats) -> String {
+    if stats.not_isolated.is_empty() {
+        return String::new();
+    }
+    let count = stats.not_isolated.len();
+    let mut text = format!(
+        "{count} test{} not isolated (the outcome depends on what runs beside {}):\n",
+        plural(count),
+        if count == 1 { "it" } else { "them" }
+    );
+    for difference in &stats.not_isolated {
+        text += &format!("    {}: {}\n", difference.id, difference.describe());
+    }
+    text
 }
 
 pub fn plural(n: usize) -> &'static str {
@@ -109,23 +210,56 @@ pub fn secs(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    fn pass(label: PassLabel, workers: usize, wall_ms: u64) -> Summary {
+        let mut summary = Summary::new(workers);
+        summary.label = Some(label);
+        summary.stats.wall = Duration::from_millis(wall_ms);
+        summary
+    }
+
+    fn passes(serial: &[u64], parallel: &[u64], workers: usize) -> Passes {
+        Passes {
+            baselines: serial
+                .iter()
+                .map(|&w| pass(PassLabel::Serial, 1, w))
+                .collect(),
+            compared: parallel
+                .iter()
+                .map(|&w| pass(PassLabel::Parallel, workers, w))
+                .collect(),
+        }
+    }
+
     #[test]
     fn comparison_names_both_passes_and_the_gain() {
-        let pass = |label, workers, wall_ms| {
-            let mut summary = Summary::new(workers);
-            summary.label = Some(label);
-            summary.stats.wall = Duration::from_millis(wall_ms);
-            summary
-        };
-        let text = comparison(
-            &pass(PassLabel::Serial, 1, 400),
-            &pass(PassLabel::Parallel, 2, 200),
-        );
+        let text = comparison(&passes(&[400], &[200], 2));
         assert!(text.starts_with("serial vs parallel:\n"), "{text}");
         assert!(
             text.contains("serial (1w)") && text.contains("parallel (2w)"),
             "{text}"
         );
+        assert!(text.contains("speedup") && text.contains("2.00x"), "{text}");
         assert!(text.ends_with("The parallel run was 2.00x faster than the serial one.\n"));
+    }
+
+    #[test]
+    fn noise_is_no_finding() {
+        let text = comparison(&passes(&[123], &[122], 2));
+        assert!(text.contains("No measurable difference"), "{text}");
+        let text = comparison(&passes(&[9], &[6], 2));
+        assert!(text.contains("No measurable difference"), "{text}");
+        // Repeated runs whose ranges overlap: no finding either, whatever the medians.
+        let text = comparison(&passes(&[300, 200, 250], &[210, 150, 160], 2));
+        assert!(text.contains("overlap over 3 runs"), "{text}");
+        let text = comparison(&passes(&[400, 410, 405], &[200, 210, 205], 2));
+        assert!(text.contains("1.98x faster"), "{text}");
+    }
+
+    #[test]
+    fn headers_never_run_into_each_other() {
+        let text = comparison(&passes(&[400], &[200], 64));
+        let header = text.lines().nth(1).unwrap();
+        assert!(header.contains("serial (1w)  "), "{header}");
+        assert!(header.contains(" parallel (64w)"), "{header}");
     }
 }

@@ -15,7 +15,7 @@ use super::escape::visible;
 use super::panic_text::{panic_location, panic_message};
 use super::Reporter;
 use crate::report::event::{TestEvent, TestResult};
-use crate::report::summary::Summary;
+use crate::report::summary::{Passes, Summary};
 
 /// How many slowest tests the step summary lists.
 const SLOWEST_SHOWN: usize = 10;
@@ -60,7 +60,7 @@ impl GithubReporter {
     fn markdown(&self, summary: &Summary) -> String {
         let stats = &summary.stats;
         let mut md = String::from("## Test results (runner)\n\n");
-        md += "| passed | failed | skipped | flaky | workers | wall | summed | speedup |\n";
+        md += "| passed | failed | skipped | flaky | workers | wall | summed | concurrency |\n";
         md += "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         md += &format!(
             "| {} | {} | {} | {} | {} | {:.2}s | {:.2}s | {:.2}x |\n\n",
@@ -71,7 +71,7 @@ impl GithubReporter {
             stats.workers,
             stats.wall.as_secs_f64(),
             stats.summed.as_secs_f64(),
-            stats.speedup()
+            stats.concurrency()
         );
         if !summary.failures.is_empty() {
             md += "### Failures\n\n";
@@ -115,7 +115,7 @@ impl Reporter for GithubReporter {
         }
     }
 
-    fn finish(&mut self, summary: &Summary, _serial: Option<&Summary>) -> Result<()> {
+    fn finish(&mut self, summary: &Summary, _passes: Option<&Passes>) -> Result<()> {
         let Some(path) = &self.step_summary else {
             return Ok(());
         };

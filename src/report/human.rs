@@ -16,7 +16,7 @@ use super::escape::visible;
 use super::event::TestResult;
 use super::event::{Attempt, Outcome, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId};
 use super::figures::{self, plural};
-use super::summary::Summary;
+use super::summary::{Passes, Summary};
 use super::Reporter;
 use crate::cli::Verbosity;
 use crate::model::ListFailure;
@@ -356,18 +356,22 @@ impl Reporter for HumanReporter {
         }
     }
 
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()> {
+    fn finish(&mut self, summary: &Summary, passes: Option<&Passes>) -> anyhow::Result<()> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
         let stats = &summary.stats;
         let mut text = self.failure_list(summary);
+        let not_isolated = figures::not_isolated(stats);
+        if !not_isolated.is_empty() {
+            text += &self.paint(&visible(&not_isolated), Style::new().red().bold());
+        }
         text += &self.other_problems(summary);
         if !self.quiet() && stats.passed + stats.failed > 0 {
             text.push('\n');
             // The figures name the longest test; they hold no colour, so all of it is escaped.
-            if let Some(serial) = serial {
-                text += &visible(&figures::comparison(serial, summary));
+            if let Some(passes) = passes {
+                text += &visible(&figures::comparison(passes));
             }
             text += &visible(&figures::closing_figures(summary));
         }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::Reporter;
 use crate::report::event::TestEvent;
-use crate::report::summary::Summary;
+use crate::report::summary::{Passes, Summary};
 
 pub struct JsonReporter<W: Write> {
     out: W,
@@ -32,7 +32,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary, _serial: Option<&Summary>) -> anyhow::Result<()> {
+    fn finish(&mut self, _summary: &Summary, _passes: Option<&Passes>) -> anyhow::Result<()> {
         match self.error.take() {
             Some(e) => Err(anyhow::anyhow!("cannot write JSON events to stdout: {e}")),
             None => Ok(()),

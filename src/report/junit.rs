@@ -20,7 +20,7 @@ use super::panic_text::panic_message;
 use super::Reporter;
 use crate::files;
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult, Verdict};
-use crate::report::summary::Summary;
+use crate::report::summary::{Passes, Summary};
 
 /// Output kept per stream in the XML: the tail, where a panic message is.
 const OUTPUT_KEPT: usize = 64 * 1024;
@@ -82,7 +82,7 @@ impl Reporter for JunitReporter {
         }
     }
 
-    fn finish(&mut self, _summary: &Summary, _serial: Option<&Summary>) -> Result<()> {
+    fn finish(&mut self, _summary: &Summary, _passes: Option<&Passes>) -> Result<()> {
         write_report(&self.report(), &self.path)
     }
 }

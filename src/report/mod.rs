@@ -10,6 +10,7 @@ pub mod event;
 mod figures;
 mod github;
 mod human;
+pub mod isolation;
 mod json;
 mod junit;
 mod listing;

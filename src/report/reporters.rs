@@ -5,16 +5,16 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::event::TestEvent;
-use super::summary::Summary;
+use super::summary::{Passes, Summary};
 
 /// Something that shows a run to the user or to a tool.
 pub trait Reporter {
     /// Called for every event, in the order the run produced them.
     fn on_event(&mut self, event: &TestEvent);
 
-    /// Called once at the very end, with the final run's summary and, under `--compare`, the
-    /// serial run's; this is where the closing report is printed or the report file written.
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()>;
+    /// Called once at the very end, with the final pass's summary and, under a comparison,
+    /// every pass; this is where the closing report is printed or the report file written.
+    fn finish(&mut self, summary: &Summary, passes: Option<&Passes>) -> anyhow::Result<()>;
 }
 
 /// Several reporters fed the same events, in order.
@@ -74,10 +74,10 @@ impl Reporter for Reporters {
     /// Every reporter finishes, even when an earlier one failed. Each error is printed as one
     /// `error:` line as it happens (so it comes before the human report's closing lines when
     /// that reporter is last); the result says whether any occurred.
-    fn finish(&mut self, summary: &Summary, serial: Option<&Summary>) -> anyhow::Result<()> {
+    fn finish(&mut self, summary: &Summary, passes: Option<&Passes>) -> anyhow::Result<()> {
         let mut failed = 0;
         self.each(|reporter| {
-            if let Err(e) = reporter.finish(summary, serial) {
+            if let Err(e) = reporter.finish(summary, passes) {
                 eprintln!("error: {e:#}");
                 failed += 1;
             }
@@ -106,7 +106,7 @@ mod tests {
         fn on_event(&mut self, _: &TestEvent) {
             *self.0.lock().unwrap() += 1;
         }
-        fn finish(&mut self, _: &Summary, _: Option<&Summary>) -> anyhow::Result<()> {
+        fn finish(&mut self, _: &Summary, _: Option<&Passes>) -> anyhow::Result<()> {
             Ok(())
         }
     }
@@ -116,7 +116,7 @@ mod tests {
         fn on_event(&mut self, _: &TestEvent) {
             panic!("reporter bug");
         }
-        fn finish(&mut self, _: &Summary, _: Option<&Summary>) -> anyhow::Result<()> {
+        fn finish(&mut self, _: &Summary, _: Option<&Passes>) -> anyhow::Result<()> {
             Ok(())
         }
     }

@@ -1,5 +1,6 @@
 //! Folds a run's events into counts, timings, the failure list and the exit code.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::cli::NoTests;
@@ -38,6 +39,26 @@ pub struct Summary {
     /// What this run is called under `--compare`/`--compare-modes`.
     pub label: Option<PassLabel>,
     pub mode: RunMode,
+    /// How each test ended, kept in the passes of a comparison only: tests whose outcome
+    /// differs between passes are not isolated (see `isolation`).
+    pub outcomes: BTreeMap<TestId, PassOutcome>,
+}
+
+/// How a test ended in one pass of a comparison.
+#[derive(Debug, Clone)]
+pub struct PassOutcome {
+    pub failed: bool,
+    pub label: &'static str,
+    pub outcome: Outcome,
+    pub rerun: Option<String>,
+}
+
+/// Every pass of a comparison, in the order they ran: the baselines (serial, or one process
+/// per test) and the passes compared with them, one of each per `--runs`.
+#[derive(Debug, Clone, Default)]
+pub struct Passes {
+    pub baselines: Vec<Summary>,
+    pub compared: Vec<Summary>,
 }
 
 impl Summary {
@@ -73,6 +94,15 @@ impl Summary {
                 }
                 if matches!(result.outcome(), Outcome::InternalError { .. }) {
                     self.internal_errors += 1;
+                }
+                if self.label.is_some() && result.verdict() != Verdict::Cancelled {
+                    let outcome = PassOutcome {
+                        failed: result.is_failure(),
+                        label: result.label(),
+                        outcome: result.outcome().clone(),
+                        rerun: result.rerun.clone(),
+                    };
+                    self.outcomes.insert(result.id.clone(), outcome);
                 }
                 if result.verdict() == Verdict::Cancelled {
                     self.stats.cancelled += 1;

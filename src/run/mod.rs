@@ -16,5 +16,5 @@ mod queue;
 mod single;
 
 pub use jobs::BatchChoice;
-pub use pass::{run_pass, Pass};
+pub use pass::{run_pass, Pass, PassOutcome};
 pub use single::TestSettings;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::batch;
 use super::jobs::{self, BatchChoice, Job};
-use super::pool::{self, PoolOptions};
+use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, TestSettings};
 use crate::cli::{RunConfig, Source};
 use crate::model::TestCase;
@@ -19,6 +19,7 @@ use crate::plan::history::Observation;
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
 use crate::report::event::{PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION};
+use crate::report::isolation;
 use crate::report::rerun;
 use crate::report::summary::Summary;
 use crate::report::{Reporter, Reporters};
@@ -42,10 +43,13 @@ pub fn run_pass(
     settings: &TestSettings,
     control: &RunControl,
     pass: Pass,
+    earlier: &[&Summary],
     reporters: &mut Reporters,
 ) -> PassOutcome {
     let jobs = jobs::make_jobs(config, plan, pass.batch, pass.workers);
     let mut receiver = Receiver::new(config, plan, pass, reporters);
+    receiver.summary.stats.usable_workers =
+        usable_workers(&jobs, pass.workers, &config.groups.limits());
     receiver.receive(TestEvent::RunStarted {
         format_version: FORMAT_VERSION,
         tests: plan.to_run.len() + plan.ignored.len(),
@@ -97,7 +101,26 @@ pub fn run_pass(
             receiver.receive(event);
         }
     });
-    receiver.finish(started, control)
+    receiver.finish(started, control, earlier)
+}
+
+/// The workers these jobs can keep busy at once: no more than there are jobs, and no more
+/// than each test group's `max-threads` lets its jobs run side by side.
+fn usable_workers(jobs: &[Job], workers: usize, group_limits: &[Option<usize>]) -> usize {
+    let mut in_group = vec![0usize; group_limits.len()];
+    let mut free = 0;
+    for job in jobs {
+        match job.constraint().group {
+            Some(group) => in_group[group] += 1,
+            None => free += 1,
+        }
+    }
+    let grouped: usize = in_group
+        .iter()
+        .zip(group_limits)
+        .map(|(&count, limit)| limit.map_or(count, |max| count.min(max)))
+        .sum();
+    (free + grouped).clamp(1, workers.max(1))
 }
 
 /// What the plan already says before any test runs: its notes, the binaries that could not
@@ -170,9 +193,17 @@ impl<'a> Receiver<'a> {
         self.reporters.on_event(&event);
     }
 
-    fn finish(mut self, started: Instant, control: &RunControl) -> PassOutcome {
+    fn finish(
+        mut self,
+        started: Instant,
+        control: &RunControl,
+        earlier: &[&Summary],
+    ) -> PassOutcome {
         self.summary.finish(started.elapsed(), process::own_usage());
         self.summary.cancelled_by = control.cancelled();
+        if !earlier.is_empty() {
+            isolation::check(&mut self.summary, earlier);
+        }
         let stats = self.summary.stats.clone();
         self.reporters.on_event(&TestEvent::RunFinished(stats));
         (self.summary, self.observations)
