@@ -8,14 +8,13 @@
 //! on those files; time limits only guard against hangs.
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{cargo_args, fixture_manifest, runner_command, Run};
+use common::{cargo_args, fixture_manifest, runner_command, Run, Running};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -106,73 +105,10 @@ fn escapes_args(args: &[&str]) -> Vec<OsString> {
     all
 }
 
-/// A runner started in the background, its output read as it comes.
-struct Started {
-    child: Child,
-    args: Vec<OsString>,
-    out: std::thread::JoinHandle<Vec<u8>>,
-    err: std::thread::JoinHandle<Vec<u8>>,
-}
-
-impl Started {
-    fn new(mut command: Command, args: Vec<OsString>) -> Started {
-        command
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start runner");
-        let reader = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = pipe.read_to_end(&mut buf);
-                buf
-            })
-        };
-        let out = reader(Box::new(child.stdout.take().expect("stdout")));
-        let err = reader(Box::new(child.stderr.take().expect("stderr")));
-        Started {
-            child,
-            args,
-            out,
-            err,
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal the runner");
-    }
-
-    fn wait(mut self) -> Run {
-        let deadline = Instant::now() + HANG_GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!("runner {:?} hung", self.args);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        use std::os::unix::process::ExitStatusExt;
-        let raw_stdout = self.out.join().expect("stdout reader");
-        let raw_stderr = self.err.join().expect("stderr reader");
-        Run {
-            args: self.args,
-            code: status.code().unwrap_or(128 + status.signal().unwrap_or(0)),
-            stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&raw_stderr).into_owned(),
-            raw_stdout,
-            raw_stderr,
-        }
-    }
-}
-
-fn start(pids: &Pids, args: &[&str]) -> Started {
+fn start(pids: &Pids, args: &[&str]) -> Running {
     let mut command = runner_command();
     command.env("ESCAPES_DIR", pids.path());
-    Started::new(command, escapes_args(args))
+    Running::start(command, escapes_args(args))
 }
 
 fn final_statuses(run: &Run) -> Vec<(String, String)> {
@@ -246,7 +182,7 @@ fn ctrl_c_ends_tests_that_moved_into_the_runners_group() {
         ],
     );
     pids.wait_for(3);
-    runner.signal(Signal::SIGINT);
+    kill(runner.pid(), Signal::SIGINT).expect("signal the runner");
     let run = runner.wait();
     run.assert_code(130);
     pids.assert_all_gone();
@@ -270,7 +206,7 @@ fn nothing_outlives_a_runner_killed_with_sigkill() {
     );
     // The waiter, its child, its daemon in a new session, and the test that moved group.
     pids.wait_for(4);
-    runner.signal(Signal::SIGKILL);
+    kill(runner.pid(), Signal::SIGKILL).expect("signal the runner");
     let _ = runner.wait();
     pids.assert_all_gone();
 }
@@ -279,7 +215,7 @@ fn nothing_outlives_a_runner_killed_with_sigkill() {
 // Fault 9: interruptions delivered twice.
 // ---------------------------------------------------------------------------------------------
 
-fn stubborn_run(pids: &Pids, junit: &Path) -> Started {
+fn stubborn_run(pids: &Pids, junit: &Path) -> Running {
     let junit = junit.to_str().expect("utf-8 path");
     start(
         pids,
@@ -323,10 +259,10 @@ fn a_second_ctrl_c_kills_at_once_and_every_report_is_still_written() {
     let junit = pids.path().join("junit.xml");
     let runner = stubborn_run(&pids, &junit);
     pids.wait_for(1);
-    runner.signal(Signal::SIGINT);
+    kill(runner.pid(), Signal::SIGINT).expect("signal the runner");
     // Far enough apart to be two interruptions, not one delivered twice.
     std::thread::sleep(Duration::from_millis(600));
-    runner.signal(Signal::SIGINT);
+    kill(runner.pid(), Signal::SIGINT).expect("signal the runner");
     let run = runner.wait();
     run.assert_code(130);
     assert!(
@@ -367,9 +303,9 @@ fn one_key_press_delivered_twice_is_one_interruption() {
     pids.wait_for(1);
     // Two deliveries a moment apart, as from the terminal and from a wrapper forwarding it
     // (back to back, the kernel would merge them into one pending signal).
-    runner.signal(Signal::SIGINT);
+    kill(runner.pid(), Signal::SIGINT).expect("signal the runner");
     std::thread::sleep(Duration::from_millis(50));
-    runner.signal(Signal::SIGINT);
+    kill(runner.pid(), Signal::SIGINT).expect("signal the runner");
     let run = runner.wait();
     run.assert_code(130);
     assert!(
@@ -392,7 +328,7 @@ fn with_file_limit(ulimit: &str) -> Run {
     common::clean_environment(&mut command);
     let script = format!("ulimit {ulimit} 64 && exec \"$0\" \"$@\"");
     command.args(["-c", &script, common::runner_exe()]);
-    Started::new(
+    Running::start(
         command,
         escapes_args(&["-n16", "q", "--message-format", "json"]),
     )
@@ -475,7 +411,7 @@ fn runs_side_by_side_all_reach_the_history() {
     run.assert_code(0);
     let before = history_of(&target)["runs"].as_u64().expect("runs");
     let pids = Pids::new();
-    let started: Vec<Started> = (0..RUNS)
+    let started: Vec<Running> = (0..RUNS)
         .map(|i| {
             let mut command = runner_command();
             command
@@ -487,7 +423,7 @@ fn runs_side_by_side_all_reach_the_history() {
             if i == 0 {
                 args.push("fails_on_purpose");
             }
-            Started::new(command, private_args(&target, &args))
+            Running::start(command, private_args(&target, &args))
         })
         .collect();
     let codes: Vec<i32> = started.into_iter().map(|s| s.wait().code).collect();

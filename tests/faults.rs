@@ -20,23 +20,19 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{cargo_args, clean_environment, fixture_manifest, summary_line, Run};
+use common::{cargo_args, clean_environment, fixture_manifest, summary_line, Run, Running};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-/// A run that takes this long is killed and the test fails: a hang guard, not a speed check.
-const HANG_GUARD: Duration = Duration::from_secs(180);
 /// How long a fixture may take to announce that it started.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the kernel gets to reap a killed process before it counts as a survivor.
@@ -94,93 +90,6 @@ fn runner_command(wrapper: &[&str]) -> Command {
         });
     }
     command
-}
-
-/// A runner started in the background.
-struct Running {
-    child: Child,
-    args: Vec<OsString>,
-    stdout: Option<JoinHandle<Vec<u8>>>,
-    stderr: Option<JoinHandle<Vec<u8>>>,
-}
-
-impl Running {
-    fn start(mut command: Command, args: Vec<OsString>) -> Running {
-        command
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start runner {args:?}: {e}"));
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = pipe.read_to_end(&mut buf);
-                buf
-            })
-        };
-        let stdout = drain(Box::new(child.stdout.take().expect("stdout is piped")));
-        let stderr = drain(Box::new(child.stderr.take().expect("stderr is piped")));
-        Running {
-            child,
-            args,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-        }
-    }
-
-    fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
-    }
-
-    fn has_exited(&mut self) -> bool {
-        self.child
-            .try_wait()
-            .expect("waiting for the runner")
-            .is_some()
-    }
-
-    /// Wait for the runner's exit (bounded by the hang guard) and collect its output.
-    fn wait(mut self) -> Run {
-        let deadline = Instant::now() + HANG_GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for the runner") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "runner {:?} did not finish within {HANG_GUARD:?} (hang guard)",
-                    self.args
-                );
-            }
-            // Fine-grained, so the time to exit after a signal can be read off.
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        let collect = |handle: Option<JoinHandle<Vec<u8>>>| {
-            handle.expect("collected once").join().expect("pipe reader")
-        };
-        let raw_stdout = collect(self.stdout.take());
-        let raw_stderr = collect(self.stderr.take());
-        let stderr = String::from_utf8_lossy(&raw_stderr).into_owned();
-        let code = status.code().unwrap_or_else(|| {
-            panic!(
-                "runner {:?} was killed by a signal ({status}); stderr:\n{stderr}",
-                self.args
-            )
-        });
-        Run {
-            args: self.args,
-            code,
-            stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
-            stderr,
-            raw_stdout,
-            raw_stderr,
-        }
-    }
 }
 
 /// The path of the `faults` library's test binary. Listing it also builds the fixture, so

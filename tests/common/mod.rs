@@ -11,9 +11,13 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
 
 use serde_json::Value;
 
@@ -426,4 +430,92 @@ pub fn temp_crate(name: &str, lib_rs: &str) -> tempfile::TempDir {
     .expect("write Cargo.toml");
     std::fs::write(dir.path().join("src").join("lib.rs"), lib_rs).expect("write lib.rs");
     dir
+}
+
+/// How long a background runner may take before it counts as hung.
+const BACKGROUND_HANG_GUARD: Duration = Duration::from_secs(180);
+
+/// A runner started in the background, its output read as it comes.
+pub struct Running {
+    child: Child,
+    args: Vec<OsString>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Running {
+    pub fn start(mut command: Command, args: Vec<OsString>) -> Running {
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start runner {args:?}: {e}"));
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("stdout is piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("stderr is piped")));
+        Running {
+            child,
+            args,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("waiting for the runner")
+            .is_some()
+    }
+
+    /// Wait for the runner's exit (bounded by the hang guard) and collect its output.
+    pub fn wait(mut self) -> Run {
+        let deadline = Instant::now() + BACKGROUND_HANG_GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the runner") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "runner {:?} did not finish within {BACKGROUND_HANG_GUARD:?} (hang guard)",
+                    self.args
+                );
+            }
+            // Fine-grained, so the time to exit after a signal can be read off.
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let collect = |handle: Option<JoinHandle<Vec<u8>>>| {
+            handle.expect("collected once").join().expect("pipe reader")
+        };
+        let raw_stdout = collect(self.stdout.take());
+        let raw_stderr = collect(self.stderr.take());
+        let stderr = String::from_utf8_lossy(&raw_stderr).into_owned();
+        // A runner killed by a signal reports it as a shell does: 128 + the signal.
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Run {
+            args: self.args,
+            code,
+            stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
+            stderr,
+            raw_stdout,
+            raw_stderr,
+        }
+    }
 }
