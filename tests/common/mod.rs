@@ -216,54 +216,8 @@ pub fn run_fixture(fixture: &str, args: &[&str]) -> Run {
 }
 
 /// Run a fully prepared command (program and arguments set), with the hang guard.
-pub fn execute(mut command: Command, args: Vec<OsString>) -> Run {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start runner {args:?}: {e}"));
-    let mut out_pipe = child.stdout.take().expect("stdout is piped");
-    let mut err_pipe = child.stderr.take().expect("stderr is piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + HANG_GUARD;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for runner") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("runner {args:?} did not finish within {HANG_GUARD:?} (hang guard)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let raw_stdout = out_reader.join().expect("stdout reader");
-    let raw_stderr = err_reader.join().expect("stderr reader");
-    let code = status.code().unwrap_or_else(|| {
-        panic!(
-            "runner {args:?} was killed by a signal ({status}); stderr:\n{}",
-            String::from_utf8_lossy(&raw_stderr)
-        )
-    });
-    Run {
-        stdout: String::from_utf8_lossy(&raw_stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&raw_stderr).into_owned(),
-        raw_stdout,
-        raw_stderr,
-        code,
-        args,
-    }
+pub fn execute(command: Command, args: Vec<OsString>) -> Run {
+    Running::spawn(command, args).wait()
 }
 
 /// The exact closing line of every human report.
@@ -432,9 +386,6 @@ pub fn temp_crate(name: &str, lib_rs: &str) -> tempfile::TempDir {
     dir
 }
 
-/// How long a background runner may take before it counts as hung.
-const BACKGROUND_HANG_GUARD: Duration = Duration::from_secs(180);
-
 /// A runner started in the background, its output read as it comes.
 pub struct Running {
     child: Child,
@@ -444,9 +395,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// Start `command` with `args` added.
     pub fn start(mut command: Command, args: Vec<OsString>) -> Running {
+        command.args(&args);
+        Running::spawn(command, args)
+    }
+
+    /// Start a command whose arguments are already set; `args` only names it in messages.
+    pub fn spawn(mut command: Command, args: Vec<OsString>) -> Running {
         command
-            .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -483,7 +440,7 @@ impl Running {
 
     /// Wait for the runner's exit (bounded by the hang guard) and collect its output.
     pub fn wait(mut self) -> Run {
-        let deadline = Instant::now() + BACKGROUND_HANG_GUARD;
+        let deadline = Instant::now() + HANG_GUARD;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("waiting for the runner") {
                 break status;
@@ -492,7 +449,7 @@ impl Running {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
-                    "runner {:?} did not finish within {BACKGROUND_HANG_GUARD:?} (hang guard)",
+                    "runner {:?} did not finish within {HANG_GUARD:?} (hang guard)",
                     self.args
                 );
             }
