@@ -37,6 +37,23 @@ pub enum Command {
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
     },
+    /// Draw a run's timeline (and Chrome trace) from its saved `--message-format json` output.
+    #[command(arg_required_else_help = true)]
+    Timeline {
+        /// The saved event stream (`-` for stdin); lines that are not events are skipped.
+        events: std::path::PathBuf,
+        /// The HTML timeline to write.
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "PATH",
+            required_unless_present = "chrome_trace"
+        )]
+        timeline: Option<std::path::PathBuf>,
+        /// The Chrome trace (Perfetto, chrome://tracing) to write.
+        #[arg(long, value_name = "PATH")]
+        chrome_trace: Option<std::path::PathBuf>,
+    },
     /// Print a shell completion script (e.g. `runner completions bash > /etc/bash_completion.d/runner`).
     Completions {
         #[arg(value_enum)]
@@ -245,6 +262,15 @@ pub struct RunArgs {
     /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<std::path::PathBuf>,
+
+    /// Write the run as an HTML timeline to PATH: workers, tests, idle time (also when the run
+    /// fails or is interrupted).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub timeline: Option<std::path::PathBuf>,
+
+    /// Write the run as a Chrome trace to PATH, for Perfetto or chrome://tracing.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub chrome_trace: Option<std::path::PathBuf>,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long, conflicts_with = "compare_modes")]
