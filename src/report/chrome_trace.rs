@@ -51,6 +51,7 @@ enum Args<'a> {
     },
     Chunk {
         tests: usize,
+        superseded: usize,
     },
 }
 
@@ -124,7 +125,10 @@ fn pass_events<'a>(
             dur: Some(chunk.end_us - chunk.start_us),
             pid,
             tid: chunk.worker + 1,
-            args: Args::Chunk { tests: chunk.tests },
+            args: Args::Chunk {
+                tests: chunk.tests,
+                superseded: chunk.superseded,
+            },
         });
     }
     for bar in &pass.bars {

@@ -202,7 +202,16 @@ type TestRow<'a> = (usize, Cow<'a, str>, Option<Cow<'a, str>>, Option<&'a str>);
 
 /// A bar for the tooltip: `[test, pass, attempt, worker, start µs, duration µs, chunk,
 /// outcome]`, in `data-i` order.
-type BarRow<'a> = (usize, usize, u32, usize, u64, u64, Option<usize>, Cow<'a, str>);
+type BarRow<'a> = (
+    usize,
+    usize,
+    u32,
+    usize,
+    u64,
+    u64,
+    Option<usize>,
+    Cow<'a, str>,
+);
 
 /// What the page's script reads: the scale, and the tables the tooltip shows.
 #[derive(Serialize)]

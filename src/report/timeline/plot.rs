@@ -212,13 +212,20 @@ fn pass_plot(
         );
     }
     for chunk in &shape.chunks {
+        let again = match chunk.superseded {
+            0 => String::new(),
+            n => format!("; {n} more started in it and got their result running again alone"),
+        };
         let _ = writeln!(
             page,
-            "<rect class=\"chunk\" x=\"{:.3}\" y=\"{}\" width=\"{:.3}\" height=\"{}\"/>",
+            "<rect class=\"chunk\" x=\"{:.3}\" y=\"{}\" width=\"{:.3}\" height=\"{}\"><title>\
+             batch chunk: one process, {} test result{} from it{again}</title></rect>",
             layout.x(chunk.start_us),
             layout.lane_top(number, chunk.worker) + 1.0,
             layout.w(chunk.end_us - chunk.start_us),
-            LANE_HEIGHT - 2.0
+            LANE_HEIGHT - 2.0,
+            chunk.tests,
+            if chunk.tests == 1 { "" } else { "s" },
         );
     }
     let poles: HashSet<usize> = shape.poles.iter().copied().collect();

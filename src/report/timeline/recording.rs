@@ -151,6 +151,9 @@ pub struct Pass {
     pub(super) open: BTreeMap<usize, Place>,
     /// Attempts that came with no placement (the runner failed on them), not drawn.
     pub unplaced: usize,
+    /// Where tests started in a batch chunk whose result came from running again alone (a
+    /// failure with `--retries`, the tests after a crash): their time is part of the chunk's.
+    pub superseded: Vec<(usize, Place)>,
     /// Its figures, once it finished; times rounded to microseconds.
     pub stats: Option<RunStats>,
 }
@@ -328,7 +331,13 @@ impl Recording {
         }
         let retried = !failed.is_empty();
         let pass = self.pass();
-        pass.open.remove(&test);
+        if let Some(started) = pass.open.remove(&test) {
+            let in_chunk =
+                |seen: &AttemptSeen| seen.place.is_some_and(|p| p.chunk == started.chunk);
+            if started.chunk.is_some() && !failed.iter().chain([last]).any(in_chunk) {
+                pass.superseded.push((test, started));
+            }
+        }
         let attempts = failed.iter().map(|a| (a, false)).chain([(last, true)]);
         for (seen, is_last) in attempts {
             let Some(place) = seen.place else {

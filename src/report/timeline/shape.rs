@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::recording::{Bar, Pass};
+use super::recording::{Bar, Pass, Place};
 
 /// How one worker slot was used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,7 +24,10 @@ pub struct Chunk {
     pub worker: usize,
     pub start_us: u64,
     pub end_us: u64,
+    /// Tests whose result it gave.
     pub tests: usize,
+    /// Tests that started in it and got their result from running again alone.
+    pub superseded: usize,
 }
 
 /// A pass's bars taken together.
@@ -55,7 +58,7 @@ impl Shape {
             .filter(|&first_dry| first_dry < end);
         Shape {
             poles: poles(&pass.bars, idle_from_us, end),
-            chunks: chunks(&pass.bars),
+            chunks: chunks(pass),
             lanes,
             idle_from_us,
         }
@@ -74,19 +77,44 @@ fn poles(bars: &[Bar], idle_from: Option<u64>, end: u64) -> Vec<usize> {
     poles
 }
 
-fn chunks(bars: &[Bar]) -> Vec<Chunk> {
+/// Each chunk's span: from the first start to the last end of the tests it ran, those it gave
+/// a result for and those that ran again alone. The events give no end for a test of the
+/// second kind inside the chunk, but its worker runs it again alone as soon as the chunk's
+/// process has ended: the first of those runs dates the chunk's end.
+fn chunks(pass: &Pass) -> Vec<Chunk> {
     let mut chunks: BTreeMap<usize, Chunk> = BTreeMap::new();
-    for bar in bars {
-        let Some(id) = bar.place.chunk else { continue };
-        let chunk = chunks.entry(id).or_insert(Chunk {
-            worker: bar.place.worker,
-            start_us: bar.place.start_us,
-            end_us: bar.end_us(),
-            tests: 0,
+    let spans = pass.bars.iter().map(|bar| (bar.place, bar.end_us(), true));
+    let alone_after = |test: usize, started: Place| {
+        let again = pass.bars.iter().filter(|bar| {
+            bar.test == test
+                && bar.place.chunk.is_none()
+                && bar.place.worker == started.worker
+                && bar.place.start_us >= started.start_us
         });
-        chunk.start_us = chunk.start_us.min(bar.place.start_us);
-        chunk.end_us = chunk.end_us.max(bar.end_us());
-        chunk.tests += 1;
+        again
+            .map(|bar| bar.place.start_us)
+            .min()
+            .unwrap_or(started.start_us)
+    };
+    let superseded = pass
+        .superseded
+        .iter()
+        .map(|&(test, place)| (place, alone_after(test, place), false));
+    for (place, end_us, reported) in spans.chain(superseded) {
+        let Some(id) = place.chunk else { continue };
+        let chunk = chunks.entry(id).or_insert(Chunk {
+            worker: place.worker,
+            start_us: place.start_us,
+            end_us,
+            tests: 0,
+            superseded: 0,
+        });
+        chunk.start_us = chunk.start_us.min(place.start_us);
+        chunk.end_us = chunk.end_us.max(end_us);
+        match reported {
+            true => chunk.tests += 1,
+            false => chunk.superseded += 1,
+        }
     }
     chunks.into_values().collect()
 }
@@ -94,7 +122,7 @@ fn chunks(bars: &[Bar]) -> Vec<Chunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::timeline::recording::{Class, Place};
+    use crate::report::timeline::recording::Class;
 
     fn bar(worker: usize, start_us: u64, duration_us: u64, chunk: Option<usize>) -> Bar {
         Bar {
@@ -157,6 +185,7 @@ mod tests {
             start_us: 0,
             end_us: 10,
             tests: 2,
+            superseded: 0,
         };
         assert_eq!(shape.chunks, [chunk]);
     }
