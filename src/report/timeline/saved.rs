@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::recording::{AttemptSeen, Place, Recording};
 use crate::report::event::{LongestTest, NotIsolated, PassLabel, RunStats, TestId};
@@ -30,50 +29,56 @@ pub fn read(input: impl BufRead) -> Result<Read> {
     let mut read = Read::default();
     for (number, line) in input.split(b'\n').enumerate() {
         let line = line.context("reading the event stream")?;
-        let Some(event) = event_in(&line) else {
+        let Some((event, kind)) = event_in(&line) else {
             read.skipped_lines += usize::from(!line.trim_ascii().is_empty());
             continue;
         };
         read.events += 1;
-        add(&mut read.recording, event)
+        add(&mut read.recording, event, &kind)
             .with_context(|| format!("line {}: not an event runner writes", number + 1))?;
     }
     read.recording.close();
     Ok(read)
 }
 
-/// The JSON object with a string `type` on this line, if there is one.
-fn event_in(line: &[u8]) -> Option<Value> {
-    let start = line.iter().position(|&b| b == b'{')?;
-    let value: Value = serde_json::from_slice(&line[start..]).ok()?;
-    value.get("type")?.as_str()?;
-    Some(value)
+/// Only the `type` of an event: the rest of the line is skipped over, not kept.
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
-fn add(recording: &mut Recording, event: Value) -> Result<()> {
-    let kind = event["type"].as_str().unwrap_or_default().to_string();
-    match kind.as_str() {
+/// The JSON object on this line (from its first `{`) and its `type`, if it has one.
+fn event_in(line: &[u8]) -> Option<(&[u8], String)> {
+    let json = &line[line.iter().position(|&b| b == b'{')?..];
+    let kind: Kind = serde_json::from_slice(json).ok()?;
+    Some((json, kind.kind))
+}
+
+/// Each event is read straight into the fields it needs: the output a test printed, which
+/// makes most of a stream, is skipped over, never kept.
+fn add(recording: &mut Recording, event: &[u8], kind: &str) -> Result<()> {
+    match kind {
         "run-started" => {
-            let started: RunStarted = serde_json::from_value(event)?;
+            let started: RunStarted = serde_json::from_slice(event)?;
             recording.pass_started(started.label.as_deref(), &started.mode, started.workers);
         }
         "test-started" => {
-            let started: TestStarted = serde_json::from_value(event)?;
-            let place = started.place.place();
-            recording.test_started(&started.id(), place);
+            let started: Saved = serde_json::from_slice(event)?;
+            recording.test_started(&started.id()?, started.place());
         }
         "test-finished" => {
-            let finished: TestFinished = serde_json::from_value(event)?;
+            let finished: Saved = serde_json::from_slice(event)?;
             let failed: Vec<_> = finished.failed_attempts.iter().map(Saved::seen).collect();
             recording.test_finished(
-                &finished.id(),
+                &finished.id()?,
                 finished.rerun.as_deref(),
                 &failed,
-                &finished.last.seen(),
+                &finished.seen(),
             );
         }
         "run-finished" => {
-            let finished: RunFinished = serde_json::from_value(event)?;
+            let finished: RunFinished = serde_json::from_slice(event)?;
             recording.pass_finished(finished.stats());
         }
         _ => {}
@@ -94,46 +99,16 @@ fn process() -> String {
     "process".into()
 }
 
-/// `worker`, `start`, `chunk`: absent from streams of runners before they existed.
-#[derive(Deserialize)]
-struct SavedPlace {
-    worker: Option<usize>,
-    start: Option<f64>,
-    chunk: Option<usize>,
-}
-
-impl SavedPlace {
-    fn place(&self) -> Option<Place> {
-        Some(Place {
-            worker: self.worker?,
-            start_us: micros(self.start?),
-            chunk: self.chunk,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct TestStarted {
-    binary_id: String,
-    name: String,
-    #[serde(flatten)]
-    place: SavedPlace,
-}
-
-impl TestStarted {
-    fn id(&self) -> TestId {
-        TestId {
-            binary_id: self.binary_id.clone(),
-            name: self.name.clone(),
-        }
-    }
-}
-
-/// One attempt: the top of a `test-finished`, or an entry of its `failed_attempts`.
+/// A test's event, or one of its attempts: `test-started` (an id and a place),
+/// `test-finished` (the final attempt's fields at the top, earlier attempts below), or an
+/// entry of its `failed_attempts`.
 #[derive(Deserialize)]
 struct Saved {
+    binary_id: Option<String>,
+    name: Option<String>,
     #[serde(default = "first")]
     attempt: u32,
+    #[serde(default)]
     status: String,
     #[serde(default)]
     duration: f64,
@@ -142,8 +117,13 @@ struct Saved {
     message: Option<String>,
     #[serde(default)]
     leaked: bool,
-    #[serde(flatten)]
-    place: SavedPlace,
+    /// `worker`, `start`, `chunk`: absent from streams of runners before they existed.
+    worker: Option<usize>,
+    start: Option<f64>,
+    chunk: Option<usize>,
+    #[serde(default)]
+    failed_attempts: Vec<Saved>,
+    rerun: Option<String>,
 }
 
 fn first() -> u32 {
@@ -151,6 +131,24 @@ fn first() -> u32 {
 }
 
 impl Saved {
+    fn id(&self) -> Result<TestId> {
+        match (&self.binary_id, &self.name) {
+            (Some(binary_id), Some(name)) => Ok(TestId {
+                binary_id: binary_id.clone(),
+                name: name.clone(),
+            }),
+            _ => anyhow::bail!("a test event without binary_id and name"),
+        }
+    }
+
+    fn place(&self) -> Option<Place> {
+        Some(Place {
+            worker: self.worker?,
+            start_us: micros(self.start?),
+            chunk: self.chunk,
+        })
+    }
+
     fn seen(&self) -> AttemptSeen<'_> {
         let detail = match (&self.exit_code, &self.signal, &self.message) {
             (Some(code), _, _) => Some(format!("exit code {code}")),
@@ -163,28 +161,8 @@ impl Saved {
             status: &self.status,
             detail,
             duration: Duration::from_micros(micros(self.duration)),
-            place: self.place.place(),
+            place: self.place(),
             leaked: self.leaked,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct TestFinished {
-    binary_id: String,
-    name: String,
-    #[serde(flatten)]
-    last: Saved,
-    #[serde(default)]
-    failed_attempts: Vec<Saved>,
-    rerun: Option<String>,
-}
-
-impl TestFinished {
-    fn id(&self) -> TestId {
-        TestId {
-            binary_id: self.binary_id.clone(),
-            name: self.name.clone(),
         }
     }
 }

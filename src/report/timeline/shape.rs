@@ -5,7 +5,7 @@
 //! worker had nothing left to do: from then on the run waits for them with idle workers, so
 //! they are where a better order (or a split test) would shorten the run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::recording::{Bar, Pass, Place};
 
@@ -84,15 +84,17 @@ fn poles(bars: &[Bar], idle_from: Option<u64>, end: u64) -> Vec<usize> {
 fn chunks(pass: &Pass) -> Vec<Chunk> {
     let mut chunks: BTreeMap<usize, Chunk> = BTreeMap::new();
     let spans = pass.bars.iter().map(|bar| (bar.place, bar.end_us(), true));
+    let mut alone: HashMap<usize, Vec<Place>> = HashMap::new();
+    for bar in pass.bars.iter().filter(|bar| bar.place.chunk.is_none()) {
+        alone.entry(bar.test).or_default().push(bar.place);
+    }
     let alone_after = |test: usize, started: Place| {
-        let again = pass.bars.iter().filter(|bar| {
-            bar.test == test
-                && bar.place.chunk.is_none()
-                && bar.place.worker == started.worker
-                && bar.place.start_us >= started.start_us
-        });
+        let again =
+            alone.get(&test).into_iter().flatten().filter(|place| {
+                place.worker == started.worker && place.start_us >= started.start_us
+            });
         again
-            .map(|bar| bar.place.start_us)
+            .map(|place| place.start_us)
             .min()
             .unwrap_or(started.start_us)
     };
