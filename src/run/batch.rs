@@ -61,13 +61,14 @@ pub fn run_chunk(
     let capture = &settings.limits.capture;
     let mut reader = BatchReader::new(&names, (capture.head, capture.tail), Instant::now());
     let finished = run.read_live(&mut command, chunk, &mut reader, &mut log);
+    let ended = Instant::now();
     // Records written after the last piece of stdout, if any.
     let steps = reader.read_log(log.read_new(), Instant::now());
     for event in run.events(steps, &reader) {
         emit(event);
     }
     reader.finish_stdout();
-    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some());
+    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some(), ended);
     for case in chunk {
         run.settle(case, &reader, &end);
     }
@@ -137,6 +138,8 @@ impl LogTail {
 
 /// How the chunk's process ended, for the tests it left without a verdict.
 struct ChunkEnd {
+    /// When the process was seen to end: the test it was running ran until then.
+    ended: Instant,
     exit: Option<Exit>,
     timed_out: bool,
     /// The whole process's stdout and stderr, as kept.
@@ -149,8 +152,9 @@ struct ChunkEnd {
 }
 
 impl ChunkEnd {
-    fn new(finished: Option<&Finished>, log_written: bool) -> Self {
+    fn new(finished: Option<&Finished>, log_written: bool, ended: Instant) -> Self {
         ChunkEnd {
+            ended,
             log_written,
             exit: finished.map(|done| done.exit),
             timed_out: finished.is_some_and(|done| done.timed_out),
@@ -314,9 +318,11 @@ impl ChunkRun<'_> {
             // Ended cleanly without a verdict: the log was lost or unreadable.
             _ => return self.rerun_alone(case, !reader.was_started(&case.name)),
         };
-        let duration = reader
-            .running()
-            .map_or(Duration::ZERO, |(_, since)| since.elapsed());
+        // Until the process ended, not until now: tests settled before this one may have run
+        // again alone in between.
+        let duration = reader.running().map_or(Duration::ZERO, |(_, since)| {
+            end.ended.saturating_duration_since(since)
+        });
         let mut attempt = Attempt::bare(1, outcome, duration);
         attempt.placement = self.placement(reader, &case.name);
         (attempt.stdout, attempt.stderr) = end.output.clone();
