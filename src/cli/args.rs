@@ -5,6 +5,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod pictures;
+pub use pictures::{PictureArgs, TimelineArgs};
+
 /// Parallel test runner for Rust workspaces: every test in its own process.
 #[derive(Debug, Parser)]
 #[command(
@@ -39,21 +42,7 @@ pub enum Command {
     },
     /// Draw a run's timeline (and Chrome trace) from its saved `--message-format json` output.
     #[command(arg_required_else_help = true)]
-    Timeline {
-        /// The saved event stream (`-` for stdin); lines that are not events are skipped.
-        events: std::path::PathBuf,
-        /// The HTML timeline to write.
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_name = "PATH",
-            required_unless_present = "chrome_trace"
-        )]
-        timeline: Option<std::path::PathBuf>,
-        /// The Chrome trace (Perfetto, chrome://tracing) to write.
-        #[arg(long, value_name = "PATH")]
-        chrome_trace: Option<std::path::PathBuf>,
-    },
+    Timeline(TimelineArgs),
     /// Print a shell completion script (e.g. `runner completions bash > /etc/bash_completion.d/runner`).
     Completions {
         #[arg(value_enum)]
@@ -263,14 +252,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<std::path::PathBuf>,
 
-    /// Write the run as an HTML timeline to PATH: workers, tests, idle time (also when the run
-    /// fails or is interrupted).
-    #[arg(long, value_name = "PATH", help_heading = "Reports")]
-    pub timeline: Option<std::path::PathBuf>,
-
-    /// Write the run as a Chrome trace to PATH, for Perfetto or chrome://tracing.
-    #[arg(long, value_name = "PATH", help_heading = "Reports")]
-    pub chrome_trace: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub pictures: PictureArgs,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long, conflicts_with = "compare_modes")]

@@ -108,8 +108,8 @@ impl RunConfig {
             retries: args.retries.or(profile.retries).unwrap_or(0),
             policy: policy(&args, &profile),
             junit: args.junit.clone().or(profile.junit),
-            timeline: args.timeline.clone().or(profile.timeline),
-            chrome_trace: args.chrome_trace.clone(),
+            timeline: args.pictures.timeline.clone().or(profile.timeline),
+            chrome_trace: args.pictures.chrome_trace.clone(),
             batch_all: args.batch || profile.batch.unwrap_or(false),
             batch_rules: file
                 .batch

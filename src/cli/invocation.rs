@@ -49,14 +49,10 @@ pub fn parse() -> Result<Invocation, i32> {
         Some(args::Command::JunitMerge { output, inputs }) => {
             Ok(Invocation::JunitMerge { output, inputs })
         }
-        Some(args::Command::Timeline {
-            events,
-            timeline,
-            chrome_trace,
-        }) => Ok(Invocation::Timeline {
-            events,
-            timeline,
-            chrome_trace,
+        Some(args::Command::Timeline(timeline)) => Ok(Invocation::Timeline {
+            events: timeline.events,
+            timeline: timeline.timeline,
+            chrome_trace: timeline.chrome_trace,
         }),
         command => match RunConfig::from_cli(command, cli.run) {
             Ok(config) => Ok(Invocation::Run(Box::new(config))),

@@ -151,3 +151,63 @@ fn pass_events<'a>(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::event::TestId;
+    use crate::report::timeline::recording::{Bar, Class, Place, Test};
+
+    #[test]
+    fn a_chunk_encloses_its_tests_on_their_worker_thread() {
+        let mut recording = Recording::default();
+        recording.tests.push(Test {
+            id: TestId {
+                binary_id: "b".into(),
+                name: "t".into(),
+            },
+            rerun: None,
+        });
+        let bar = |start_us| Bar {
+            test: 0,
+            attempt: 1,
+            place: Place {
+                worker: 2,
+                start_us,
+                chunk: Some(0),
+            },
+            duration_us: 10,
+            class: Class::Pass,
+            outcome: "passed".into(),
+        };
+        let mut pass = Pass::default();
+        pass.workers = 3;
+        pass.bars = vec![bar(100), bar(110)];
+        recording.passes.push(pass);
+        let mut out = Vec::new();
+        write(&recording, &mut out).unwrap();
+        let trace: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let complete: Vec<_> = trace["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .map(|e| {
+                (
+                    e["cat"].as_str().unwrap(),
+                    e["ts"].as_u64().unwrap(),
+                    e["dur"].as_u64().unwrap(),
+                    e["tid"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            complete,
+            [
+                ("batch", 100, 20, 3),
+                ("test", 100, 10, 3),
+                ("test", 110, 10, 3)
+            ]
+        );
+    }
+}

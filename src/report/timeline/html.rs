@@ -279,3 +279,57 @@ fn table(recording: &Recording, layout: &Layout) -> Result<String> {
     // Inside a script element only `</script` could end it early: no `<` is left in the JSON.
     Ok(serde_json::to_string(&table)?.replace('<', "\\u003c"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::timeline::saved;
+
+    /// A pass with one test that failed, then passed, under a name made to break out of the
+    /// page.
+    fn page() -> String {
+        let stream = concat!(
+            r#"{"type":"run-started","workers":2,"mode":"process"}"#,
+            "\n",
+            r#"{"type":"test-finished","binary_id":"b&c","name":"</script><script>alert(1)//\u001b[2J","#,
+            r#""status":"passed","duration":0.005,"attempt":2,"worker":1,"start":0.01,"#,
+            r#""failed_attempts":[{"attempt":1,"status":"failed","exit_code":101,"duration":0.01,"#,
+            r#""worker":1,"start":0.0}]}"#,
+            "\n",
+            r#"{"type":"run-finished","workers":2,"wall":0.02,"summed":0.015}"#,
+            "\n"
+        );
+        let recording = saved::read(stream.as_bytes()).unwrap().recording;
+        let mut out = Vec::new();
+        write(&recording, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn names_cannot_break_out_of_the_page() {
+        let page = page();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert_eq!(
+            page.matches("</script>").count(),
+            2,
+            "the data table and the script"
+        );
+        let blob = page.split("id=\"data\">").nth(1).unwrap();
+        let table: serde_json::Value =
+            serde_json::from_str(blob.split("</script>").next().unwrap()).unwrap();
+        // The escape code is shown as text, as every report shows it.
+        assert_eq!(table["tests"][0][1], "</script><script>alert(1)//\\x1b[2J");
+        assert_eq!(table["binaries"][0], "b&c");
+    }
+
+    #[test]
+    fn a_flaky_test_is_a_failed_bar_then_a_flaky_one() {
+        let page = page();
+        let fail = page.find("<rect class=\"fail").expect("the failed attempt");
+        let flaky = page
+            .find("<rect class=\"flaky")
+            .expect("the attempt that passed");
+        assert!(fail < flaky);
+        assert!(page.contains("flaky: passed on attempt 2"));
+    }
+}
