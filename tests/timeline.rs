@@ -320,6 +320,16 @@ fn every_attempt_is_one_bar_and_one_trace_event_where_and_when_it_ran() {
         expected.iter().any(|a| a.3 == 2),
         "retries make second attempts"
     );
+    for started in events_of(&events, "test-started") {
+        let placed = started["worker"].is_u64() && started["start"].is_f64();
+        assert!(placed, "a start without its worker and time: {started}");
+    }
+    for retry in events_of(&events, "test-retry") {
+        assert!(
+            retry["worker"].is_u64() && retry["start"].is_f64(),
+            "{retry}"
+        );
+    }
     let page = Page::read(&pictures(dir.path()).0);
     assert_eq!(page.attempts(), expected, "{}", run.context());
     page.assert_geometry();
