@@ -161,6 +161,7 @@
     pinned = true;
     tip.classList.add("pinned");
     show(rects[+linked[1]], box.left + Math.min(box.width, 40), box.top + box.height / 2);
+    tip.style.top = box.bottom + 6 + "px";
   }
   document.body.setAttribute("data-ready", String(data.bars.length));
 })();

@@ -20,9 +20,9 @@ const PLOT_WIDTH: f64 = 1100.0;
 /// The time axis's origin, in pixels from the plot's left edge.
 pub(super) const X0: f64 = 10.0;
 const AXIS_HEIGHT: f64 = 22.0;
-const HEADER_HEIGHT: f64 = 20.0;
-const LANE_HEIGHT: f64 = 18.0;
-const BAR_HEIGHT: f64 = 14.0;
+const HEADER_HEIGHT: f64 = 22.0;
+const LANE_HEIGHT: f64 = 22.0;
+const BAR_HEIGHT: f64 = 18.0;
 const PASS_GAP: f64 = 12.0;
 const LABELS_WIDTH: f64 = 150.0;
 /// The widest the plot may grow when zoomed, in pixels (browsers cap layout sizes).
@@ -108,7 +108,7 @@ fn labels(recording: &Recording, layout: &Layout, page: &mut String) {
         let _ = writeln!(
             page,
             "<text class=\"pass-name\" x=\"6\" y=\"{}\">{}</text>",
-            top + 14.0,
+            top + 15.0,
             text(&pass.name(index))
         );
         let span = pass.span_us().max(1) as f64;
@@ -116,7 +116,7 @@ fn labels(recording: &Recording, layout: &Layout, page: &mut String) {
             let _ = writeln!(
                 page,
                 "<text x=\"14\" y=\"{}\">worker {worker} · {:.0}% busy</text>",
-                layout.lane_top(index, worker) + 13.0,
+                layout.lane_top(index, worker) + 15.0,
                 lane.busy_us as f64 * 100.0 / span
             );
         }
