@@ -592,13 +592,26 @@ fn headless_chromium_renders_the_timeline() {
     let run = run_with_pictures("ordering", dir.path(), &["--compare", "-n2"]);
     run.assert_code(0);
     let html = pictures(dir.path()).0;
-    // The script ran to its end: it marks the page ready with the number of bars.
-    let dom = String::from_utf8_lossy(&headless(&browser, &html, &["--dump-dom"])).into_owned();
-    let bars = Page::read(&html).rects.len();
+    // The script ran to its end, zoomed in and with a bar's details pinned as the address
+    // asks: it marks the page ready with the number of bars.
+    let page = Page::read(&html);
+    let linked = PathBuf::from(format!("{}#zoom=4&bar=1", html.display()));
+    let dom = String::from_utf8_lossy(&headless(&browser, &linked, &["--dump-dom"])).into_owned();
+    let bars = page.rects.len();
     assert!(
         dom.contains(&format!("data-ready=\"{bars}\"")),
         "the page's script did not finish"
     );
+    let width = Regex::new(r#"<svg id="plot" width="([0-9.]+)""#).unwrap();
+    let width = |html: &str| -> f64 { width.captures(html).expect("the plot")[1].parse().unwrap() };
+    let x0 = page.data["x0"].as_f64().unwrap();
+    let zoomed = x0 + (width(&page.html) - x0) * 4.0;
+    assert!(
+        (width(&dom) - zoomed).abs() < 1.0,
+        "not zoomed: {}",
+        width(&dom)
+    );
+    assert!(dom.contains("class=\"pinned\""), "no details pinned");
     let png = dir.path().join("timeline.png");
     let shot = format!("--screenshot={}", png.display());
     headless(&browser, &html, &[&shot, "--window-size=1400,900"]);

@@ -153,9 +153,11 @@
       setZoom(how === "in" ? k * 2 : how === "out" ? k / 2 : 1);
     });
   });
-  drawNames();
-  // `page.html#bar=N` opens with bar N's details pinned, to point someone at one test.
-  var linked = /^#bar=(\d+)$/.exec(window.location.hash);
+  // `page.html#zoom=K&bar=N` opens zoomed K times, with bar N's details pinned: a link that
+  // points someone at one test.
+  var zoom = /[#&]zoom=([\d.]+)/.exec(window.location.hash);
+  if (zoom) setZoom(+zoom[1]); else drawNames();
+  var linked = /[#&]bar=(\d+)/.exec(window.location.hash);
   if (linked && rects[+linked[1]]) {
     var box = rects[+linked[1]].getBoundingClientRect();
     pinned = true;
