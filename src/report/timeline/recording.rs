@@ -167,15 +167,12 @@ impl Pass {
             .map_or(last, |s| micros(s.wall).max(last))
     }
 
-    /// How many lanes it needs: its workers, and any slot a bar names.
+    /// How many lanes it needs: the workers it could keep busy (`-n64` on 4 tests draws 4),
+    /// and any slot a bar names.
     pub fn lanes(&self) -> usize {
-        let used = self
-            .bars
-            .iter()
-            .map(|b| b.place.worker + 1)
-            .max()
-            .unwrap_or(0);
-        used.max(self.workers).max(1)
+        let used = self.bars.iter().map(|b| b.place.worker + 1).max();
+        let usable = self.stats.as_ref().map_or(self.workers, RunStats::usable);
+        used.unwrap_or(0).max(usable).max(1)
     }
 
     /// What its final name is in a heading.
