@@ -35,9 +35,36 @@ fn main() {
                 }
             }
         }
+        Ok(Invocation::Timeline {
+            events,
+            timeline,
+            chrome_trace,
+        }) => draw_saved_run(
+            &events,
+            &report::Pictures {
+                timeline,
+                chrome_trace,
+            },
+        ),
         Ok(Invocation::Run(config)) => run(&config),
     };
     std::process::exit(code);
+}
+
+/// `runner timeline`: the pictures of a run from its saved JSON events.
+fn draw_saved_run(events: &std::path::Path, pictures: &report::Pictures) -> i32 {
+    match report::timeline_from_saved_stream(events, pictures) {
+        Ok(note) => {
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            exit_code::OK
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit_code::INTERNAL
+        }
+    }
 }
 
 /// Run or list tests. A bug of ours must end in a documented exit code, not in Rust's 101

@@ -18,8 +18,8 @@ use crate::process::{self, Limits};
 use crate::report::event::PassLabel;
 use crate::report::summary::{Passes, Summary};
 use crate::report::{
-    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter,
-    Reporters,
+    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Pictures,
+    Reporter, Reporters, TimelineReporter,
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
@@ -110,7 +110,7 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
     let logs = logs::prepare(plan.target_dir.as_deref());
     let settings = test_settings(config, logs.dir().to_path_buf());
-    let mut reporters = reporters(config);
+    let mut reporters = reporters(config, plan);
     let mut run = |pass, earlier: &[&Summary]| {
         run_pass(
             config,
@@ -223,7 +223,7 @@ fn say_if_nothing_ran(config: &RunConfig, summary: &Summary, control: &RunContro
     }
 }
 
-fn reporters(config: &RunConfig) -> Reporters {
+fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
     let mut reporters = Reporters::default();
     // In JSON mode stdout carries the event stream, and the human report goes to stderr.
     let human_out = || -> Box<dyn Write + Send> {
@@ -245,6 +245,19 @@ fn reporters(config: &RunConfig) -> Reporters {
     }
     if let Some(path) = &config.junit {
         reporters.add(Box::new(JunitReporter::new(path.clone())));
+    }
+    let pictures = Pictures {
+        timeline: config.timeline.clone(),
+        chrome_trace: config.chrome_trace.clone(),
+    };
+    if pictures.any() {
+        // Every test's rerun command, for the tooltips of tests that pass too.
+        let reruns = plan
+            .to_run
+            .iter()
+            .map(|case| (case.id(), report::rerun::command_for(&config.source, case)))
+            .collect();
+        reporters.add(Box::new(TimelineReporter::new(pictures, reruns)));
     }
     let options = HumanOptions {
         verbosity: config.verbosity,

@@ -5,6 +5,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod pictures;
+pub use pictures::{PictureArgs, TimelineArgs};
+
 /// Parallel test runner for Rust workspaces: every test in its own process.
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +40,9 @@ pub enum Command {
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
     },
+    /// Draw a run's timeline (and Chrome trace) from its saved `--message-format json` output.
+    #[command(arg_required_else_help = true)]
+    Timeline(TimelineArgs),
     /// Print a shell completion script (e.g. `runner completions bash > /etc/bash_completion.d/runner`).
     Completions {
         #[arg(value_enum)]
@@ -245,6 +251,9 @@ pub struct RunArgs {
     /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub pictures: PictureArgs,
 
     /// Run the selection once serially and once in parallel, and compare the two runs.
     #[arg(long, conflicts_with = "compare_modes")]

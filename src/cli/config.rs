@@ -44,6 +44,9 @@ pub struct RunConfig {
     pub order: Order,
     pub last_failed: LastFailed,
     pub junit: Option<PathBuf>,
+    /// `--timeline`, else the profile's `timeline`.
+    pub timeline: Option<PathBuf>,
+    pub chrome_trace: Option<PathBuf>,
     pub groups: TestGroups,
     pub partition: Option<Partition>,
     /// Batch every binary (`--batch`, or `batch = true` in the profile).
@@ -105,6 +108,8 @@ impl RunConfig {
             retries: args.retries.or(profile.retries).unwrap_or(0),
             policy: policy(&args, &profile),
             junit: args.junit.clone().or(profile.junit),
+            timeline: args.pictures.timeline.clone().or(profile.timeline),
+            chrome_trace: args.pictures.chrome_trace.clone(),
             batch_all: args.batch || profile.batch.unwrap_or(false),
             batch_rules: file
                 .batch

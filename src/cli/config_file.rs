@@ -73,6 +73,8 @@ pub struct Profile {
     /// Already joined to the workspace root when written relative.
     pub junit: Option<PathBuf>,
     pub batch: Option<bool>,
+    /// Already joined to the workspace root when written relative, like `junit`.
+    pub timeline: Option<PathBuf>,
     #[serde(skip)]
     origin: Origin,
 }
@@ -239,6 +241,9 @@ impl FileConfig {
             if let Some(junit) = &mut profile.junit {
                 *junit = root.join(&*junit);
             }
+            if let Some(timeline) = &mut profile.timeline {
+                *timeline = root.join(&*timeline);
+            }
         }
         Ok(config)
     }
@@ -289,6 +294,7 @@ fail-fast = 2
 timeout = "2m"
 slow-timeout = "1m 30s"
 junit = "target/junit.xml"
+timeline = "target/timeline.html"
 order = "random"
 no-tests = "warn"
 batch = true
@@ -317,6 +323,7 @@ filter = "tiny"
         assert_eq!(ci.slow_timeout, Some(Duration::from_secs(90)));
         assert_eq!(ci.leak_timeout, None);
         assert_eq!(ci.junit, Some(PathBuf::from("/ws/target/junit.xml")));
+        assert_eq!(ci.timeline, Some(PathBuf::from("/ws/target/timeline.html")));
         assert_eq!(ci.order, Some(OrderChoice::Random));
         assert_eq!(ci.no_tests, Some(NoTestsChoice::Warn));
         assert_eq!(ci.batch, Some(true));

@@ -19,6 +19,12 @@ pub enum Invocation {
         output: PathBuf,
         inputs: Vec<PathBuf>,
     },
+    /// `runner timeline EVENTS -o HTML [--chrome-trace JSON]`.
+    Timeline {
+        events: PathBuf,
+        timeline: Option<PathBuf>,
+        chrome_trace: Option<PathBuf>,
+    },
     /// `runner completions SHELL`.
     Completions(Completions),
 }
@@ -43,6 +49,11 @@ pub fn parse() -> Result<Invocation, i32> {
         Some(args::Command::JunitMerge { output, inputs }) => {
             Ok(Invocation::JunitMerge { output, inputs })
         }
+        Some(args::Command::Timeline(timeline)) => Ok(Invocation::Timeline {
+            events: timeline.events,
+            timeline: timeline.timeline,
+            chrome_trace: timeline.chrome_trace,
+        }),
         command => match RunConfig::from_cli(command, cli.run) {
             Ok(config) => Ok(Invocation::Run(Box::new(config))),
             Err(UsageError(message)) => {

@@ -72,6 +72,7 @@ impl Records for Run {
         let position = self.next;
         let started = self.tests[position].started.unwrap_or(self.previous_end);
         let duration = self.now.saturating_duration_since(started);
+        self.tests[position].started = Some(started);
         self.tests[position].ended = Some((record, duration));
         self.announce(position);
         if record == Record::Ok {
@@ -179,6 +180,12 @@ impl BatchReader {
         Some((self.run.order[self.run.next].as_str(), state.started?))
     }
 
+    /// When `name` started, as far as the stream and the log tell: its start line, else the
+    /// previous test's record. Its end, once it has a record, is this plus its duration.
+    pub(crate) fn started_at(&self, name: &str) -> Option<Instant> {
+        self.run.tests[self.position(name)?].started
+    }
+
     /// Whether `name` was announced as started.
     pub(crate) fn was_started(&self, name: &str) -> bool {
         self.position(name)
@@ -282,6 +289,9 @@ mod tests {
             reader.read_log(b"\n", at(7)),
             [started("b"), passed("b", 3)]
         );
+        // Each starts where the one before ended: the batch's own start, then a's record.
+        assert_eq!(reader.started_at("a"), Some(t0));
+        assert_eq!(reader.started_at("b"), Some(at(4)));
     }
 
     #[test]

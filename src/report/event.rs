@@ -4,19 +4,19 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::ListFailure;
 pub use crate::model::TestId;
 
-pub use super::result::{Attempt, Outcome, ResultPolicy, TestResult, Verdict};
+pub use super::result::{Attempt, Outcome, Placement, ResultPolicy, TestResult, Verdict};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// What a pass is called when a run compares two: `serial` then `parallel` under `--compare`,
 /// `process` then `batch` under `--compare-modes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PassLabel {
     Serial,
@@ -218,6 +218,9 @@ pub enum TestEvent {
     TestStarted {
         #[serde(flatten)]
         id: TestId,
+        /// Its worker slot and when it started (`worker`, `start`, `chunk` in JSON).
+        #[serde(flatten)]
+        placement: Option<Placement>,
     },
     TestSlow {
         #[serde(flatten)]

@@ -1,10 +1,11 @@
 //! Showing a run: the events the run stage emits (the only thing it shares with this stage),
-//! the summary folded from them, rerun commands, and the reporters (human, JSON, JUnit, GitHub)
-//! plus `runner list`'s listing.
+//! the summary folded from them, rerun commands, and the reporters (human, JSON, JUnit, GitHub,
+//! the HTML timeline and the Chrome trace) plus `runner list`'s listing.
 //!
 //! What belongs here: everything that formats or writes what a run did. What does not: deciding
 //! or running anything; reporters only consume events and never drive the run.
 
+mod chrome_trace;
 mod escape;
 pub mod event;
 mod figures;
@@ -19,6 +20,7 @@ mod reporters;
 pub mod rerun;
 mod result;
 pub mod summary;
+mod timeline;
 
 pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter};
@@ -26,3 +28,4 @@ pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::print_listing;
 pub use reporters::{Reporter, Reporters};
+pub use timeline::{from_saved_stream as timeline_from_saved_stream, Pictures, TimelineReporter};

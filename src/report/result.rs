@@ -97,6 +97,24 @@ pub struct Attempt {
     /// The test exited but something it spawned held its output open.
     #[serde(skip)]
     pub leaked: bool,
+    /// Where and when it ran; `None` where no worker ran it (a test the runner failed on).
+    #[serde(flatten)]
+    pub placement: Option<Placement>,
+}
+
+/// Where and when an attempt ran, for pictures of a run: its worker slot and its start, so that
+/// a reporter can lay attempts out in time without trusting the moment an event reached it
+/// (batched tests' events arrive in bursts). Its end is `start + duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// The worker slot (0-based) that ran it; one attempt at a time per slot.
+    pub worker: usize,
+    /// Since its pass's workers started (the clock `wall` is measured on).
+    #[serde(serialize_with = "seconds")]
+    pub start: Duration,
+    /// The batch chunk it ran in, numbered within its pass; `None` in a process of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<usize>,
 }
 
 impl Attempt {
@@ -109,6 +127,7 @@ impl Attempt {
             stdout: String::new(),
             stderr: String::new(),
             leaked: false,
+            placement: None,
         }
     }
 }
@@ -310,6 +329,8 @@ impl Serialize for TestResult {
             is_failure: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             rerun: &'a Option<String>,
+            #[serde(flatten)]
+            placement: Option<&'a Placement>,
         }
         let last = self.last();
         let status = match self.verdict {
@@ -328,6 +349,7 @@ impl Serialize for TestResult {
             batched: self.batched,
             is_failure: self.is_failure(),
             rerun: &self.rerun,
+            placement: last.placement.as_ref(),
         }
         .serialize(serializer)
     }

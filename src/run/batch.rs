@@ -17,27 +17,32 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::single::{self, TestSettings};
+use super::single::{self, Placer, TestSettings};
 use crate::files;
 use crate::libtest::{self, BatchReader, Step, Verdict};
 use crate::model::TestCase;
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks};
-use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
+use crate::report::event::{
+    Attempt, Outcome, Placement, ResultPolicy, SkipReason, TestEvent, TestResult,
+};
 
 /// How long to let a chunk's output pile up between reads (see `Limits::coalesce`).
 const READ_PAUSE: Duration = Duration::from_millis(2);
 
-/// Run one chunk, emitting TestStarted/TestFinished for each of its tests.
+/// Run one chunk, emitting TestStarted/TestFinished for each of its tests, each placed where
+/// and when the chunk's process ran it.
 pub fn run_chunk(
     chunk: &[TestCase],
     settings: &TestSettings,
     control: &RunControl,
+    placer: Placer,
     emit: &dyn Fn(TestEvent),
 ) {
     let run = ChunkRun {
         settings,
         control,
+        placer,
         emit,
         by_name: chunk.iter().map(|c| (c.name.as_str(), c)).collect(),
     };
@@ -56,13 +61,14 @@ pub fn run_chunk(
     let capture = &settings.limits.capture;
     let mut reader = BatchReader::new(&names, (capture.head, capture.tail), Instant::now());
     let finished = run.read_live(&mut command, chunk, &mut reader, &mut log);
+    let ended = Instant::now();
     // Records written after the last piece of stdout, if any.
     let steps = reader.read_log(log.read_new(), Instant::now());
-    for event in run.events(steps) {
+    for event in run.events(steps, &reader) {
         emit(event);
     }
     reader.finish_stdout();
-    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some());
+    let end = ChunkEnd::new(finished.as_ref().ok(), log.file.is_some(), ended);
     for case in chunk {
         run.settle(case, &reader, &end);
     }
@@ -132,6 +138,8 @@ impl LogTail {
 
 /// How the chunk's process ended, for the tests it left without a verdict.
 struct ChunkEnd {
+    /// When the process was seen to end: the test it was running ran until then.
+    ended: Instant,
     exit: Option<Exit>,
     timed_out: bool,
     /// The whole process's stdout and stderr, as kept.
@@ -144,8 +152,9 @@ struct ChunkEnd {
 }
 
 impl ChunkEnd {
-    fn new(finished: Option<&Finished>, log_written: bool) -> Self {
+    fn new(finished: Option<&Finished>, log_written: bool, ended: Instant) -> Self {
         ChunkEnd {
+            ended,
             log_written,
             exit: finished.map(|done| done.exit),
             timed_out: finished.is_some_and(|done| done.timed_out),
@@ -164,6 +173,7 @@ impl ChunkEnd {
 struct ChunkRun<'a> {
     settings: &'a TestSettings,
     control: &'a RunControl,
+    placer: Placer,
     emit: &'a dyn Fn(TestEvent),
     by_name: HashMap<&'a str, &'a TestCase>,
 }
@@ -191,7 +201,7 @@ impl ChunkRun<'_> {
             // so the log is then at least as far as this piece of the stream.
             let mut steps = reader.read_log(log.read_new(), now);
             steps.extend(reader.read_stdout(bytes, now));
-            pending.events.extend(self.events(steps));
+            pending.events.extend(self.events(steps, reader));
             pending.flush_if_due(now, self.emit);
         };
         let hooks = Hooks {
@@ -204,15 +214,26 @@ impl ChunkRun<'_> {
         finished
     }
 
-    /// The events of what the log and the stream told.
-    fn events(&self, steps: Vec<Step>) -> Vec<TestEvent> {
+    /// Where and when the reader says `name` started in this chunk.
+    fn placement(&self, reader: &BatchReader, name: &str) -> Option<Placement> {
+        reader.started_at(name).map(|at| self.placer.place(at))
+    }
+
+    /// The events of what the log and the stream told, placed when the reader dated them
+    /// (events are passed on in bursts, later than they happened).
+    fn events(&self, steps: Vec<Step>, reader: &BatchReader) -> Vec<TestEvent> {
         let event = |step: Step| {
             let (Step::Started(name) | Step::Passed(name, _)) = &step;
             let case = self.by_name.get(name.as_str())?;
+            let placement = self.placement(reader, name);
             Some(match step {
-                Step::Started(_) => TestEvent::TestStarted { id: case.id() },
+                Step::Started(_) => TestEvent::TestStarted {
+                    id: case.id(),
+                    placement,
+                },
                 Step::Passed(_, duration) => {
-                    let attempt = Attempt::bare(1, Outcome::Passed, duration);
+                    let mut attempt = Attempt::bare(1, Outcome::Passed, duration);
+                    attempt.placement = placement;
                     TestEvent::TestFinished(batched(case, attempt, self.settings))
                 }
             })
@@ -237,7 +258,10 @@ impl ChunkRun<'_> {
                 reason: SkipReason::NotStarted,
             }),
             None if cancelled => {
-                let result = TestResult::bare(case.id(), Outcome::Cancelled, Duration::ZERO);
+                let mut attempt = Attempt::bare(1, Outcome::Cancelled, Duration::ZERO);
+                attempt.placement = self.placement(reader, &case.name);
+                let result =
+                    TestResult::new(case.id(), vec![attempt], ResultPolicy::default(), false);
                 (self.emit)(TestEvent::TestFinished(result));
             }
             None => self.rerun_alone(case, announce),
@@ -257,7 +281,8 @@ impl ChunkRun<'_> {
         let output = reader.failure_output(&case.name, end.stdout_saved.as_deref());
         let lost = output.is_none() && !reader.summary_read();
         let stdout = if lost && self.control.cancelled().is_none() {
-            let alone = single::run_test(case, self.settings, self.control, self.emit);
+            let placer = self.placer.alone();
+            let alone = single::run_test(case, self.settings, self.control, placer, self.emit);
             if !alone.outcome().is_success() {
                 (self.emit)(TestEvent::TestFinished(alone));
                 return;
@@ -270,6 +295,7 @@ impl ChunkRun<'_> {
             exit_code: libtest::FAILURE_EXIT_CODE,
         };
         let mut attempt = Attempt::bare(1, outcome, duration);
+        attempt.placement = self.placement(reader, &case.name);
         attempt.stdout = stdout;
         (self.emit)(TestEvent::TestFinished(batched(
             case,
@@ -292,10 +318,13 @@ impl ChunkRun<'_> {
             // Ended cleanly without a verdict: the log was lost or unreadable.
             _ => return self.rerun_alone(case, !reader.was_started(&case.name)),
         };
-        let duration = reader
-            .running()
-            .map_or(Duration::ZERO, |(_, since)| since.elapsed());
+        // Until the process ended, not until now: tests settled before this one may have run
+        // again alone in between.
+        let duration = reader.running().map_or(Duration::ZERO, |(_, since)| {
+            end.ended.saturating_duration_since(since)
+        });
         let mut attempt = Attempt::bare(1, outcome, duration);
+        attempt.placement = self.placement(reader, &case.name);
         (attempt.stdout, attempt.stderr) = end.output.clone();
         (self.emit)(TestEvent::TestFinished(batched(
             case,
@@ -306,10 +335,14 @@ impl ChunkRun<'_> {
 
     /// Run a test the chunk could not settle in its own process, with the usual retries.
     fn rerun_alone(&self, case: &TestCase, announce: bool) {
+        let placer = self.placer.alone();
         if announce {
-            (self.emit)(TestEvent::TestStarted { id: case.id() });
+            (self.emit)(TestEvent::TestStarted {
+                id: case.id(),
+                placement: Some(placer.place(Instant::now())),
+            });
         }
-        let result = single::run_test(case, self.settings, self.control, self.emit);
+        let result = single::run_test(case, self.settings, self.control, placer, self.emit);
         (self.emit)(TestEvent::TestFinished(result));
     }
 }

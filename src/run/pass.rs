@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::batch;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
-use super::single::{self, TestSettings};
+use super::single::{self, Placer, TestSettings};
 use crate::cli::{RunConfig, Source};
 use crate::model::TestCase;
 use crate::plan::history::Observation;
@@ -69,13 +69,23 @@ pub fn run_pass(
     let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
     let run_pool = move || {
-        let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
-            Job::Single(case, _) => {
-                emit(TestEvent::TestStarted { id: case.id() });
-                let result = single::run_test(case, settings, control, emit);
-                emit(TestEvent::TestFinished(result));
+        let run_one = |job: &Job, slot: pool::Slot, emit: &dyn Fn(TestEvent)| {
+            let placer = Placer {
+                worker: slot.worker,
+                chunk: matches!(job, Job::Batch(_)).then_some(slot.job),
+                pass_start: started,
+            };
+            match job {
+                Job::Single(case, _) => {
+                    emit(TestEvent::TestStarted {
+                        id: case.id(),
+                        placement: Some(placer.place(Instant::now())),
+                    });
+                    let result = single::run_test(case, settings, control, placer, emit);
+                    emit(TestEvent::TestFinished(result));
+                }
+                Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, placer, emit),
             }
-            Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
         };
         let cancelled = || control.cancelled().is_some();
         pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);

@@ -27,6 +27,14 @@ pub struct PoolOptions {
     pub group_limits: Vec<Option<usize>>,
 }
 
+/// Where a job runs: the worker slot (0-based; each runs one job at a time, so a slot is a
+/// lane of the run's timeline) and the job's index in the pass's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub worker: usize,
+    pub job: usize,
+}
+
 /// Something the pool runs: it names its tests, and says what it needs of the pool.
 pub trait PoolJob: Sync {
     /// The tests the job reports on; each gets exactly one final event.
@@ -38,15 +46,15 @@ pub trait PoolJob: Sync {
 /// Run `jobs` in order on `options.workers` threads; returns when every test is finished or
 /// reported as not started.
 ///
-/// `run_one` runs a job and reports through the `emit` function it is given: TestStarted and
-/// TestFinished for each of its tests, plus any other event. `cancelled` is asked before each
+/// `run_one` runs a job on the [`Slot`] it is given and reports through the `emit` function it
+/// is given: TestStarted and TestFinished for each of its tests, plus any other event. `cancelled` is asked before each
 /// job starts; once it says yes, no further job starts. A panic while running a job becomes an
 /// `InternalError` result for each of its tests that had none yet: the other results are kept
 /// and the run goes on.
 pub fn run_pool<T: PoolJob>(
     jobs: &[T],
     options: &PoolOptions,
-    run_one: impl Fn(&T, &dyn Fn(TestEvent)) + Sync,
+    run_one: impl Fn(&T, Slot, &dyn Fn(TestEvent)) + Sync,
     cancelled: &(dyn Fn() -> bool + Sync),
     events: &Sender<TestEvent>,
 ) {
@@ -59,17 +67,20 @@ pub fn run_pool<T: PoolJob>(
         options.group_limits.clone(),
         options.max_failures,
     ));
-    let work = || {
-        while let Some(index) = queue.take_next(cancelled) {
-            run_guarded(&jobs[index], &run_one, &queue, events);
-            queue.release(index);
+    let work = |worker| {
+        let (queue, run_one) = (&queue, &run_one);
+        move || {
+            while let Some(job) = queue.take_next(cancelled) {
+                run_guarded(&jobs[job], Slot { worker, job }, run_one, queue, events);
+                queue.release(job);
+            }
         }
     };
     std::thread::scope(|scope| {
         // A system out of threads must not lose the run: it goes on with the workers that
         // could start, or on this thread if none could.
         let started = (0..workers)
-            .take_while(|_| spawn_worker(scope, work).is_ok())
+            .take_while(|&worker| spawn_worker(scope, work(worker)).is_ok())
             .count();
         if started < workers {
             let _ = events.send(TestEvent::Note {
@@ -81,7 +92,7 @@ pub fn run_pool<T: PoolJob>(
             });
         }
         if started == 0 {
-            work();
+            work(0)();
         }
     });
     for index in queue.not_started() {
@@ -115,7 +126,8 @@ fn spawn_worker<'scope>(
 /// of a batch), and turning a panic into results for the tests it left without one.
 fn run_guarded<T: PoolJob>(
     job: &T,
-    run_one: &(impl Fn(&T, &dyn Fn(TestEvent)) + Sync),
+    slot: Slot,
+    run_one: &(impl Fn(&T, Slot, &dyn Fn(TestEvent)) + Sync),
     queue: &SharedQueue,
     events: &Sender<TestEvent>,
 ) {
@@ -130,7 +142,7 @@ fn run_guarded<T: PoolJob>(
         // A send only fails when the reporter is gone; the run still completes.
         let _ = events.send(event);
     };
-    let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_one(job, &emit))) else {
+    let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_one(job, slot, &emit))) else {
         return;
     };
     let message = crate::panics::panic_message(panic.as_ref());
@@ -202,9 +214,12 @@ mod tests {
     /// A job of one test: started, run, finished.
     fn single(
         run: impl Fn(&&'static str) -> TestResult + Sync,
-    ) -> impl Fn(&&'static str, &dyn Fn(TestEvent)) + Sync {
-        move |s, emit| {
-            emit(TestEvent::TestStarted { id: id(s) });
+    ) -> impl Fn(&&'static str, Slot, &dyn Fn(TestEvent)) + Sync {
+        move |s, _, emit| {
+            emit(TestEvent::TestStarted {
+                id: id(s),
+                placement: None,
+            });
             emit(TestEvent::TestFinished(run(s)));
         }
     }
@@ -273,6 +288,32 @@ mod tests {
             },
         );
         assert_eq!(events.len(), 4);
+    }
+
+    #[test]
+    fn jobs_running_at_once_hold_different_slots() {
+        // Both jobs wait for each other, so they run at once, each on a worker of its own; the
+        // pool has no more workers than jobs.
+        let barrier = Barrier::new(2);
+        let slots = std::sync::Mutex::new(Vec::new());
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let options = PoolOptions {
+            workers: 5,
+            ..Default::default()
+        };
+        let run = |s: &&'static str, slot: Slot, emit: &dyn Fn(TestEvent)| {
+            barrier.wait();
+            slots.lock().unwrap().push((*s, slot));
+            emit(TestEvent::TestFinished(result(s, true)));
+        };
+        run_pool(&["x", "y"], &options, run, &|| false, &tx);
+        let mut slots = slots.into_inner().unwrap();
+        slots.sort_by_key(|(s, _)| *s);
+        let jobs: Vec<_> = slots.iter().map(|(s, slot)| (*s, slot.job)).collect();
+        assert_eq!(jobs, [("x", 0), ("y", 1)]);
+        let mut workers: Vec<_> = slots.iter().map(|(_, slot)| slot.worker).collect();
+        workers.sort();
+        assert_eq!(workers, [0, 1]);
     }
 
     #[test]
@@ -409,7 +450,7 @@ mod tests {
         let started: Vec<_> = events
             .iter()
             .filter_map(|e| match e {
-                TestEvent::TestStarted { id } => Some(id.name.clone()),
+                TestEvent::TestStarted { id, .. } => Some(id.name.clone()),
                 _ => None,
             })
             .collect();

@@ -6,14 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::files;
 use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks, Limits};
-use crate::report::event::{Attempt, Outcome, ResultPolicy, TestEvent, TestResult};
+use crate::report::event::{Attempt, Outcome, Placement, ResultPolicy, TestEvent, TestResult};
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -27,19 +27,52 @@ pub struct TestSettings {
     pub log_dir: Option<PathBuf>,
 }
 
+/// Where a job's attempts run and the clock of their pass: what each attempt's [`Placement`]
+/// is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct Placer {
+    pub worker: usize,
+    /// The batch chunk being run, if any (its job's index).
+    pub chunk: Option<usize>,
+    /// When the pass's workers started: starts are measured from here, like its wall time.
+    pub pass_start: Instant,
+}
+
+impl Placer {
+    /// The placement of an attempt that started at `at`.
+    pub fn place(&self, at: Instant) -> Placement {
+        Placement {
+            worker: self.worker,
+            start: at.saturating_duration_since(self.pass_start),
+            chunk: self.chunk,
+        }
+    }
+
+    /// The same worker, for a test run in a process of its own (a batch's rerun).
+    pub fn alone(self) -> Placer {
+        Placer {
+            chunk: None,
+            ..self
+        }
+    }
+}
+
 /// Run `case` to its final result, retrying failures; never fails: a test that cannot even
 /// start is an outcome too. `emit` receives the slow and retry events as they happen.
 pub fn run_test(
     case: &TestCase,
     settings: &TestSettings,
     control: &RunControl,
+    placer: Placer,
     emit: &dyn Fn(TestEvent),
 ) -> TestResult {
     let total_attempts = settings.retries + 1;
     let mut attempts = Vec::new();
     loop {
         let number = attempts.len() as u32 + 1;
-        let attempt = run_attempt(case, settings, control, number, total_attempts, emit);
+        let began = Instant::now();
+        let mut attempt = run_attempt(case, settings, control, number, total_attempts, emit);
+        attempt.placement = Some(placer.place(began));
         let retry = settings.policy.attempt_fails(&attempt)
             && number < total_attempts
             && control.cancelled().is_none();
@@ -101,6 +134,8 @@ fn run_attempt(
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
+        // Set by `run_test`, which places every attempt, started or not, the same way.
+        placement: None,
     };
     // A test that failed while the run was being cancelled was most likely ended by the
     // cancellation: its failure says nothing about the test.
