@@ -173,7 +173,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
     pub profile: Option<String>,
 
-    /// Print a SLOW line for a test still running after this long, and again each period.
+    /// Print a SLOW line for a test still running after this long, and again each period
+    /// (`off` for never) [default: 60s].
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
     pub slow_timeout: Option<String>,
 

@@ -179,6 +179,9 @@ fn max_failures(args: &RunArgs, profile: &Profile) -> Result<Option<usize>, Usag
     })
 }
 
+/// A test still running after this long is reported as slow, and again each such period.
+const DEFAULT_SLOW_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The time limits of a run, from the flags, else the profile, else the built-in defaults.
 struct Timeouts {
     slow_timeout: Option<Duration>,
@@ -194,8 +197,14 @@ impl Timeouts {
             Some(value) => parse_duration(flag, value).map(Some),
             None => Ok(profile),
         };
+        // On by default, as in nextest: a hanging test is named within a minute.
+        let slow_timeout = match args.slow_timeout.as_deref().map(str::trim) {
+            Some("off") => None,
+            _ => duration("--slow-timeout", &args.slow_timeout, profile.slow_timeout)?
+                .or(Some(DEFAULT_SLOW_TIMEOUT)),
+        };
         Ok(Timeouts {
-            slow_timeout: duration("--slow-timeout", &args.slow_timeout, profile.slow_timeout)?,
+            slow_timeout,
             timeout: duration("--timeout", &args.timeout, profile.timeout)?,
             timeout_grace: duration(
                 "--timeout-grace",
@@ -395,7 +404,7 @@ mod tests {
         assert_eq!(timeouts.timeout, Some(Duration::from_secs(90)));
         assert_eq!(timeouts.leak_timeout, Duration::from_secs(1));
         assert_eq!(timeouts.timeout_grace, Duration::from_secs(5));
-        assert_eq!(timeouts.slow_timeout, None);
+        assert_eq!(timeouts.slow_timeout, Some(DEFAULT_SLOW_TIMEOUT));
         assert!(policy(&args, &p).flaky_fails && !policy(&args, &p).leak_fails);
         let args = RunArgs {
             maxfail: Some(5),

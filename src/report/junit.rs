@@ -120,8 +120,12 @@ fn write_report(report: &Report, path: &Path) -> Result<()> {
 
 fn test_case(result: &TestResult) -> TestCase {
     let status = if result.verdict() == Verdict::Cancelled {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message("cancelled: the run was interrupted");
+        // It started and did not finish: an error of the run, not a test that was skipped, so
+        // that a CI timeout's report points at the test that hung.
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(visible(&result.describe()));
+        status.set_type(result.outcome().label());
+        status.set_description(visible(tail(result.stderr())));
         status
     } else if !result.is_failure() {
         let mut status = TestCaseStatus::success();

@@ -30,6 +30,8 @@ pub struct Summary {
     pub list_failures: Vec<ListFailure>,
     /// Tests not started because `-x`/`--maxfail` or a cancellation stopped the run.
     pub not_started: usize,
+    /// Tests a cancellation interrupted while they ran, sorted: the report names them.
+    pub interrupted: Vec<TestId>,
     /// Tests that passed only on a later attempt, with the attempt that passed.
     pub flaky: Vec<(TestId, u32)>,
     /// The runner failed internally on some test: exit code 1.
@@ -105,6 +107,7 @@ impl Summary {
                     self.outcomes.insert(result.id.clone(), outcome);
                 }
                 if result.verdict() == Verdict::Cancelled {
+                    self.interrupted.push(result.id.clone());
                     self.stats.cancelled += 1;
                     self.stats.skipped += 1;
                 } else if !result.is_failure() {
@@ -143,6 +146,7 @@ impl Summary {
         self.stats.peak_rss_kib = peak_rss_kib;
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
         self.flaky.sort();
+        self.interrupted.sort();
         self.stats.flaky = self.flaky.len();
         self.list_failures.sort();
     }

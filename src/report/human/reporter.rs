@@ -1,0 +1,295 @@
+//! The human reporter: what it prints as each event arrives, and the closing report.
+
+use std::io::Write;
+
+use console::Style;
+
+use super::bar::Bar;
+use super::closing;
+use super::output::output_block;
+use super::style::{shown_id, status_style, Painter};
+use crate::cli::Verbosity;
+use crate::model::ListFailure;
+use crate::report::escape::visible;
+use crate::report::event::{
+    Attempt, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId, TestResult, Verdict,
+};
+use crate::report::figures::{self, plural};
+use crate::report::summary::{Passes, Summary};
+use crate::report::Reporter;
+
+pub struct HumanOptions {
+    pub verbosity: Verbosity,
+    pub color: bool,
+    /// Draw a progress bar (stderr is a terminal).
+    pub progress: bool,
+}
+
+pub struct HumanReporter {
+    options: HumanOptions,
+    painter: Painter,
+    out: Box<dyn Write + Send>,
+    bar: Option<Bar>,
+    running: usize,
+    passed: usize,
+    failed: usize,
+    /// Under `--compare`, the serial pass only shows its progress.
+    label: Option<PassLabel>,
+}
+
+impl HumanReporter {
+    pub fn new(options: HumanOptions, out: Box<dyn Write + Send>) -> Self {
+        HumanReporter {
+            painter: Painter {
+                color: options.color,
+            },
+            options,
+            out,
+            bar: None,
+            running: 0,
+            passed: 0,
+            failed: 0,
+            label: None,
+        }
+    }
+
+    fn paint(&self, text: &str, style: Style) -> String {
+        self.painter.paint(text, style)
+    }
+
+    /// Write lines above the progress bar; a closed stdout must not stop the run.
+    fn print(&mut self, text: &str) {
+        let out = &mut self.out;
+        let mut write = || {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        };
+        match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        self.options.verbosity == Verbosity::Quiet
+    }
+
+    fn verbose(&self) -> bool {
+        self.options.verbosity == Verbosity::Verbose
+    }
+
+    /// The first pass of `--compare` (serial) or `--compare-modes` (process) shows only its
+    /// progress and figures; the second pass reports in full.
+    fn in_baseline_pass(&self) -> bool {
+        self.label.is_some_and(PassLabel::is_baseline)
+    }
+
+    fn on_run_started(&mut self, tests: usize, binaries: usize, workers: usize, mode: RunMode) {
+        self.running = 0;
+        self.passed = 0;
+        self.failed = 0;
+        if !self.quiet() {
+            let pass = match self.label {
+                Some(label) => format!("{} run: ", label.name()),
+                None => String::new(),
+            };
+            let line = format!(
+                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({})\n",
+                plural(tests),
+                if binaries == 1 { "y" } else { "ies" },
+                plural(workers),
+                mode.describe(),
+            );
+            self.print(&self.paint(&line, Style::new().bold()));
+        }
+        if let Some(old) = self.bar.take() {
+            old.clear();
+        }
+        if self.options.progress && !self.quiet() {
+            self.bar = Some(Bar::new(tests, self.options.color));
+            self.update_bar();
+        }
+    }
+
+    fn on_started(&mut self, id: &TestId) {
+        self.running += 1;
+        if let Some(bar) = &self.bar {
+            bar.started(shown_id(id));
+        }
+        self.update_bar();
+    }
+
+    fn on_finished(&mut self, result: &TestResult) {
+        self.running = self.running.saturating_sub(1);
+        let passed = !result.is_failure();
+        match result.verdict() {
+            // Neither passed nor failed: the bar counts it as done only.
+            Verdict::Cancelled => {}
+            _ if passed => self.passed += 1,
+            _ => self.failed += 1,
+        }
+        let id = shown_id(&result.id);
+        if let Some(bar) = &self.bar {
+            bar.ended(&id);
+            bar.inc();
+        }
+        self.update_bar();
+        // A pass prints nothing unless -v: no line is formatted for it on this per-test path.
+        if self.in_baseline_pass() || (passed && !self.verbose()) {
+            return;
+        }
+        let mut block = self.painter.status_line(
+            result.label(),
+            status_style(result.outcome()),
+            Some(result.duration()),
+            &id,
+        );
+        if passed {
+            self.print(&block);
+            return;
+        }
+        block.push_str(&output_block(
+            &self.painter,
+            &id,
+            result.stdout(),
+            result.stderr(),
+        ));
+        let why = format!("    {id}: {}\n", visible(&result.describe()));
+        block.push_str(&self.paint(&why, Style::new().red()));
+        self.print(&block);
+    }
+
+    fn on_retry(&mut self, id: &TestId, failed: &Attempt) {
+        if self.quiet() || self.in_baseline_pass() {
+            return;
+        }
+        let id = shown_id(id);
+        let mut line = self.painter.status_line(
+            &format!("TRY {} {}", failed.attempt, failed.outcome.label()),
+            Style::new().yellow().bold(),
+            Some(failed.duration),
+            &id,
+        );
+        if self.verbose() {
+            line.push_str(&output_block(
+                &self.painter,
+                &id,
+                &failed.stdout,
+                &failed.stderr,
+            ));
+        }
+        self.print(&line);
+    }
+
+    fn on_skipped(&mut self, id: &TestId, reason: SkipReason) {
+        if let Some(bar) = &self.bar {
+            bar.inc();
+        }
+        if self.verbose() && !self.in_baseline_pass() {
+            let label = match reason {
+                SkipReason::Ignored => "SKIP",
+                SkipReason::NotStarted => "NOTRUN",
+            };
+            let style = Style::new().yellow();
+            let line = self.painter.status_line(label, style, None, &shown_id(id));
+            self.print(&line);
+        }
+    }
+
+    fn on_slow(&mut self, id: &TestId, elapsed: std::time::Duration) {
+        if !self.quiet() {
+            let style = Style::new().yellow().bold();
+            let line = self
+                .painter
+                .status_line("SLOW", style, Some(elapsed), &shown_id(id));
+            self.print(&line);
+        }
+    }
+
+    fn on_note(&mut self, message: &str) {
+        if !self.quiet() && !self.in_baseline_pass() {
+            let note = self.paint("note:", Style::new().cyan());
+            let line = format!("{note} {}\n", visible(message));
+            self.print(&line);
+        }
+    }
+
+    fn on_run_finished(&mut self, stats: &RunStats) {
+        if let Some(bar) = self.bar.take() {
+            bar.clear();
+        }
+        if self.in_baseline_pass() && !self.quiet() {
+            let name = format!("{} run", self.label.map_or("first", PassLabel::name));
+            let line = figures::figures_line(&name, stats);
+            self.print(&line);
+        }
+    }
+
+    fn update_bar(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} passed, {} failed, {} running",
+                self.passed, self.failed, self.running
+            ));
+        }
+    }
+}
+
+impl Reporter for HumanReporter {
+    fn on_event(&mut self, event: &TestEvent) {
+        match event {
+            TestEvent::RunStarted {
+                tests,
+                binaries,
+                workers,
+                label,
+                mode,
+                ..
+            } => {
+                self.label = *label;
+                self.on_run_started(*tests, *binaries, *workers, *mode);
+            }
+            TestEvent::Note { message } => self.on_note(message),
+            TestEvent::ListFailed(ListFailure { binary_id, message }) => {
+                let line = format!(
+                    "{} could not list the tests of {}: {}\n",
+                    self.paint("error:", Style::new().red().bold()),
+                    visible(binary_id),
+                    visible(message),
+                );
+                self.print(&line);
+            }
+            TestEvent::TestStarted { id } => self.on_started(id),
+            TestEvent::TestSlow { id, elapsed } => self.on_slow(id, *elapsed),
+            TestEvent::TestFinished(result) => self.on_finished(result),
+            TestEvent::TestRetry { id, failed } => self.on_retry(id, failed),
+            TestEvent::TestSkipped { id, reason } => self.on_skipped(id, *reason),
+            TestEvent::RunFinished(stats) => self.on_run_finished(stats),
+        }
+    }
+
+    fn finish(&mut self, summary: &Summary, passes: Option<&Passes>) -> anyhow::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.clear();
+        }
+        let stats = &summary.stats;
+        let mut text = closing::failure_list(&self.painter, summary);
+        let not_isolated = figures::not_isolated(stats);
+        if !not_isolated.is_empty() {
+            text += &self.paint(&visible(&not_isolated), Style::new().red().bold());
+        }
+        text += &closing::other_problems(&self.painter, summary);
+        if !self.quiet() && stats.passed + stats.failed > 0 {
+            text.push('\n');
+            // The figures name the longest test; they hold no colour, so all of it is escaped.
+            if let Some(passes) = passes {
+                text += &visible(&figures::comparison(passes));
+            }
+            text += &visible(&figures::closing_figures(summary));
+        }
+        // The last line stays exactly this, uncoloured, for CI log scanners.
+        text += &summary.summary_line();
+        self.print(&text);
+        Ok(())
+    }
+}
