@@ -18,8 +18,8 @@ use crate::process::{self, Limits};
 use crate::report::event::PassLabel;
 use crate::report::summary::{Passes, Summary};
 use crate::report::{
-    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Reporter,
-    Reporters,
+    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, OutputBounds,
+    Reporter, Reporters,
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
@@ -223,6 +223,33 @@ fn say_if_nothing_ran(config: &RunConfig, summary: &Summary, control: &RunContro
     }
 }
 
+/// How much of a test's output the human report shows: as asked, else what fits the screen
+/// the report goes to (its height less room for the headers and the bar, its width times
+/// that), else 100 lines and 16 KiB.
+fn output_bounds(config: &RunConfig) -> OutputBounds {
+    let term = match config.json {
+        true => console::Term::stderr(),
+        false => console::Term::stdout(),
+    };
+    let screen = term
+        .is_term()
+        .then(|| term.size_checked())
+        .flatten()
+        .map(|(rows, cols)| {
+            (
+                usize::from(rows).saturating_sub(8).max(10),
+                usize::from(cols),
+            )
+        });
+    let lines = config.output.lines.or(screen.map(|(rows, _)| rows));
+    let lines = lines.unwrap_or(100);
+    let bytes = config.output.bytes.or(screen.map(|(_, cols)| lines * cols));
+    OutputBounds {
+        lines,
+        bytes: bytes.unwrap_or(16 * 1024),
+    }
+}
+
 fn reporters(config: &RunConfig) -> Reporters {
     let mut reporters = Reporters::default();
     // In JSON mode stdout carries the event stream, and the human report goes to stderr.
@@ -250,6 +277,7 @@ fn reporters(config: &RunConfig) -> Reporters {
         verbosity: config.verbosity,
         color: config.color,
         progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
+        output: output_bounds(config),
     };
     // Last, so that its closing Summary line comes after any error the others report.
     reporters.add_closing(

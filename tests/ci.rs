@@ -278,7 +278,7 @@ fn json_stream_is_framed_by_one_run_started_and_one_run_finished() {
     let last = events.last().expect("events");
     assert_eq!(event_type(first), "run-started", "{}", run.context());
     assert_eq!(event_type(last), "run-finished", "{}", run.context());
-    assert_eq!(first["format_version"], 1, "{first}");
+    assert_eq!(first["format_version"], 2, "{first}");
     assert_eq!(first["tests"], expected.len(), "{first}");
     assert_eq!(first["workers"], 2, "{first}");
     assert!(

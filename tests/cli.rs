@@ -40,7 +40,7 @@ fn event_stream_is_framed_by_run_started_and_run_finished() {
     let last = events.last().expect("no events");
     assert_eq!(event_type(first), "run-started", "{}", run.context());
     assert_eq!(event_type(last), "run-finished", "{}", run.context());
-    assert_eq!(first["format_version"], 1);
+    assert_eq!(first["format_version"], 2);
     assert_eq!(first["workers"], 2);
     assert_eq!(first["tests"], expected.len(), "{}", run.context());
     assert_eq!(events_of(&events, "run-started").len(), 1);

@@ -633,6 +633,14 @@ fn flaky_test_passes_on_retry() {
         Some(1),
         "the first attempt is kept with the result: {result}"
     );
+    // Its output went out once, with its test-retry event.
+    assert!(retries[0]["stderr"]
+        .as_str()
+        .is_some_and(|e| e.contains("failing on purpose")));
+    assert!(
+        result["failed_attempts"][0].get("stderr").is_none(),
+        "{result}"
+    );
     let run_finished = events.iter().find(|e| e["type"] == "run-finished");
     assert_eq!(run_finished.map(|e| e["flaky"].clone()), Some(1.into()));
     assert_summary_last(&run, &run.stderr, (1, 0, 0));

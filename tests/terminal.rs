@@ -250,3 +250,44 @@ fn the_bar_names_running_tests_and_ctrl_c_names_the_interrupted_ones() {
     );
     assert!(!xml.contains("<skipped"), "{xml}");
 }
+
+#[test]
+fn a_failure_printing_120_mib_shows_its_last_lines_and_its_log() {
+    let faults = tempfile::tempdir().expect("tempdir");
+    let args = ["--exact", "huge_output"];
+    let mut terminal = Terminal::start("faults", &args, (40, 120), faults.path());
+    let code = terminal.finish();
+    assert_eq!(code, 100, "{}", terminal.transcript);
+    let transcript = &terminal.transcript;
+    // A screen's worth of each stream (40 rows less room for the bar and headers), not the
+    // megabytes kept in memory.
+    assert!(
+        terminal.bytes < 16 * 1024,
+        "{} bytes reached the terminal:\n{transcript}",
+        terminal.bytes
+    );
+    for marker in ["huge-output-tail-marker", "huge-output-panic-marker"] {
+        assert!(transcript.contains(marker), "no {marker}:\n{transcript}");
+    }
+    let note = transcript
+        .lines()
+        .find(|line| line.starts_with("[... earlier output cut, the last "))
+        .unwrap_or_else(|| panic!("no note on the cut output:\n{transcript}"));
+    let log = note
+        .split("whole output in ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" ...]"))
+        .unwrap_or_else(|| panic!("no log in {note:?}"));
+    assert!(log.ends_with(".stdout"), "{note}");
+    let size = std::fs::metadata(log).map(|m| m.len());
+    assert!(
+        size.as_ref().is_ok_and(|size| *size > 120 * 1024 * 1024),
+        "{log}: {size:?}"
+    );
+    assert!(
+        transcript
+            .trim_end()
+            .ends_with("Summary: 0 passed, 1 failed, 0 skipped"),
+        "{transcript}"
+    );
+}

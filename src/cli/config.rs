@@ -26,6 +26,8 @@ pub struct RunConfig {
     /// Stop starting tests once this many have failed.
     pub max_failures: Option<usize>,
     pub verbosity: Verbosity,
+    /// How much of a test's output the human report shows.
+    pub output: OutputShown,
     pub color: bool,
     pub json: bool,
     pub list_json: bool,
@@ -91,6 +93,7 @@ impl RunConfig {
             jobs,
             max_failures,
             verbosity: verbosity(&args),
+            output: output_shown(&args)?,
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
@@ -269,6 +272,25 @@ fn verbosity(args: &RunArgs) -> Verbosity {
     } else {
         Verbosity::Normal
     }
+}
+
+/// `--output-lines` and `--output-bytes`: at least one of each, when given.
+fn output_shown(args: &RunArgs) -> Result<OutputShown, UsageError> {
+    for (flag, value) in [
+        ("--output-lines <N>", args.output_lines),
+        ("--output-bytes <N>", args.output_bytes),
+    ] {
+        if value == Some(0) {
+            return Err(UsageError(format!(
+                "invalid value '0' for '{flag}': show at least 1 (the end of the output is where \
+                 a panic is)"
+            )));
+        }
+    }
+    Ok(OutputShown {
+        lines: args.output_lines,
+        bytes: args.output_bytes,
+    })
 }
 
 fn comparison(args: &RunArgs) -> Option<Comparison> {

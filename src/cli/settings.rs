@@ -43,6 +43,14 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// How much of each stream of a test's output the human report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputShown {
+    /// The last lines, and at most this many bytes; `None`: what fits the terminal.
+    pub lines: Option<usize>,
+    pub bytes: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTests {
     Pass,

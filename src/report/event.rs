@@ -9,10 +9,10 @@ use serde::Serialize;
 use crate::model::ListFailure;
 pub use crate::model::TestId;
 
-pub use super::result::{Attempt, Outcome, ResultPolicy, TestResult, Verdict};
+pub use super::result::{Attempt, Outcome, OutputLogs, ResultPolicy, TestResult, Verdict};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a pass is called when a run compares two: `serial` then `parallel` under `--compare`,
 /// `process` then `batch` under `--compare-modes`.

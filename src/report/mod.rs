@@ -21,7 +21,7 @@ mod result;
 pub mod summary;
 
 pub use github::GithubReporter;
-pub use human::{HumanOptions, HumanReporter};
+pub use human::{HumanOptions, HumanReporter, OutputBounds};
 pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::print_listing;

@@ -4,6 +4,7 @@
 //! The verdict is computed here and nowhere else: reporters ask a [`TestResult`] whether it
 //! failed, is flaky or leaky, and never re-derive it from the outcome and flags.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -97,6 +98,18 @@ pub struct Attempt {
     /// The test exited but something it spawned held its output open.
     #[serde(skip)]
     pub leaked: bool,
+    /// Where the whole of each stream was saved, when it was.
+    #[serde(skip)]
+    pub logs: OutputLogs,
+}
+
+/// The files holding the whole of an attempt's stdout and stderr: written when a stream
+/// outgrew what is kept in memory, and for every failed attempt, so a report that shows only
+/// the end of the output can point at all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputLogs {
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
 }
 
 impl Attempt {
@@ -109,6 +122,7 @@ impl Attempt {
             stdout: String::new(),
             stderr: String::new(),
             leaked: false,
+            logs: OutputLogs::default(),
         }
     }
 }
@@ -276,9 +290,21 @@ impl TestResult {
     }
 }
 
-/// The JSON form of a result, as the event stream has always had it: the final attempt's
-/// fields at the top, earlier attempts under `failed_attempts`, and the verdict as `is_failure`
-/// (a leaky pass that fails the run shows the status `leaked`).
+/// An earlier attempt in a result's JSON: how it ended, without its output, which its
+/// `test-retry` event carried already (a test printing megabytes would otherwise send them
+/// twice, in one line).
+#[derive(Serialize)]
+struct EarlierAttempt<'a> {
+    attempt: u32,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+    #[serde(serialize_with = "seconds")]
+    duration: Duration,
+}
+
+/// The JSON form of a result: the final attempt's fields at the top, earlier attempts (without
+/// their output) under `failed_attempts`, and the verdict as `is_failure` (a leaky pass that
+/// fails the run shows the status `leaked`).
 impl Serialize for TestResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -304,8 +330,8 @@ impl Serialize for TestResult {
             stderr: &'a str,
             leaked: bool,
             attempt: u32,
-            #[serde(skip_serializing_if = "<[_]>::is_empty")]
-            failed_attempts: &'a [Attempt],
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            failed_attempts: Vec<EarlierAttempt<'a>>,
             batched: bool,
             is_failure: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -324,7 +350,15 @@ impl Serialize for TestResult {
             stderr: &last.stderr,
             leaked: last.leaked,
             attempt: last.attempt,
-            failed_attempts: self.failed_attempts(),
+            failed_attempts: self
+                .failed_attempts()
+                .iter()
+                .map(|a| EarlierAttempt {
+                    attempt: a.attempt,
+                    outcome: &a.outcome,
+                    duration: a.duration,
+                })
+                .collect(),
             batched: self.batched,
             is_failure: self.is_failure(),
             rerun: &self.rerun,
@@ -398,6 +432,9 @@ mod tests {
         assert_eq!(json["failed_attempts"][0]["status"], "failed");
         assert_eq!(json["failed_attempts"][0]["exit_code"], 101);
         assert!(json["failed_attempts"][0].get("leaked").is_none());
+        // Its output went out with its test-retry event: it is not sent twice.
+        assert!(json["failed_attempts"][0].get("stdout").is_none());
+        assert!(json["failed_attempts"][0].get("stderr").is_none());
         let plain = serde_json::to_value(TestResult::bare(id(), Outcome::Passed, Duration::ZERO));
         let plain = plain.unwrap();
         assert_eq!(plain["status"], "passed");

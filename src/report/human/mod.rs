@@ -13,4 +13,5 @@ mod output;
 mod reporter;
 mod style;
 
+pub use output::OutputBounds;
 pub use reporter::{HumanOptions, HumanReporter};

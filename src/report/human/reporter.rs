@@ -6,7 +6,7 @@ use console::Style;
 
 use super::bar::Bar;
 use super::closing;
-use super::output::output_block;
+use super::output::{output_block, OutputBounds};
 use super::style::{shown_id, status_style, Painter};
 use crate::cli::Verbosity;
 use crate::model::ListFailure;
@@ -23,6 +23,8 @@ pub struct HumanOptions {
     pub color: bool,
     /// Draw a progress bar (stderr is a terminal).
     pub progress: bool,
+    /// How much of a test's output is shown.
+    pub output: OutputBounds,
 }
 
 pub struct HumanReporter {
@@ -150,9 +152,10 @@ impl HumanReporter {
         }
         block.push_str(&output_block(
             &self.painter,
+            self.options.output,
             &id,
-            result.stdout(),
-            result.stderr(),
+            (result.stdout(), result.stderr()),
+            &result.last().logs,
         ));
         let why = format!("    {id}: {}\n", visible(&result.describe()));
         block.push_str(&self.paint(&why, Style::new().red()));
@@ -173,9 +176,10 @@ impl HumanReporter {
         if self.verbose() {
             line.push_str(&output_block(
                 &self.painter,
+                self.options.output,
                 &id,
-                &failed.stdout,
-                &failed.stderr,
+                (&failed.stdout, &failed.stderr),
+                &failed.logs,
             ));
         }
         self.print(&line);
