@@ -14,7 +14,7 @@ use crate::plan::history::Observation;
 use crate::plan::{self, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
-use crate::process::{self, Limits};
+use crate::process::{self, Limits, OutputMode};
 use crate::report::event::PassLabel;
 use crate::report::summary::{Passes, Summary};
 use crate::report::{
@@ -38,7 +38,14 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     let Some(discovered) = discover(config, &control)? else {
         return Ok(exit_code::BUILD_FAILED);
     };
-    let plan = Plan::build(config, discovered, &control);
+    let mut plan = Plan::build(config, discovered, &control);
+    if config.no_capture && config.mode == Mode::Run {
+        plan.notes.push(
+            "--no-capture: the tests' output goes straight to the terminal, so the tests run \
+             one at a time (their output would interleave)"
+                .into(),
+        );
+    }
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
@@ -72,8 +79,11 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovere
 /// The passes of a run: a baseline first under a comparison, then the pass whose results
 /// count.
 fn passes(config: &RunConfig) -> (Option<Pass>, Pass) {
-    let batch = BatchChoice::from_config(config);
-    let jobs = config.jobs;
+    // Output passing straight through would interleave: one test at a time, never batched.
+    let (batch, jobs) = match config.no_capture {
+        true => (BatchChoice::Never, 1),
+        false => (BatchChoice::from_config(config), config.jobs),
+    };
     let pass = |workers, label, batch| Pass {
         workers,
         label,
@@ -99,6 +109,11 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
             grace: config.timeout_grace,
             leak_timeout: config.leak_timeout,
             slow_period: config.slow_timeout,
+            output: match (config.no_capture, config.json) {
+                (false, _) => OutputMode::Capture,
+                (true, false) => OutputMode::PassThrough,
+                (true, true) => OutputMode::PassThroughToStderr,
+            },
             ..Limits::default()
         },
         retries: config.retries,
@@ -276,8 +291,12 @@ fn reporters(config: &RunConfig) -> Reporters {
     let options = HumanOptions {
         verbosity: config.verbosity,
         color: config.color,
-        progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
+        // Output passing through would be drawn over by the bar.
+        progress: std::io::stderr().is_terminal()
+            && config.verbosity != Verbosity::Quiet
+            && !config.no_capture,
         output: output_bounds(config),
+        levels: config.levels,
     };
     // Last, so that its closing Summary line comes after any error the others report.
     reporters.add_closing(

@@ -180,7 +180,7 @@ fn closing_counts_agree_with_the_table() {
 // ---------------------------------------------------------------------------------------------
 
 /// Status lines printed while the run goes (before the closing list of failures), and the
-/// closing list as (status line, rerun command).
+/// closing list as (status line, rerun command), past each failure's panic line.
 fn split_human_report(run: &Run) -> (Vec<StatusLine>, Vec<(StatusLine, String)>) {
     let lines = run.stdout_lines();
     let closing = lines
@@ -197,6 +197,13 @@ fn split_human_report(run: &Run) -> (Vec<StatusLine>, Vec<(StatusLine, String)>)
         let Some(status) = parse_status_line(line) else {
             continue;
         };
+        // The line of its panic, when it panicked, comes first.
+        if rest
+            .peek()
+            .is_some_and(|next| next.trim_start().starts_with("panicked at "))
+        {
+            rest.next();
+        }
         let rerun = rest
             .peek()
             .and_then(|next| next.trim_start().strip_prefix("rerun: "))

@@ -5,6 +5,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod output;
+
+pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
+
 /// Parallel test runner for Rust workspaces: every test in its own process.
 #[derive(Debug, Parser)]
 #[command(
@@ -148,15 +152,8 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Show at most the last N lines of each stream of a test's output [default: what fits
-    /// the terminal's height, 100 lines elsewhere].
-    #[arg(long, value_name = "N", help_heading = "Output")]
-    pub output_lines: Option<usize>,
-
-    /// Show at most the last N bytes of each stream of a test's output [default: what fits
-    /// the terminal, 16384 elsewhere].
-    #[arg(long, value_name = "N", help_heading = "Output")]
-    pub output_bytes: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// When to use colours (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]

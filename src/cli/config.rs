@@ -11,6 +11,7 @@ use super::args::{
     PassOrFail, RunArgs,
 };
 use super::config_file::{FileConfig, Profile};
+use super::levels;
 use super::settings::*;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
@@ -28,6 +29,10 @@ pub struct RunConfig {
     pub verbosity: Verbosity,
     /// How much of a test's output the human report shows.
     pub output: OutputShown,
+    /// Which statuses and outputs the human report shows, and when.
+    pub levels: Levels,
+    /// Tests' output passes straight through (`--no-capture`); they run one at a time.
+    pub no_capture: bool,
     pub color: bool,
     pub json: bool,
     pub list_json: bool,
@@ -93,7 +98,9 @@ impl RunConfig {
             jobs,
             max_failures,
             verbosity: verbosity(&args),
-            output: output_shown(&args)?,
+            output: levels::output_shown(&args.output)?,
+            levels: levels::levels(&args.output, verbosity(&args)),
+            no_capture: args.output.no_capture,
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
@@ -272,25 +279,6 @@ fn verbosity(args: &RunArgs) -> Verbosity {
     } else {
         Verbosity::Normal
     }
-}
-
-/// `--output-lines` and `--output-bytes`: at least one of each, when given.
-fn output_shown(args: &RunArgs) -> Result<OutputShown, UsageError> {
-    for (flag, value) in [
-        ("--output-lines <N>", args.output_lines),
-        ("--output-bytes <N>", args.output_bytes),
-    ] {
-        if value == Some(0) {
-            return Err(UsageError(format!(
-                "invalid value '0' for '{flag}': show at least 1 (the end of the output is where \
-                 a panic is)"
-            )));
-        }
-    }
-    Ok(OutputShown {
-        lines: args.output_lines,
-        bytes: args.output_bytes,
-    })
 }
 
 fn comparison(args: &RunArgs) -> Option<Comparison> {

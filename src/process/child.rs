@@ -39,6 +39,20 @@ pub struct Limits {
     /// many short lines (a batch) is read in a few large pieces instead of one wake-up per
     /// line. The pipe's buffer holds what arrives meanwhile, so the child is not slowed.
     pub coalesce: Option<Duration>,
+    /// Where the child's output goes: captured, or straight through (`--no-capture`).
+    pub output: OutputMode,
+}
+
+/// Where a child's stdout and stderr go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Each on a pipe of its own, captured within bounds.
+    #[default]
+    Capture,
+    /// The runner's own stdout and stderr: nothing is captured.
+    PassThrough,
+    /// Both to the runner's stderr, when its stdout carries the JSON stream.
+    PassThroughToStderr,
 }
 
 impl Default for Limits {
@@ -50,6 +64,7 @@ impl Default for Limits {
             slow_period: None,
             capture: CaptureLimit::default(),
             coalesce: None,
+            output: OutputMode::Capture,
         }
     }
 }
@@ -117,7 +132,7 @@ pub fn run(
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
     let tag = tracking::tag(command);
-    let (mut child, _running) = spawn_patiently(command)?;
+    let (mut child, _running) = spawn_patiently(command, limits.output)?;
     let leader = child.id() as i32;
     // The child leads its own process group (see `spawn`).
     let tracked = Tracked {

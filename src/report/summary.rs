@@ -9,6 +9,7 @@ use crate::model::ListFailure;
 use crate::report::event::{
     LongestTest, Outcome, PassLabel, RunMode, RunStats, TestEvent, TestId, Verdict,
 };
+use crate::report::panic_text::{panic_summary, PanicSummary};
 
 /// A test that did not pass, as listed at the end of a run.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct Failure {
     /// As [`crate::report::event::TestResult::describe`].
     pub description: String,
     pub rerun: Option<String>,
+    /// Where it panicked and why, when its output says.
+    pub panic: Option<PanicSummary>,
 }
 
 /// Everything known about a run once its events have been seen.
@@ -120,6 +123,8 @@ impl Summary {
                         label: result.label(),
                         description: result.describe(),
                         rerun: result.rerun.clone(),
+                        panic: panic_summary(result.stderr())
+                            .or_else(|| panic_summary(result.stdout())),
                     });
                 }
             }

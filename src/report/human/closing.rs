@@ -2,6 +2,8 @@
 //! binaries that could not be listed, the flaky tests, and the tests a cancellation interrupted
 //! or a stop left unstarted, each named.
 
+use std::collections::HashMap;
+
 use console::Style;
 
 use super::style::{shown_id, status_style, Painter};
@@ -10,8 +12,14 @@ use crate::report::escape::visible;
 use crate::report::figures::plural;
 use crate::report::summary::Summary;
 
-/// The tests that did not pass, sorted, each with the command that reruns it.
-pub(super) fn failure_list(painter: &Painter, summary: &Summary) -> String {
+/// The tests that did not pass, sorted, each with where it panicked and why (the location
+/// highlighted), the command that reruns it, and its output when `--failure-output` keeps it
+/// for the end (`outputs`, by shown id).
+pub(super) fn failure_list(
+    painter: &Painter,
+    summary: &Summary,
+    outputs: &HashMap<String, String>,
+) -> String {
     if summary.failures.is_empty() {
         return String::new();
     }
@@ -19,21 +27,29 @@ pub(super) fn failure_list(painter: &Painter, summary: &Summary) -> String {
     let title = format!("\n{count} test{} did not pass:\n", plural(count));
     let mut text = painter.paint(&title, Style::new().red().bold());
     for failure in &summary.failures {
-        text += &painter.status_line(
-            failure.label,
-            status_style(&failure.outcome),
-            None,
-            &shown_id(&failure.id),
-        );
+        let id = shown_id(&failure.id);
+        text += &painter.status_line(failure.label, status_style(&failure.outcome), None, &id);
+        if let Some(panic) = &failure.panic {
+            let location = painter.paint(&visible(&panic.location), Style::new().cyan().bold());
+            text += &format!(
+                "{:21}panicked at {location}: {}\n",
+                "",
+                visible(&panic.message)
+            );
+        }
         if let Some(rerun) = &failure.rerun {
             text += &format!("{:>20}{}\n", "rerun: ", visible(rerun));
+        }
+        if let Some(output) = outputs.get(&id) {
+            text += output;
         }
     }
     text
 }
 
-/// Binaries that could not be listed, flaky tests, and tests a stop left unrun.
-pub(super) fn other_problems(painter: &Painter, summary: &Summary) -> String {
+/// Binaries that could not be listed, flaky tests (when `flaky` asks for them), and tests a
+/// stop left unrun.
+pub(super) fn other_problems(painter: &Painter, summary: &Summary, flaky: bool) -> String {
     let mut text = String::new();
     for ListFailure { binary_id, message } in &summary.list_failures {
         text += &format!(
@@ -43,7 +59,7 @@ pub(super) fn other_problems(painter: &Painter, summary: &Summary) -> String {
             visible(message),
         );
     }
-    if !summary.flaky.is_empty() {
+    if flaky && !summary.flaky.is_empty() {
         text += &painter.paint(
             &format!("{} flaky:\n", summary.flaky.len()),
             Style::new().yellow().bold(),

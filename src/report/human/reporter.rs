@@ -1,5 +1,6 @@
 //! The human reporter: what it prints as each event arrives, and the closing report.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use console::Style;
@@ -8,7 +9,7 @@ use super::bar::Bar;
 use super::closing;
 use super::output::{output_block, OutputBounds};
 use super::style::{shown_id, status_style, Painter};
-use crate::cli::Verbosity;
+use crate::cli::{Levels, ShowOutput, StatusLevel, Verbosity};
 use crate::model::ListFailure;
 use crate::report::escape::visible;
 use crate::report::event::{
@@ -25,6 +26,8 @@ pub struct HumanOptions {
     pub progress: bool,
     /// How much of a test's output is shown.
     pub output: OutputBounds,
+    /// Which statuses get a line, and when output is shown.
+    pub levels: Levels,
 }
 
 pub struct HumanReporter {
@@ -37,6 +40,12 @@ pub struct HumanReporter {
     failed: usize,
     /// Under `--compare`, the serial pass only shows its progress.
     label: Option<PassLabel>,
+    /// Lines (and outputs) of tests that did not fail, for the closing report, by shown id.
+    at_end: Vec<(String, String)>,
+    /// Failures' output kept for the closing report (`--failure-output final`), by shown id.
+    failure_outputs: HashMap<String, String>,
+    /// Tests that were reported slow, by shown id.
+    slow: HashSet<String>,
 }
 
 impl HumanReporter {
@@ -52,7 +61,14 @@ impl HumanReporter {
             passed: 0,
             failed: 0,
             label: None,
+            at_end: Vec::new(),
+            failure_outputs: HashMap::new(),
+            slow: HashSet::new(),
         }
+    }
+
+    fn levels(&self) -> Levels {
+        self.options.levels
     }
 
     fn paint(&self, text: &str, style: Style) -> String {
@@ -76,10 +92,6 @@ impl HumanReporter {
         self.options.verbosity == Verbosity::Quiet
     }
 
-    fn verbose(&self) -> bool {
-        self.options.verbosity == Verbosity::Verbose
-    }
-
     /// The first pass of `--compare` (serial) or `--compare-modes` (process) shows only its
     /// progress and figures; the second pass reports in full.
     fn in_baseline_pass(&self) -> bool {
@@ -90,6 +102,10 @@ impl HumanReporter {
         self.running = 0;
         self.passed = 0;
         self.failed = 0;
+        // Under a comparison, the closing report is the last pass's.
+        self.at_end.clear();
+        self.failure_outputs.clear();
+        self.slow.clear();
         if !self.quiet() {
             let pass = match self.label {
                 Some(label) => format!("{} run: ", label.name()),
@@ -123,12 +139,12 @@ impl HumanReporter {
 
     fn on_finished(&mut self, result: &TestResult) {
         self.running = self.running.saturating_sub(1);
-        let passed = !result.is_failure();
+        let failure = result.is_failure();
         match result.verdict() {
             // Neither passed nor failed: the bar counts it as done only.
             Verdict::Cancelled => {}
-            _ if passed => self.passed += 1,
-            _ => self.failed += 1,
+            _ if failure => self.failed += 1,
+            _ => self.passed += 1,
         }
         let id = shown_id(&result.id);
         if let Some(bar) = &self.bar {
@@ -136,34 +152,67 @@ impl HumanReporter {
             bar.inc();
         }
         self.update_bar();
-        // A pass prints nothing unless -v: no line is formatted for it on this per-test path.
-        if self.in_baseline_pass() || (passed && !self.verbose()) {
+        if self.in_baseline_pass() {
             return;
         }
-        let mut block = self.painter.status_line(
+        let levels = self.levels();
+        let (level, show) = match result.verdict() {
+            _ if failure => (StatusLevel::Fail, levels.failure_output),
+            Verdict::Flaky { .. } => (StatusLevel::Retry, levels.success_output),
+            Verdict::Leaky { .. } => (StatusLevel::Leak, levels.success_output),
+            _ => (StatusLevel::Pass, levels.success_output),
+        };
+        let shown_now = levels.status >= level;
+        let wanted_at_end = !failure
+            && (levels.final_status >= level
+                || (levels.final_status >= StatusLevel::Slow && self.slow.contains(&id)));
+        // A pass shown nowhere formats nothing: this is the per-test path of big suites.
+        if !shown_now && !wanted_at_end && !show.at_end {
+            return;
+        }
+        let line = self.painter.status_line(
             result.label(),
             status_style(result.outcome()),
             Some(result.duration()),
             &id,
         );
-        if passed {
+        let output = self.output_of(result, &id, show);
+        if shown_now {
+            let mut block = line.clone();
+            if show.immediate {
+                block.push_str(&output);
+            }
+            if failure {
+                let why = format!("    {id}: {}\n", visible(&result.describe()));
+                block.push_str(&self.paint(&why, Style::new().red()));
+            }
             self.print(&block);
-            return;
         }
-        block.push_str(&output_block(
+        let kept = if show.at_end { output } else { String::new() };
+        if failure && !kept.is_empty() {
+            self.failure_outputs.insert(id, kept);
+        } else if !failure && (wanted_at_end || !kept.is_empty()) {
+            self.at_end.push((id, line + &kept));
+        }
+    }
+
+    /// The output block of a result, when `show` asks for it at all.
+    fn output_of(&self, result: &TestResult, id: &str, show: ShowOutput) -> String {
+        if !show.immediate && !show.at_end {
+            return String::new();
+        }
+        output_block(
             &self.painter,
             self.options.output,
-            &id,
+            id,
             (result.stdout(), result.stderr()),
             &result.last().logs,
-        ));
-        let why = format!("    {id}: {}\n", visible(&result.describe()));
-        block.push_str(&self.paint(&why, Style::new().red()));
-        self.print(&block);
+        )
     }
 
     fn on_retry(&mut self, id: &TestId, failed: &Attempt) {
-        if self.quiet() || self.in_baseline_pass() {
+        let levels = self.levels();
+        if levels.status < StatusLevel::Retry || self.in_baseline_pass() {
             return;
         }
         let id = shown_id(id);
@@ -173,7 +222,8 @@ impl HumanReporter {
             Some(failed.duration),
             &id,
         );
-        if self.verbose() {
+        // Each attempt's output at the highest level (-v), as the attempt ends.
+        if levels.status == StatusLevel::All && levels.failure_output.immediate {
             line.push_str(&output_block(
                 &self.painter,
                 self.options.output,
@@ -189,25 +239,34 @@ impl HumanReporter {
         if let Some(bar) = &self.bar {
             bar.inc();
         }
-        if self.verbose() && !self.in_baseline_pass() {
-            let label = match reason {
-                SkipReason::Ignored => "SKIP",
-                SkipReason::NotStarted => "NOTRUN",
-            };
-            let style = Style::new().yellow();
-            let line = self.painter.status_line(label, style, None, &shown_id(id));
+        let levels = self.levels();
+        if self.in_baseline_pass() || levels.status.max(levels.final_status) < StatusLevel::Skip {
+            return;
+        }
+        let label = match reason {
+            SkipReason::Ignored => "SKIP",
+            SkipReason::NotStarted => "NOTRUN",
+        };
+        let id = shown_id(id);
+        let line = self
+            .painter
+            .status_line(label, Style::new().yellow(), None, &id);
+        if levels.status >= StatusLevel::Skip {
             self.print(&line);
+        }
+        if levels.final_status >= StatusLevel::Skip {
+            self.at_end.push((id, line));
         }
     }
 
     fn on_slow(&mut self, id: &TestId, elapsed: std::time::Duration) {
-        if !self.quiet() {
+        let id = shown_id(id);
+        if self.levels().status >= StatusLevel::Slow {
             let style = Style::new().yellow().bold();
-            let line = self
-                .painter
-                .status_line("SLOW", style, Some(elapsed), &shown_id(id));
+            let line = self.painter.status_line("SLOW", style, Some(elapsed), &id);
             self.print(&line);
         }
+        self.slow.insert(id);
     }
 
     fn on_note(&mut self, message: &str) {
@@ -277,12 +336,23 @@ impl Reporter for HumanReporter {
             bar.clear();
         }
         let stats = &summary.stats;
-        let mut text = closing::failure_list(&self.painter, summary);
+        let final_status = self.levels().final_status;
+        let mut text = String::new();
+        if !self.at_end.is_empty() {
+            // Sorted, so that logs diff cleanly whatever order the tests finished in.
+            self.at_end.sort_by(|a, b| a.0.cmp(&b.0));
+            text.push('\n');
+            text.extend(self.at_end.iter().map(|(_, line)| line.as_str()));
+        }
+        if final_status >= StatusLevel::Fail {
+            text += &closing::failure_list(&self.painter, summary, &self.failure_outputs);
+        }
         let not_isolated = figures::not_isolated(stats);
         if !not_isolated.is_empty() {
             text += &self.paint(&visible(&not_isolated), Style::new().red().bold());
         }
-        text += &closing::other_problems(&self.painter, summary);
+        let flaky = final_status >= StatusLevel::Retry;
+        text += &closing::other_problems(&self.painter, summary, flaky);
         if !self.quiet() && stats.passed + stats.failed > 0 {
             text.push('\n');
             // The figures name the longest test; they hold no colour, so all of it is escaped.

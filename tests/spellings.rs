@@ -1,0 +1,135 @@
+//! What a cargo or nextest user types, and what they are told: output levels, the cargo and
+//! nextest spellings of options, usage errors with clap's help, errors shown once with the
+//! right exit code, counts that agree between the run and `runner list`, `runner list`'s own
+//! options, `junit-merge` on other tools' reports, and the custom-harness note.
+
+mod common;
+
+use common::*;
+
+/// `runner ARGS --exact NAMES... ` on the outcomes fixture.
+fn outcomes(args: &[&str], names: &[&str]) -> Run {
+    let mut all = args.to_vec();
+    all.push("--exact");
+    all.extend_from_slice(names);
+    run_fixture("outcomes", &all)
+}
+
+/// The index of the first line equal to `line`, or a failure showing the run.
+fn line_at(run: &Run, line: &str) -> usize {
+    run.stdout_lines()
+        .iter()
+        .position(|l| *l == line)
+        .unwrap_or_else(|| panic!("no line {line:?}{}", run.context()))
+}
+
+#[test]
+fn output_levels_choose_what_each_status_shows() {
+    let names = ["passes", "prints_both", "fails_assert"];
+    // Passes and their output as they end; failures' output only at the end.
+    let run = outcomes(
+        &[
+            "-n1",
+            "--status-level",
+            "pass",
+            "--success-output",
+            "immediate",
+            "--failure-output",
+            "final",
+        ],
+        &names,
+    );
+    run.assert_code(100);
+    let pass = run
+        .stdout_lines()
+        .iter()
+        .position(|l| l.starts_with("    PASS [") && l.ends_with(" outcomes prints_both"))
+        .unwrap_or_else(|| panic!("no PASS line{}", run.context()));
+    assert_eq!(
+        run.stdout_lines()[pass + 1],
+        "--- STDOUT: outcomes prints_both ---"
+    );
+    let list = line_at(&run, "1 test did not pass:");
+    let output = line_at(&run, "--- STDERR: outcomes fails_assert ---");
+    assert!(
+        output > list,
+        "failure output after the list{}",
+        run.context()
+    );
+
+    // Nothing per test, no list: the figures and the Summary line.
+    let run = outcomes(
+        &["--status-level", "none", "--final-status-level", "none"],
+        &names,
+    );
+    run.assert_code(100);
+    assert!(
+        !run.stdout.contains("FAIL") && !run.stdout.contains("--- STD"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(run.last_stdout_line(), summary_line(2, 1, 0));
+
+    // The closing report lists every pass, sorted, at `--final-status-level pass`.
+    let run = outcomes(&["--final-status-level", "pass"], &names);
+    let passes = run
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.starts_with("    PASS ["))
+        .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(passes, ["passes", "prints_both"], "{}", run.context());
+}
+
+#[test]
+fn the_failure_list_shows_where_each_test_panicked() {
+    let run = outcomes(&[], &["fails_assert", "passes"]);
+    run.assert_code(100);
+    let fail = line_at(&run, "    FAIL             outcomes fails_assert");
+    let panic = run.stdout_lines()[fail + 1];
+    assert!(
+        panic.starts_with(
+            "                     panicked at src/lib.rs:20:5: assertion `left == right` failed"
+        ),
+        "{panic:?}{}",
+        run.context()
+    );
+    assert!(
+        run.stdout_lines()[fail + 2].contains("rerun: "),
+        "{}",
+        run.context()
+    );
+}
+
+#[test]
+fn no_capture_passes_output_through_one_test_at_a_time() {
+    for spelling in ["--no-capture", "--nocapture"] {
+        let run = outcomes(&[spelling, "-n4"], &["prints_both", "passes"]);
+        run.assert_code(0);
+        assert!(
+            run.stdout.contains(" with 1 worker (one process per test)"),
+            "{}",
+            run.context()
+        );
+        assert!(
+            run.stdout
+                .contains("note: --no-capture: the tests' output goes straight"),
+            "{}",
+            run.context()
+        );
+        // The test's own lines, as it printed them, not under a header of the report.
+        assert!(
+            run.stdout.lines().any(|l| l == "hello stdout"),
+            "{}",
+            run.context()
+        );
+        assert!(
+            run.stderr.lines().any(|l| l == "hello stderr"),
+            "{}",
+            run.context()
+        );
+        assert!(!run.stdout.contains("--- STDOUT"), "{}", run.context());
+    }
+    let run = outcomes(&["--no-capture", "--batch"], &["passes"]);
+    run.assert_code(2);
+}
