@@ -133,3 +133,146 @@ fn no_capture_passes_output_through_one_test_at_a_time() {
     let run = outcomes(&["--no-capture", "--batch"], &["passes"]);
     run.assert_code(2);
 }
+
+/// The workers a run's header says it has.
+fn workers_of(run: &Run) -> String {
+    let header = run
+        .stdout_lines()
+        .into_iter()
+        .find(|l| l.starts_with("Running "))
+        .unwrap_or_else(|| panic!("no header{}", run.context()))
+        .to_string();
+    header
+        .split(" with ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (").next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn cargo_and_nextest_spellings_of_existing_options() {
+    for jobs in [
+        &["-j2"][..],
+        &["-j", "2"],
+        &["--test-threads", "2"],
+        &["--test-threads=2"],
+    ] {
+        let run = outcomes(jobs, &["passes", "prints_both"]);
+        run.assert_code(0);
+        assert_eq!(workers_of(&run), "2 workers", "{}", run.context());
+    }
+    // Stop after the first failure, or the Nth; or run everything whatever the profile says.
+    let failing = ["fails_assert", "fails_result", "passes"];
+    for stop in [
+        &["--fail-fast"][..],
+        &["--max-fail", "1"],
+        &["--max-fail=1"],
+    ] {
+        let mut args = vec!["-n1", "--order", "name", "--message-format", "json"];
+        args.extend_from_slice(stop);
+        let run = outcomes(&args, &failing);
+        run.assert_code(100);
+        let not_started = events_of(&run.events(), "test-skipped").len();
+        assert_eq!(not_started, 2, "{stop:?}{}", run.context());
+    }
+    let run = outcomes(&["-n1", "--no-fail-fast"], &failing);
+    assert_eq!(run.last_stdout_line(), summary_line(1, 2, 0));
+    let run = outcomes(&["--no-fail-fast", "-x"], &failing);
+    run.assert_code(2);
+
+    // nextest's --run-ignored.
+    let names = ["passes", "ignored_test"];
+    for (which, expected) in [
+        ("only", (1, 0, 0)),
+        ("all", (2, 0, 0)),
+        ("default", (1, 0, 1)),
+    ] {
+        let run = outcomes(&["--run-ignored", which], &names);
+        let (passed, failed, skipped) = expected;
+        assert_eq!(
+            run.last_stdout_line(),
+            summary_line(passed, failed, skipped),
+            "--run-ignored {which}{}",
+            run.context()
+        );
+    }
+    let run = outcomes(&["--run-ignored", "all", "--ignored"], &names);
+    run.assert_code(2);
+}
+
+#[test]
+fn usage_errors_keep_clap_help() {
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["--color", "sometimes"],
+            &[
+                "error: invalid value 'sometimes' for '--color <WHEN>'",
+                "[possible values: auto, always, never]",
+            ],
+        ),
+        (
+            &["--jbos", "2"],
+            &["tip: a similar argument exists: '--jobs'"],
+        ),
+        (
+            &["completions"],
+            &[
+                "the following required arguments were not provided:",
+                "  <SHELL>",
+                "Usage: runner completions <SHELL>",
+            ],
+        ),
+        (
+            &["--run-ignored", "some"],
+            &["[possible values: only, default, all]"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = run(args);
+        run.assert_code(2);
+        for text in expected {
+            assert!(run.stderr.contains(text), "{text:?}{}", run.context());
+        }
+        assert!(run.stdout.is_empty(), "{}", run.context());
+    }
+}
+
+#[test]
+fn values_that_cannot_mean_anything_are_usage_errors() {
+    let run = run_with(["--no-tests", "pass", "--binary", "/bin/true"], |c| {
+        c.env("RUNNER_JOBS", "abc");
+    });
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: invalid value 'abc' in the environment variable RUNNER_JOBS: expected a whole \
+         number of workers or 'auto' (e.g. RUNNER_JOBS=4)\n",
+        "{}",
+        run.context()
+    );
+    for (args, expected) in [
+        (&["--timeout", "0"][..], "invalid value '0' for '--timeout'"),
+        (
+            &["--slow-timeout", "0s"],
+            "invalid value '0' for '--slow-timeout'",
+        ),
+        (&["--seed", "7"], "'--seed' replays a random order"),
+        (
+            &["--seed", "7", "--order", "name"],
+            "'--seed' replays a random order",
+        ),
+        (
+            &["--lf", "--ff"],
+            "the argument '--lf' cannot be used with '--ff'",
+        ),
+    ] {
+        let refused = common::run(args);
+        refused.assert_code(2);
+        assert!(
+            refused.stderr.contains(expected),
+            "{args:?}{}",
+            refused.context()
+        );
+    }
+}

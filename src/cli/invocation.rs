@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-
 use super::args::{self, Cli};
 use super::config::RunConfig;
 use super::settings::UsageError;
@@ -35,7 +33,15 @@ impl Completions {
 /// The invocation this process's arguments ask for, or the exit code to end with once help,
 /// the version or a usage error has been printed.
 pub fn parse() -> Result<Invocation, i32> {
-    let cli = Cli::try_parse().map_err(usage_error)?;
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches().map_err(usage_error)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
+    let (run_matches, run) = match (matches.subcommand(), &mut cli.command) {
+        (Some((_, sub)), Some(args::Command::Run(run))) => (sub, run),
+        _ => (&matches, &mut cli.run),
+    };
+    run.jobs_from_env =
+        run_matches.value_source("jobs") == Some(clap::parser::ValueSource::EnvVariable);
     match cli.command {
         Some(args::Command::Completions { shell }) => {
             Ok(Invocation::Completions(Completions(shell)))
@@ -53,21 +59,16 @@ pub fn parse() -> Result<Invocation, i32> {
     }
 }
 
-/// Help and version go to stdout with code 0; a real usage error is one line, code 2.
+/// Help and version go to stdout with code 0; a usage error goes to stderr whole, with
+/// clap's help (the possible values, a similar argument, the missing arguments' names and the
+/// usage line), code 2.
 fn usage_error(err: clap::Error) -> i32 {
     use clap::error::ErrorKind;
+    let _ = err.print();
     match err.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
-            exit_code::OK
-        }
-        _ => {
-            let text = err.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see `runner --help`)");
-            exit_code::USAGE
-        }
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit_code::OK,
+        _ => exit_code::USAGE,
     }
 }
