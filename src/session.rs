@@ -35,8 +35,9 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         process::become_subreaper();
     }
-    let Some(discovered) = discover(config, &control)? else {
-        return Ok(exit_code::BUILD_FAILED);
+    let discovered = match discover(config, &control)? {
+        Ok(discovered) => discovered,
+        Err(code) => return Ok(code),
     };
     let mut plan = Plan::build(config, discovered, &control);
     if config.no_capture && config.mode == Mode::Run {
@@ -52,25 +53,32 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
 }
 
-/// The test binaries, or `None` when the build failed (said on stderr).
-fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovered>> {
+/// The test binaries, or the exit code when the build failed or the command line asked for
+/// something that is not there (said once, on stderr).
+fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovered, i32>> {
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
     };
     match discovered {
-        Ok(found) => Ok(Some(found)),
+        Ok(found) => Ok(Ok(found)),
         // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
         // cancelled, not that the build is broken. The normal (empty) report follows, with the
         // cancellation's exit code.
         Err(DiscoverError::BuildFailed { signal, .. })
             if signals::build_was_cancelled(control, signal) =>
         {
-            Ok(Some(Discovered::default()))
+            Ok(Ok(Discovered::default()))
         }
         Err(error @ DiscoverError::BuildFailed { .. }) => {
             eprintln!("error: {error}");
-            Ok(None)
+            Ok(Err(exit_code::BUILD_FAILED))
+        }
+        // cargo has printed its own message; only ours is left to print.
+        Err(DiscoverError::Usage(None)) => Ok(Err(exit_code::USAGE)),
+        Err(error @ DiscoverError::Usage(Some(_))) => {
+            eprintln!("error: {error}");
+            Ok(Err(exit_code::USAGE))
         }
         Err(DiscoverError::Other(e)) => Err(e),
     }

@@ -979,50 +979,32 @@ fn with_a_missing_binary(scratch: &std::path::Path) -> (Vec<OsString>, String) {
     (args, missing_text)
 }
 
-/// Plus a path that does not exist: a clear error naming it, 104, the good tests still run.
+/// Plus a path that does not exist: a mistake on the command line. One error naming it,
+/// exit 2, and nothing runs (it used to be a listing failure, 104, reported twice).
 #[test]
-fn missing_prebuilt_binary_is_a_clear_error_and_the_others_run() {
+fn missing_prebuilt_binary_is_one_usage_error() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let (args, missing_text) = with_a_missing_binary(scratch.path());
     let run = run_with(args, in_scratch(scratch.path()));
-    run.assert_code(104);
-    assert_eq!(
-        run.last_stdout_line(),
-        summary_line(3, 0, 0),
-        "{}",
-        run.context()
-    );
-    let naming: Vec<&str> = run
-        .stdout
-        .lines()
-        .chain(run.stderr.lines())
-        .filter(|l| l.contains(&missing_text))
-        .collect();
-    assert!(
-        !naming.is_empty(),
-        "no line names {missing_text}{}",
-        run.context()
-    );
-    for line in &naming {
-        assert!(line.starts_with("error: "), "{line:?}{}", run.context());
-        assert!(line.contains("cannot be read"), "{line:?}");
-    }
+    run.assert_code(2);
+    assert!(run.stdout.is_empty(), "{}", run.context());
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{}", run.context());
+    assert!(lines[0].starts_with("error: "), "{}", run.context());
+    assert!(lines[0].contains(&missing_text), "{}", run.context());
+    assert!(lines[0].contains("cannot be read"), "{}", run.context());
 }
 
-/// In JSON: one list-failed event for it, and the three passes.
+/// In JSON too: no event, the error on stderr, exit 2.
 #[test]
-fn missing_prebuilt_binary_is_one_list_failed_event() {
+fn missing_prebuilt_binary_in_json_is_a_usage_error() {
     let scratch = tempfile::tempdir().expect("tempdir");
     let (mut args, missing_text) = with_a_missing_binary(scratch.path());
     args.extend(["--message-format".into(), "json".into()]);
     let run = run_with(args, in_scratch(scratch.path()));
-    run.assert_code(104);
-    let events = run.events();
-    let failures = events_of(&events, "list-failed");
-    assert_eq!(failures.len(), 1, "{}", run.context());
-    assert_eq!(failures[0]["binary_id"], missing_text.as_str());
-    assert!(!failures[0]["message"].as_str().unwrap_or("").contains('\n'));
-    assert_eq!(finished(&events).len(), 3, "{}", run.context());
+    run.assert_code(2);
+    assert!(run.stdout.is_empty(), "{}", run.context());
+    assert!(run.stderr.contains(&missing_text), "{}", run.context());
 }
 
 /// A fake binary that lists a test but then runs none of it: no-test-ran, a failure.

@@ -276,3 +276,50 @@ fn values_that_cannot_mean_anything_are_usage_errors() {
         );
     }
 }
+
+/// Each error cargo reports about the command line, said once, exit 2; not a failed build.
+#[test]
+fn cargo_errors_about_the_command_line_are_said_once() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let ordering = fixture_dir("ordering");
+    let cases: [(Vec<std::ffi::OsString>, &str); 3] = [
+        (vec![], "could not find `Cargo.toml`"),
+        (
+            vec!["--manifest-path".into(), ordering.clone().into()],
+            "is a directory but expected a file",
+        ),
+        (
+            vec![
+                "-p".into(),
+                "nosuchpkg".into(),
+                "--manifest-path".into(),
+                fixture_manifest("ordering").into(),
+                "--target-dir".into(),
+                shared_target_dir().into(),
+            ],
+            "`nosuchpkg` did not match any packages",
+        ),
+    ];
+    for (args, message) in cases {
+        for command in [vec![], vec!["list".into()]] {
+            let mut all: Vec<std::ffi::OsString> = command;
+            all.extend(args.iter().cloned());
+            let run = run_with(&all, |c| {
+                c.current_dir(empty.path());
+            });
+            run.assert_code(2);
+            assert_eq!(
+                run.stderr.matches(message).count(),
+                1,
+                "{message:?} once{}",
+                run.context()
+            );
+            assert!(
+                !run.stderr.contains("the build failed"),
+                "{}",
+                run.context()
+            );
+            assert!(!run.stdout.contains("Summary:"), "{}", run.context());
+        }
+    }
+}

@@ -41,7 +41,7 @@ impl Plan {
             to_run: Vec::new(),
             ignored: Vec::new(),
             notes: Vec::new(),
-            list_failures: discovered.unusable,
+            list_failures: Vec::new(),
         };
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
             let cases = match listing {
