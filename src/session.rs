@@ -305,6 +305,7 @@ fn reporters(config: &RunConfig) -> Reporters {
             && !config.no_capture,
         output: output_bounds(config),
         levels: config.levels,
+        flaky_fails: config.policy.flaky_fails,
     };
     // Last, so that its closing Summary line comes after any error the others report.
     reporters.add_closing(

@@ -42,7 +42,15 @@ fn event_stream_is_framed_by_run_started_and_run_finished() {
     assert_eq!(event_type(last), "run-finished", "{}", run.context());
     assert_eq!(first["format_version"], 2);
     assert_eq!(first["workers"], 2);
-    assert_eq!(first["tests"], expected.len(), "{}", run.context());
+    // The tests that will run: ignored ones are counted apart.
+    let ignored = expected.values().filter(|l| *l == "SKIP").count();
+    assert_eq!(
+        first["tests"],
+        expected.len() - ignored,
+        "{}",
+        run.context()
+    );
+    assert_eq!(first["ignored"], ignored, "{}", run.context());
     assert_eq!(events_of(&events, "run-started").len(), 1);
     assert_eq!(events_of(&events, "run-finished").len(), 1);
     assert!(events_of(&events, "list-failed").is_empty());
@@ -565,7 +573,7 @@ fn list_prints_the_tests_grouped_by_binary() {
     assert_eq!(
         run.stdout,
         "ordering:\n    alpha\n    beta\n    gamma\nordering::second:\n    delta\n\
-         4 tests in 2 binaries (0 ignored)\n",
+         4 tests to run from 2 binaries (0 ignored, not run)\n",
         "{}",
         run.context()
     );
@@ -577,14 +585,15 @@ fn list_honours_filters() {
     run.assert_code(0);
     assert_eq!(
         run.stdout,
-        "0 tests in 0 binaries (0 ignored)\n",
+        "0 tests to run from 0 binaries (0 ignored, not run)\n",
         "{}",
         run.context()
     );
     let run = run_fixture("ordering", &["list", "gamma", "delta"]);
     assert_eq!(
         run.stdout,
-        "ordering:\n    gamma\nordering::second:\n    delta\n2 tests in 2 binaries (0 ignored)\n",
+        "ordering:\n    gamma\nordering::second:\n    delta\n2 tests to run from 2 binaries \
+         (0 ignored, not run)\n",
         "{}",
         run.context()
     );
@@ -1100,7 +1109,8 @@ fn custom_harness() {
     run.assert_code(0);
     assert_eq!(
         run.stdout,
-        "outcomes::custom:\n    custom (whole binary)\n1 test in 1 binary (0 ignored)\n",
+        "outcomes::custom:\n    custom (whole binary)\n1 test to run from 1 binary (0 ignored, \
+         not run)\n",
         "{}",
         run.context()
     );
@@ -1257,8 +1267,9 @@ fn color_always_keeps_summary_line_plain() {
     );
 }
 
+/// Under `--ignored` the ignored tests are the ones that run: marked, and counted as running.
 #[test]
-fn list_ignored_count_matches_marks() {
+fn list_ignored_tests_run_under_ignored() {
     let run = run_fixture("outcomes", &["list", "--ignored"]);
     run.assert_code(0);
     let marked = run
@@ -1269,7 +1280,7 @@ fn list_ignored_count_matches_marks() {
     assert_eq!(marked, 2, "{}", run.context());
     assert_eq!(
         run.last_stdout_line(),
-        "2 tests in 1 binary (2 ignored)",
+        "2 tests to run from 1 binary (0 ignored, not run)",
         "{}",
         run.context()
     );

@@ -323,3 +323,87 @@ fn cargo_errors_about_the_command_line_are_said_once() {
         }
     }
 }
+
+/// The last line of `runner list`: `N tests to run from B binaries (I ignored, not run)`.
+fn list_counts(run: &Run) -> (usize, usize, usize) {
+    let line = run.last_stdout_line();
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    match numbers[..] {
+        [tests, binaries, ignored] => (tests, binaries, ignored),
+        _ => panic!("not a count line: {line:?}{}", run.context()),
+    }
+}
+
+/// The run's header and `runner list` count the same: the tests that will run, the binaries
+/// they come from, the ignored tests apart; and the run-started event says the same.
+#[test]
+fn the_run_and_the_listing_count_the_same_tests_and_binaries() {
+    for filters in [
+        &["passes", "ignored_test", "fails_assert"][..],
+        &[],
+        &["integration"],
+    ] {
+        let mut list_args = vec!["list"];
+        list_args.extend_from_slice(filters);
+        let listed = run_fixture("outcomes", &list_args);
+        let (tests, binaries, ignored) = list_counts(&listed);
+        let mut run_args = vec!["-n2"];
+        run_args.extend_from_slice(filters);
+        let ran = run_fixture("outcomes", &run_args);
+        let suffix = match ignored {
+            0 => String::new(),
+            n => format!(", {n} ignored"),
+        };
+        let header = format!(
+            "Running {tests} test{} from {binaries} binar{} with 2 workers (one process per test){suffix}",
+            if tests == 1 { "" } else { "s" },
+            if binaries == 1 { "y" } else { "ies" },
+        );
+        assert!(
+            ran.stdout_lines().contains(&header.as_str()),
+            "{header:?}{}{}",
+            listed.context(),
+            ran.context()
+        );
+    }
+    // Four tests of one binary are four tests from one binary, whatever else the crate builds.
+    let listed = run_fixture(
+        "outcomes",
+        &[
+            "list",
+            "--exact",
+            "passes",
+            "fails_assert",
+            "exits_3",
+            "aborts",
+        ],
+    );
+    assert_eq!(list_counts(&listed), (4, 1, 0), "{}", listed.context());
+}
+
+/// A flaky test is counted visibly above the Summary line, which keeps its format.
+#[test]
+fn flaky_tests_are_counted_above_the_summary_line() {
+    let run = run_fixture(
+        "faults",
+        &[
+            "--retries",
+            "1",
+            "--exact",
+            "flaky_first_attempt",
+            "passes_quickly",
+        ],
+    );
+    run.assert_code(0);
+    let lines = run.stdout_lines();
+    assert_eq!(
+        lines[lines.len() - 2],
+        "Flaky: 1 test passed only on a retry (counted as passed)",
+        "{}",
+        run.context()
+    );
+    assert_eq!(run.last_stdout_line(), summary_line(2, 0, 0));
+}

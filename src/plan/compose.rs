@@ -3,10 +3,9 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::cli::{LastFailed, RunConfig};
-use crate::model::{ListFailure, TestBinary, TestCase, TestId};
+use crate::model::{ListFailure, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
@@ -17,7 +16,6 @@ use crate::process::control::RunControl;
 
 /// What listing and selection produced.
 pub struct Plan {
-    pub binaries: Vec<Arc<TestBinary>>,
     pub target_dir: Option<PathBuf>,
     pub history: History,
     /// History keys of every test listed, selected or not: what exists now.
@@ -34,7 +32,6 @@ impl Plan {
         let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
-            binaries: discovered.binaries.clone(),
             target_dir: discovered.target_dir,
             history,
             listed: HashSet::new(),
@@ -91,6 +88,15 @@ impl Plan {
             ));
         }
         plan
+    }
+}
+
+impl Plan {
+    /// How many binaries the tests to run come from: what the run's header and `runner list`
+    /// both count.
+    pub fn binaries_to_run(&self) -> usize {
+        let ids: HashSet<&str> = self.to_run.iter().map(|c| c.binary.id.as_str()).collect();
+        ids.len()
     }
 }
 

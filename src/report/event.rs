@@ -201,8 +201,11 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 pub enum TestEvent {
     RunStarted {
         format_version: u32,
+        /// The tests that will run (ignored ones left out), and the binaries they come from.
         tests: usize,
         binaries: usize,
+        /// Selected tests skipped because they are ignored.
+        ignored: usize,
         workers: usize,
         /// Which pass of a comparison this is (`--compare`, `--compare-modes`).
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -98,3 +98,20 @@ fn unfinished(painter: &Painter, summary: &Summary) -> String {
     }
     text
 }
+
+/// The flaky tests' count, above the Summary line (whose format is fixed): passed, but only on
+/// a retry, and counted as `--flaky-result` says.
+pub(super) fn flaky_count(summary: &Summary, flaky_fails: bool) -> String {
+    match summary.stats.flaky {
+        0 => String::new(),
+        n => format!(
+            "Flaky: {n} test{} passed only on a retry (counted as {})\n",
+            plural(n),
+            if flaky_fails {
+                "failed, --flaky-result fail"
+            } else {
+                "passed"
+            }
+        ),
+    }
+}

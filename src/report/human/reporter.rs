@@ -28,6 +28,8 @@ pub struct HumanOptions {
     pub output: OutputBounds,
     /// Which statuses get a line, and when output is shown.
     pub levels: Levels,
+    /// Flaky tests fail the run (`--flaky-result fail`).
+    pub flaky_fails: bool,
 }
 
 pub struct HumanReporter {
@@ -98,7 +100,12 @@ impl HumanReporter {
         self.label.is_some_and(PassLabel::is_baseline)
     }
 
-    fn on_run_started(&mut self, tests: usize, binaries: usize, workers: usize, mode: RunMode) {
+    fn on_run_started(
+        &mut self,
+        (tests, binaries, ignored): (usize, usize, usize),
+        workers: usize,
+        mode: RunMode,
+    ) {
         self.running = 0;
         self.passed = 0;
         self.failed = 0;
@@ -111,8 +118,12 @@ impl HumanReporter {
                 Some(label) => format!("{} run: ", label.name()),
                 None => String::new(),
             };
+            let ignored = match ignored {
+                0 => String::new(),
+                n => format!(", {n} ignored"),
+            };
             let line = format!(
-                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({})\n",
+                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({}){ignored}\n",
                 plural(tests),
                 if binaries == 1 { "y" } else { "ies" },
                 plural(workers),
@@ -236,7 +247,12 @@ impl HumanReporter {
     }
 
     fn on_skipped(&mut self, id: &TestId, reason: SkipReason) {
-        if let Some(bar) = &self.bar {
+        // The bar counts the tests that were to run; ignored tests are not among them.
+        if let Some(bar) = self
+            .bar
+            .as_ref()
+            .filter(|_| reason == SkipReason::NotStarted)
+        {
             bar.inc();
         }
         let levels = self.levels();
@@ -304,13 +320,14 @@ impl Reporter for HumanReporter {
             TestEvent::RunStarted {
                 tests,
                 binaries,
+                ignored,
                 workers,
                 label,
                 mode,
                 ..
             } => {
                 self.label = *label;
-                self.on_run_started(*tests, *binaries, *workers, *mode);
+                self.on_run_started((*tests, *binaries, *ignored), *workers, *mode);
             }
             TestEvent::Note { message } => self.on_note(message),
             TestEvent::ListFailed(ListFailure { binary_id, message }) => {
@@ -361,6 +378,7 @@ impl Reporter for HumanReporter {
             }
             text += &visible(&figures::closing_figures(summary));
         }
+        text += &closing::flaky_count(summary, self.options.flaky_fails);
         // The last line stays exactly this, uncoloured, for CI log scanners.
         text += &summary.summary_line();
         self.print(&text);
