@@ -407,3 +407,42 @@ fn flaky_tests_are_counted_above_the_summary_line() {
     );
     assert_eq!(run.last_stdout_line(), summary_line(2, 0, 0));
 }
+
+/// `runner list` takes the options that choose tests; an option of a run is an error there,
+/// and `--format` (the listing's) is an error for a run.
+#[test]
+fn list_rejects_the_options_of_a_run() {
+    let run_only: [&[&str]; 9] = [
+        &["-n4"],
+        &["--jobs", "2"],
+        &["-x"],
+        &["--timeout", "1s"],
+        &["--junit", "x.xml"],
+        &["--message-format", "json"],
+        &["--retries", "1"],
+        &["-v"],
+        &["--no-capture"],
+    ];
+    for flag in run_only {
+        let mut args = vec!["list"];
+        args.extend_from_slice(flag);
+        let refused = run_fixture("ordering", &args);
+        refused.assert_code(2);
+        // `-n4` is refused as `-n`.
+        let named = match flag[0].starts_with("--") {
+            true => flag[0],
+            false => &flag[0][..2],
+        };
+        let said = format!("error: '{named}' is an option of a run;");
+        assert!(refused.stderr.starts_with(&said), "{}", refused.context());
+        assert!(refused.stdout.is_empty(), "{}", refused.context());
+    }
+    let refused = run_fixture("ordering", &["--format", "json"]);
+    refused.assert_code(2);
+    // The listing's own options work.
+    let listed = run_fixture(
+        "ordering",
+        &["list", "--lf", "--run-ignored", "all", "--skip", "x"],
+    );
+    listed.assert_code(0);
+}

@@ -5,9 +5,11 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod list;
 mod output;
 mod spellings;
 
+pub use list::ListArgs;
 pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use spellings::{RunIgnored, Spellings};
 
@@ -29,12 +31,14 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+// Parsed once per process and moved out at once: the size of a variant costs nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, list and run the selected tests (the default).
     Run(RunArgs),
     /// Print the selected tests grouped by binary, without running them.
-    List(RunArgs),
+    List(ListArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals.
     JunitMerge {
         /// The merged report to write.
@@ -183,13 +187,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
     pub message_format: MessageFormat,
 
-    /// Output format of `runner list`.
-    #[arg(
-        long = "format",
-        value_enum,
-        default_value = "human",
-        value_name = "FMT"
-    )]
+    /// `runner list`'s `--format` (see [`ListArgs`]); a run has none.
+    #[arg(skip)]
     pub list_format: ListFormat,
 
     /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].

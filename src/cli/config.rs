@@ -64,7 +64,7 @@ impl RunConfig {
     pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
         let (mode, args) = match command {
             Some(args::Command::Run(args)) => (Mode::Run, args),
-            Some(args::Command::List(args)) => (Mode::List, args),
+            Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)

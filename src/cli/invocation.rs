@@ -64,6 +64,13 @@ pub fn parse() -> Result<Invocation, i32> {
 /// usage line), code 2.
 fn usage_error(err: clap::Error) -> i32 {
     use clap::error::ErrorKind;
+    if let Some(flag) = run_option_given_to_list(&err) {
+        eprintln!(
+            "error: '{flag}' is an option of a run; `runner list` lists tests without running \
+             them and takes only the options that choose them (see `runner list --help`)"
+        );
+        return exit_code::USAGE;
+    }
     let _ = err.print();
     match err.kind() {
         ErrorKind::DisplayHelp
@@ -71,4 +78,35 @@ fn usage_error(err: clap::Error) -> i32 {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit_code::OK,
         _ => exit_code::USAGE,
     }
+}
+
+/// The flag of a run that `runner list` was given, if that is what clap refused: clap's own
+/// tip (pass it after `--`) would mislead.
+fn run_option_given_to_list(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    if err.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let subcommand = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if subcommand.as_deref() != Some("list") {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = given.split('=').next().unwrap_or(given);
+    let command = Cli::command();
+    let run = command.find_subcommand("run")?;
+    let known = run.get_arguments().any(|arg| {
+        let long = flag.strip_prefix("--");
+        let short = flag.strip_prefix('-').filter(|s| s.len() == 1);
+        long.is_some_and(|l| {
+            arg.get_long() == Some(l) || arg.get_all_aliases().is_some_and(|a| a.contains(&l))
+        }) || short.and_then(|s| s.chars().next()).is_some_and(|c| {
+            arg.get_short() == Some(c)
+                || arg.get_all_short_aliases().is_some_and(|a| a.contains(&c))
+        })
+    });
+    known.then(|| flag.to_string())
 }

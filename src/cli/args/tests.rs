@@ -11,7 +11,7 @@ fn command_definition_is_consistent() {
 fn jobs_of(args: &[&str]) -> Option<String> {
     let cli = Cli::try_parse_from(args).unwrap();
     match cli.command {
-        Some(Command::Run(run)) | Some(Command::List(run)) => run.jobs,
+        Some(Command::Run(run)) => run.jobs,
         _ => cli.run.jobs,
     }
 }
