@@ -446,3 +446,49 @@ fn list_rejects_the_options_of_a_run() {
     );
     listed.assert_code(0);
 }
+
+/// A pytest report, as pytest writes it: no `name` on `<testsuites>`, a timestamp without a
+/// time zone.
+const PYTEST_REPORT: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.052" timestamp="2024-05-01T10:00:00.000000" hostname="ci"><testcase classname="test_x" name="test_a" time="0.001" /><testcase classname="test_x" name="test_b" time="0.002"><failure message="assert 1 == 2">E       assert 1 == 2</failure></testcase></testsuite></testsuites>
+"#;
+
+#[test]
+fn junit_merge_reads_other_tools_reports_and_names_a_truncated_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pytest = dir.path().join("pytest.xml");
+    std::fs::write(&pytest, PYTEST_REPORT).expect("write");
+    let ours = dir.path().join("ours.xml");
+    let shard = run_fixture("ordering", &["--junit", ours.to_str().expect("UTF-8")]);
+    shard.assert_code(0);
+    let merged = dir.path().join("merged.xml");
+    let run = common::run([
+        "junit-merge".as_ref(),
+        merged.as_os_str(),
+        pytest.as_os_str(),
+        ours.as_os_str(),
+    ]);
+    run.assert_code(0);
+    let xml = std::fs::read_to_string(&merged).expect("merged report");
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("JUnit");
+    assert_eq!((report.tests, report.failures), (6, 1), "{xml}");
+
+    let cut = dir.path().join("shard-2.xml");
+    std::fs::write(&cut, &PYTEST_REPORT[..PYTEST_REPORT.len() / 2]).expect("write");
+    let run = common::run([
+        "junit-merge".as_ref(),
+        merged.as_os_str(),
+        pytest.as_os_str(),
+        cut.as_os_str(),
+    ]);
+    assert_ne!(run.code, 0, "{}", run.context());
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: {} is truncated: it ends before its closing tag (was the run that wrote it \
+             interrupted?)\n",
+            cut.display()
+        ),
+        "{}",
+        run.context()
+    );
+}
