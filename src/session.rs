@@ -250,26 +250,26 @@ fn say_if_nothing_ran(config: &RunConfig, summary: &Summary, control: &RunContro
 /// the report goes to (its height less room for the headers and the bar, its width times
 /// that), else 100 lines and 16 KiB.
 fn output_bounds(config: &RunConfig) -> OutputBounds {
-    let term = match config.json {
-        true => console::Term::stderr(),
-        false => console::Term::stdout(),
-    };
-    let screen = term
-        .is_term()
-        .then(|| term.size_checked())
-        .flatten()
-        .map(|(rows, cols)| {
-            (
-                usize::from(rows).saturating_sub(8).max(10),
-                usize::from(cols),
-            )
-        });
+    let screen = human_term(config).size_checked().map(|(rows, cols)| {
+        (
+            usize::from(rows).saturating_sub(8).max(10),
+            usize::from(cols),
+        )
+    });
     let lines = config.output.lines.or(screen.map(|(rows, _)| rows));
     let lines = lines.unwrap_or(100);
     let bytes = config.output.bytes.or(screen.map(|(_, cols)| lines * cols));
     OutputBounds {
         lines,
         bytes: bytes.unwrap_or(16 * 1024),
+    }
+}
+
+/// The terminal the human report goes to (stdout, or stderr beside JSON).
+fn human_term(config: &RunConfig) -> console::Term {
+    match config.json {
+        true => console::Term::stderr(),
+        false => console::Term::stdout(),
     }
 }
 
@@ -306,6 +306,9 @@ fn reporters(config: &RunConfig) -> Reporters {
         output: output_bounds(config),
         levels: config.levels,
         flaky_fails: config.policy.flaky_fails,
+        width: human_term(config)
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols)),
     };
     // Last, so that its closing Summary line comes after any error the others report.
     reporters.add_closing(

@@ -1114,13 +1114,9 @@ fn custom_harness() {
         "{}",
         run.context()
     );
-    let note = run
-        .stderr_lines()
-        .into_iter()
-        .find(|l| l.starts_with("note: outcomes::custom "))
-        .unwrap_or_else(|| panic!("no note about outcomes::custom{}", run.context()))
-        .to_string();
-    assert!(note.contains("runs whole"), "{note}");
+    // The note that it runs whole is said once per workspace (the shared target directory
+    // here), so whether this run says it depends on the runs before it: see
+    // tests/spellings.rs, which checks it in a workspace of its own.
 
     let run = run_fixture(
         "outcomes",
@@ -1136,16 +1132,7 @@ fn custom_harness() {
         .filter_map(|e| e["message"].as_str())
         .filter(|m| m.starts_with("outcomes::custom "))
         .collect();
-    assert_eq!(notes.len(), 1, "{}", run.context());
-    assert!(notes[0].contains("runs whole"), "{}", notes[0]);
-    // The human report (on stderr beside JSON) shows the same note.
-    assert!(
-        run.stderr_lines()
-            .iter()
-            .any(|l| l.starts_with("note: outcomes::custom ") && l.contains("runs whole")),
-        "{}",
-        run.context()
-    );
+    assert!(notes.len() <= 1, "{}", run.context());
     // The whole binary ran: its own output is the test's output.
     let custom = events_of(&events, "test-finished")[0];
     assert_eq!(custom["stdout"], "custom harness ran 3 checks\n");

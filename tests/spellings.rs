@@ -492,3 +492,58 @@ fn junit_merge_reads_other_tools_reports_and_names_a_truncated_one() {
         run.context()
     );
 }
+
+/// A workspace of its own with one `harness = false` test target, `checks`.
+fn custom_harness_crate() -> tempfile::TempDir {
+    let dir = temp_crate("notes_once", "");
+    let manifest = dir.path().join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
+    text.push_str("\n[[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n");
+    std::fs::write(&manifest, text).expect("write Cargo.toml");
+    std::fs::create_dir(dir.path().join("tests")).expect("mkdir tests");
+    write_checks(dir.path(), 1);
+    dir
+}
+
+fn write_checks(dir: &std::path::Path, n: usize) {
+    let body = format!("fn main() {{ println!(\"{n} checks\"); }}\n");
+    std::fs::write(dir.join("tests").join("checks.rs"), body).expect("write checks.rs");
+}
+
+/// The note that a custom harness runs whole: said once per workspace, again when the target
+/// changes.
+#[test]
+fn the_custom_harness_note_is_said_once_until_the_target_changes() {
+    let krate = custom_harness_crate();
+    let args = cargo_args_in(krate.path());
+    let says = |run: &Run| {
+        run.stdout
+            .lines()
+            .chain(run.stderr.lines())
+            .filter(|l| l.starts_with("note: notes_once::checks does not list its tests"))
+            .count()
+    };
+    let first = run(&args);
+    first.assert_code(0);
+    assert_eq!(says(&first), 1, "{}", first.context());
+    let again = run(&args);
+    assert_eq!(says(&again), 0, "{}", again.context());
+    let mut list = vec!["list".into()];
+    list.extend(args.iter().cloned());
+    let listed = run(&list);
+    assert_eq!(says(&listed), 0, "{}", listed.context());
+    // The target changes: it is rebuilt, and what it does may have changed with it.
+    write_checks(krate.path(), 2);
+    let rebuilt = run(&args);
+    assert_eq!(says(&rebuilt), 1, "{}", rebuilt.context());
+}
+
+/// `--manifest-path DIR/Cargo.toml --target-dir DIR/target`.
+fn cargo_args_in(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "--manifest-path".into(),
+        dir.join("Cargo.toml").into(),
+        "--target-dir".into(),
+        dir.join("target").into(),
+    ]
+}

@@ -35,7 +35,18 @@ struct Terminal {
 impl Terminal {
     /// `runner ARGS --manifest-path <fixture> --target-dir <shared>` on a `rows`×`cols`
     /// terminal, in the environment the other suites use (see `common`).
-    fn start(fixture: &str, args: &[&str], (rows, cols): (u16, u16), faults_dir: &Path) -> Self {
+    fn start(fixture: &str, args: &[&str], size: (u16, u16), faults_dir: &Path) -> Self {
+        let cargo = [fixture_manifest(fixture), shared_target_dir()];
+        Terminal::start_in(&cargo, args, size, faults_dir)
+    }
+
+    /// `runner ARGS --manifest-path MANIFEST --target-dir TARGET`.
+    fn start_in(
+        [manifest, target]: &[std::path::PathBuf; 2],
+        args: &[&str],
+        (rows, cols): (u16, u16),
+        faults_dir: &Path,
+    ) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -47,9 +58,9 @@ impl Terminal {
         let mut command = CommandBuilder::new(runner_exe());
         command.args(args);
         command.arg("--manifest-path");
-        command.arg(fixture_manifest(fixture));
+        command.arg(manifest);
         command.arg("--target-dir");
-        command.arg(shared_target_dir());
+        command.arg(target);
         for (var, _) in std::env::vars_os() {
             if var.to_string_lossy().starts_with("RUNNER") {
                 command.env_remove(var);
@@ -288,6 +299,48 @@ fn a_failure_printing_120_mib_shows_its_last_lines_and_its_log() {
         transcript
             .trim_end()
             .ends_with("Summary: 0 passed, 1 failed, 0 skipped"),
+        "{transcript}"
+    );
+}
+
+#[test]
+fn a_note_wraps_at_word_boundaries_in_a_60_column_terminal() {
+    let krate = common::temp_crate("wrapped_note", "");
+    let manifest = krate.path().join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
+    text.push_str("\n[[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n");
+    std::fs::write(&manifest, text).expect("write Cargo.toml");
+    std::fs::create_dir(krate.path().join("tests")).expect("mkdir tests");
+    let checks = "fn main() { println!(\"ran the checks\"); }\n";
+    std::fs::write(krate.path().join("tests/checks.rs"), checks).expect("write");
+    let cargo = [manifest, krate.path().join("target")];
+    let mut terminal = Terminal::start_in(&cargo, &[], (40, 60), krate.path());
+    assert_eq!(terminal.finish(), 0, "{}", terminal.transcript);
+    // The screen as the terminal shows it at the end.
+    let transcript = &terminal.rows().join("\n");
+    let lines: Vec<&str> = transcript.lines().map(str::trim_end).collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("note: wrapped_note::checks does not list"))
+        .unwrap_or_else(|| panic!("no note:\n{transcript}"));
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| !l.starts_with("      "))
+        .map_or(lines.len(), |n| start + 1 + n);
+    assert!(
+        end - start >= 3,
+        "the note wraps over several lines:\n{transcript}"
+    );
+    // Wrapped by the runner at word boundaries, not by the terminal mid-word.
+    let wrapped = terminal.wrapped_rows(0);
+    assert!(
+        lines[start..end]
+            .iter()
+            .all(|l| !wrapped.iter().any(|w| w.trim_end() == *l)),
+        "the terminal wrapped {wrapped:?}\n{transcript}"
+    );
+    assert!(
+        lines[end - 1].ends_with("it runs whole, as one test"),
         "{transcript}"
     );
 }

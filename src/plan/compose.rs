@@ -9,6 +9,7 @@ use crate::model::{ListFailure, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
+use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition};
 use crate::plan::select::Verdict;
@@ -40,11 +41,15 @@ impl Plan {
             notes: Vec::new(),
             list_failures: Vec::new(),
         };
+        let mut seen = NotesSeen::load(plan.target_dir.as_deref());
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
             let cases = match listing {
                 BinaryListing::Tests(cases) => cases,
                 BinaryListing::Whole(case, note) => {
-                    plan.notes.push(note);
+                    // Said once per workspace, until the target changes.
+                    if seen.first_time(binary) {
+                        plan.notes.push(note);
+                    }
                     vec![case]
                 }
                 // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
@@ -70,6 +75,7 @@ impl Plan {
                 }
             }
         }
+        seen.save();
         if let Some(partition) = &config.partition {
             apply_partition(partition, &mut plan);
         }

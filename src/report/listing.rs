@@ -58,8 +58,14 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
         writeln!(out)?;
     } else {
+        let width = console::Term::stderr()
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols));
         for message in &plan.notes {
-            eprintln!("note: {}", visible(message));
+            eprint!(
+                "{}",
+                super::human::wrapped("note: ", &visible(message), width)
+            );
         }
         for group in &grouped {
             writeln!(out, "{}:", visible(group.binary_id))?;

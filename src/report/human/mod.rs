@@ -15,3 +15,4 @@ mod style;
 
 pub use output::OutputBounds;
 pub use reporter::{HumanOptions, HumanReporter};
+pub(super) use style::wrapped;

@@ -8,7 +8,7 @@ use console::Style;
 use super::bar::Bar;
 use super::closing;
 use super::output::{output_block, OutputBounds};
-use super::style::{shown_id, status_style, Painter};
+use super::style::{shown_id, status_style, wrapped, Painter};
 use crate::cli::{Levels, ShowOutput, StatusLevel, Verbosity};
 use crate::model::ListFailure;
 use crate::report::escape::visible;
@@ -30,6 +30,8 @@ pub struct HumanOptions {
     pub levels: Levels,
     /// Flaky tests fail the run (`--flaky-result fail`).
     pub flaky_fails: bool,
+    /// The terminal's width, when the report goes to one: notes wrap to it.
+    pub width: Option<usize>,
 }
 
 pub struct HumanReporter {
@@ -288,7 +290,7 @@ impl HumanReporter {
     fn on_note(&mut self, message: &str) {
         if !self.quiet() && !self.in_baseline_pass() {
             let note = self.paint("note:", Style::new().cyan());
-            let line = format!("{note} {}\n", visible(message));
+            let line = wrapped(&format!("{note} "), &visible(message), self.options.width);
             self.print(&line);
         }
     }

@@ -63,9 +63,50 @@ pub(super) fn shown_id(id: &TestId) -> String {
     visible(&id.to_string()).into_owned()
 }
 
+/// `prefix` and `text` wrapped at word boundaries to `width` columns, the lines after the
+/// first indented under the text; a word longer than a line keeps a line of its own. Without
+/// a width (not a terminal), one line, as log scanners want it.
+pub(in crate::report) fn wrapped(prefix: &str, text: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return format!("{prefix}{text}\n");
+    };
+    let indent = console::measure_text_width(prefix);
+    let mut out = prefix.to_string();
+    let mut column = indent;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = console::measure_text_width(word);
+        if column > indent && column + 1 + len > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            column = indent;
+        } else if column > indent {
+            out.push(' ');
+            column += 1;
+        }
+        out.push_str(word);
+        column += len;
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_wrap_at_word_boundaries_under_their_text() {
+        let text = "outcomes::custom does not list its tests the way libtest does; it runs whole";
+        let note = wrapped("note: ", text, Some(30));
+        assert_eq!(
+            note,
+            "note: outcomes::custom does\n      not list its tests the\n      way libtest does; it\n      runs whole\n"
+        );
+        for line in note.lines() {
+            assert!(line.len() <= 30, "{line:?}");
+        }
+        assert_eq!(wrapped("note: ", "a b", None), "note: a b\n");
+    }
 
     #[test]
     fn paint_keeps_newlines_outside_escape_codes() {
