@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
-use super::spawn::spawn_patiently;
+use super::spawn::{spawn_patiently, OutputMode};
 use super::tracking::{self, Tracked};
 
 /// Bounds on how long a child may take.
@@ -41,18 +41,6 @@ pub struct Limits {
     pub coalesce: Option<Duration>,
     /// Where the child's output goes: captured, or straight through (`--no-capture`).
     pub output: OutputMode,
-}
-
-/// Where a child's stdout and stderr go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum OutputMode {
-    /// Each on a pipe of its own, captured within bounds.
-    #[default]
-    Capture,
-    /// The runner's own stdout and stderr: nothing is captured.
-    PassThrough,
-    /// Both to the runner's stderr, when its stdout carries the JSON stream.
-    PassThroughToStderr,
 }
 
 impl Default for Limits {

@@ -1,5 +1,6 @@
-//! Starting a child: in its own process group, stdin from /dev/null, both outputs piped, and
-//! patient when the system is short of descriptors or processes.
+//! Starting a child: in its own process group, stdin from /dev/null, both outputs piped (or
+//! passed through, under `--no-capture`), and patient when the system is short of descriptors
+//! or processes.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -8,7 +9,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::child::OutputMode;
+/// Where a child's stdout and stderr go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Each on a pipe of its own, captured within bounds.
+    #[default]
+    Capture,
+    /// The runner's own stdout and stderr: nothing is captured.
+    PassThrough,
+    /// Both to the runner's stderr, when its stdout carries the JSON stream.
+    PassThroughToStderr,
+}
 
 /// Start `command` in a new process group with stdin from /dev/null and both outputs piped,
 /// or passed through as `output` says.
