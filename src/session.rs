@@ -14,12 +14,12 @@ use crate::plan::history::Observation;
 use crate::plan::{self, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
-use crate::process::{self, Limits};
+use crate::process::{self, Limits, OutputMode};
 use crate::report::event::PassLabel;
 use crate::report::summary::{Passes, Summary};
 use crate::report::{
-    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, Pictures,
-    Reporter, Reporters, TimelineReporter,
+    self, GithubReporter, HumanOptions, HumanReporter, JsonReporter, JunitReporter, OutputBounds,
+    Pictures, Reporter, Reporters, TimelineReporter,
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
@@ -35,35 +35,50 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         process::become_subreaper();
     }
-    let Some(discovered) = discover(config, &control)? else {
-        return Ok(exit_code::BUILD_FAILED);
+    let discovered = match discover(config, &control)? {
+        Ok(discovered) => discovered,
+        Err(code) => return Ok(code),
     };
-    let plan = Plan::build(config, discovered, &control);
+    let mut plan = Plan::build(config, discovered, &control);
+    if config.no_capture && config.mode == Mode::Run {
+        plan.notes.push(
+            "--no-capture: the tests' output goes straight to the terminal, so the tests run \
+             one at a time (their output would interleave)"
+                .into(),
+        );
+    }
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
     }
 }
 
-/// The test binaries, or `None` when the build failed (said on stderr).
-fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovered>> {
+/// The test binaries, or the exit code when the build failed or the command line asked for
+/// something that is not there (said once, on stderr).
+fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovered, i32>> {
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
     };
     match discovered {
-        Ok(found) => Ok(Some(found)),
+        Ok(found) => Ok(Ok(found)),
         // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
         // cancelled, not that the build is broken. The normal (empty) report follows, with the
         // cancellation's exit code.
         Err(DiscoverError::BuildFailed { signal, .. })
             if signals::build_was_cancelled(control, signal) =>
         {
-            Ok(Some(Discovered::default()))
+            Ok(Ok(Discovered::default()))
         }
         Err(error @ DiscoverError::BuildFailed { .. }) => {
             eprintln!("error: {error}");
-            Ok(None)
+            Ok(Err(exit_code::BUILD_FAILED))
+        }
+        // cargo has printed its own message; only ours is left to print.
+        Err(DiscoverError::Usage(None)) => Ok(Err(exit_code::USAGE)),
+        Err(error @ DiscoverError::Usage(Some(_))) => {
+            eprintln!("error: {error}");
+            Ok(Err(exit_code::USAGE))
         }
         Err(DiscoverError::Other(e)) => Err(e),
     }
@@ -72,8 +87,11 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovere
 /// The passes of a run: a baseline first under a comparison, then the pass whose results
 /// count.
 fn passes(config: &RunConfig) -> (Option<Pass>, Pass) {
-    let batch = BatchChoice::from_config(config);
-    let jobs = config.jobs;
+    // Output passing straight through would interleave: one test at a time, never batched.
+    let (batch, jobs) = match config.no_capture {
+        true => (BatchChoice::Never, 1),
+        false => (BatchChoice::from_config(config), config.jobs),
+    };
     let pass = |workers, label, batch| Pass {
         workers,
         label,
@@ -99,6 +117,11 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
             grace: config.timeout_grace,
             leak_timeout: config.leak_timeout,
             slow_period: config.slow_timeout,
+            output: match (config.no_capture, config.json) {
+                (false, _) => OutputMode::Capture,
+                (true, false) => OutputMode::PassThrough,
+                (true, true) => OutputMode::PassThroughToStderr,
+            },
             ..Limits::default()
         },
         retries: config.retries,
@@ -223,6 +246,33 @@ fn say_if_nothing_ran(config: &RunConfig, summary: &Summary, control: &RunContro
     }
 }
 
+/// How much of a test's output the human report shows: as asked, else what fits the screen
+/// the report goes to (its height less room for the headers and the bar, its width times
+/// that), else 100 lines and 16 KiB.
+fn output_bounds(config: &RunConfig) -> OutputBounds {
+    let screen = human_term(config).size_checked().map(|(rows, cols)| {
+        (
+            usize::from(rows).saturating_sub(8).max(10),
+            usize::from(cols),
+        )
+    });
+    let lines = config.output.lines.or(screen.map(|(rows, _)| rows));
+    let lines = lines.unwrap_or(100);
+    let bytes = config.output.bytes.or(screen.map(|(_, cols)| lines * cols));
+    OutputBounds {
+        lines,
+        bytes: bytes.unwrap_or(16 * 1024),
+    }
+}
+
+/// The terminal the human report goes to (stdout, or stderr beside JSON).
+fn human_term(config: &RunConfig) -> console::Term {
+    match config.json {
+        true => console::Term::stderr(),
+        false => console::Term::stdout(),
+    }
+}
+
 fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
     let mut reporters = Reporters::default();
     // In JSON mode stdout carries the event stream, and the human report goes to stderr.
@@ -262,7 +312,16 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
     let options = HumanOptions {
         verbosity: config.verbosity,
         color: config.color,
-        progress: std::io::stderr().is_terminal() && config.verbosity != Verbosity::Quiet,
+        // Output passing through would be drawn over by the bar.
+        progress: std::io::stderr().is_terminal()
+            && config.verbosity != Verbosity::Quiet
+            && !config.no_capture,
+        output: output_bounds(config),
+        levels: config.levels,
+        flaky_fails: config.policy.flaky_fails,
+        width: human_term(config)
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols)),
     };
     // Last, so that its closing Summary line comes after any error the others report.
     reporters.add_closing(

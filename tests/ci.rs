@@ -278,13 +278,18 @@ fn json_stream_is_framed_by_one_run_started_and_one_run_finished() {
     let last = events.last().expect("events");
     assert_eq!(event_type(first), "run-started", "{}", run.context());
     assert_eq!(event_type(last), "run-finished", "{}", run.context());
-    assert_eq!(first["format_version"], 1, "{first}");
-    assert_eq!(first["tests"], expected.len(), "{first}");
+    assert_eq!(first["format_version"], 2, "{first}");
+    // The tests that will run (ignored ones left out), from the binaries that hold them.
+    let to_run: Vec<&TestKey> = expected
+        .iter()
+        .filter(|(_, l)| *l != "SKIP")
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(first["tests"], to_run.len(), "{first}");
+    assert_eq!(first["ignored"], expected.len() - to_run.len(), "{first}");
     assert_eq!(first["workers"], 2, "{first}");
-    assert!(
-        first["binaries"].as_u64().is_some_and(|b| b >= 5),
-        "{first}"
-    );
+    let binaries: BTreeSet<&String> = to_run.iter().map(|k| &k.0).collect();
+    assert_eq!(first["binaries"], binaries.len(), "{first}");
     assert!(events_of(&events, "list-failed").is_empty());
 }
 
@@ -968,7 +973,14 @@ fn hash_shard_runs_run_their_listed_tests_with_the_expected_outcomes() {
             run.context()
         );
         let started = events_of(&events, "run-started");
-        assert_eq!(started[0]["tests"], keys.len(), "{}", run.context());
+        let ignored = finals.values().filter(|e| e["reason"] == "ignored").count();
+        assert_eq!(
+            started[0]["tests"],
+            keys.len() - ignored,
+            "{}",
+            run.context()
+        );
+        assert_eq!(started[0]["ignored"], ignored, "{}", run.context());
         let mut any_failure = false;
         for (key, event) in &finals {
             assert_eq!(label_of(event), expected[key], "{key:?}{}", run.context());
@@ -1506,6 +1518,17 @@ fn completions() {
             }
         }
     }
+    // clap's message, whole: the bad value, and the shells there are.
     let run = run_with(["completions", "tcsh"], |_| {});
-    assert_one_error_line(&run, 2, &["tcsh"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.starts_with("error: invalid value 'tcsh'"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        run.stderr.contains("[possible values: bash"),
+        "{}",
+        run.context()
+    );
 }

@@ -542,6 +542,14 @@ fn flaky_test_passes_on_retry() {
         Some(1),
         "the first attempt is kept with the result: {result}"
     );
+    // Its output went out once, with its test-retry event.
+    assert!(retries[0]["stderr"]
+        .as_str()
+        .is_some_and(|e| e.contains("failing on purpose")));
+    assert!(
+        result["failed_attempts"][0].get("stderr").is_none(),
+        "{result}"
+    );
     let run_finished = events.iter().find(|e| e["type"] == "run-finished");
     assert_eq!(run_finished.map(|e| e["flaky"].clone()), Some(1.into()));
     assert_summary_last(&run, &run.stderr, (1, 0, 0));
@@ -1047,14 +1055,9 @@ fn binaries_that_hang_or_crash_while_listing_are_reported_and_the_rest_runs() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn missing_binary_is_one_clear_error_and_the_others_run() {
+fn missing_binary_is_one_clear_usage_error() {
     let _serial = serial();
     let good = faults_binary();
-    let good_id = good
-        .file_name()
-        .expect("binary file name")
-        .to_string_lossy()
-        .into_owned();
     let sandbox = Sandbox::new();
     let mut command = sandbox.command(&[]);
     command.current_dir(sandbox.path());
@@ -1069,32 +1072,20 @@ fn missing_binary_is_one_clear_error_and_the_others_run() {
         "passes_quickly".into(),
     ];
     let run = Running::start(command, args).wait();
-    run.assert_code(104);
-    let events = run.events();
-    assert_finals(&run, &events, &[(&good_id, "passes_quickly", "passed")]);
-    let failures: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["type"] == "list-failed")
-        .collect();
-    assert_eq!(failures.len(), 1, "{}", run.context());
-    assert_eq!(failures[0]["binary_id"], "/nonexistent");
-    let message = failures[0]["message"].as_str().unwrap_or("");
-    assert!(
-        message.contains("/nonexistent") && !message.contains('\n'),
-        "one line naming the path: {message:?}"
-    );
+    // A path that cannot run is a mistake on the command line: one error, exit 2, nothing runs
+    // (it was a listing failure, exit 104, reported twice).
+    run.assert_code(2);
+    assert!(run.stdout.is_empty(), "no event{}", run.context());
     let mentions: Vec<&str> = run
         .stderr
         .lines()
         .filter(|l| l.contains("/nonexistent"))
         .collect();
-    // One error line as it happens, repeated once in the closing report; nothing else.
     assert!(
-        (1..=2).contains(&mentions.len()) && mentions.iter().all(|l| l.starts_with("error: ")),
-        "the path appears only in one-line errors: {mentions:#?}{}",
+        mentions.len() == 1 && mentions[0].starts_with("error: "),
+        "the path appears in one one-line error: {mentions:#?}{}",
         run.context()
     );
-    assert_summary_last(&run, &run.stderr, (1, 0, 0));
     sandbox.assert_nothing_survives(&[]);
 }
 

@@ -5,8 +5,15 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod list;
+mod output;
 mod pictures;
+mod spellings;
+
+pub use list::ListArgs;
+pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use pictures::{PictureArgs, TimelineArgs};
+pub use spellings::{RunIgnored, Spellings};
 
 /// Parallel test runner for Rust workspaces: every test in its own process.
 #[derive(Debug, Parser)]
@@ -26,12 +33,14 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+// Parsed once per process and moved out at once: the size of a variant costs nothing here.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, list and run the selected tests (the default).
     Run(RunArgs),
     /// Print the selected tests grouped by binary, without running them.
-    List(RunArgs),
+    List(ListArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals.
     JunitMerge {
         /// The merged report to write.
@@ -116,6 +125,8 @@ pub struct RunArgs {
     #[arg(
         short = 'n',
         long = "jobs",
+        short_alias = 'j',
+        alias = "test-threads",
         value_name = "N|auto",
         env = "RUNNER_JOBS",
         allow_negative_numbers = true
@@ -139,11 +150,16 @@ pub struct RunArgs {
     pub include_ignored: bool,
 
     /// Stop starting tests after the first failure.
-    #[arg(short = 'x', long = "exitfirst")]
+    #[arg(short = 'x', long = "exitfirst", alias = "fail-fast")]
     pub exitfirst: bool,
 
     /// Stop starting tests after N failures.
-    #[arg(long, value_name = "N", conflicts_with = "exitfirst")]
+    #[arg(
+        long,
+        value_name = "N",
+        alias = "max-fail",
+        conflicts_with = "exitfirst"
+    )]
     pub maxfail: Option<usize>,
 
     /// One line per finished test.
@@ -153,6 +169,16 @@ pub struct RunArgs {
     /// Only failures and the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub spellings: Spellings,
+
+    /// Set when `jobs` came from `RUNNER_JOBS`, so that an error names the variable.
+    #[arg(skip)]
+    pub jobs_from_env: bool,
 
     /// When to use colours (NO_COLOR is honoured with `auto`).
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
@@ -166,20 +192,16 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
     pub message_format: MessageFormat,
 
-    /// Output format of `runner list`.
-    #[arg(
-        long = "format",
-        value_enum,
-        default_value = "human",
-        value_name = "FMT"
-    )]
+    /// `runner list`'s `--format` (see [`ListArgs`]); a run has none.
+    #[arg(skip)]
     pub list_format: ListFormat,
 
     /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
     #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
     pub profile: Option<String>,
 
-    /// Print a SLOW line for a test still running after this long, and again each period.
+    /// Print a SLOW line for a test still running after this long, and again each period
+    /// (`off` for never) [default: 60s].
     #[arg(long, value_name = "DURATION", help_heading = "Timeouts and retries")]
     pub slow_timeout: Option<String>,
 
@@ -419,80 +441,4 @@ impl CargoArgs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn command_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    fn jobs_of(args: &[&str]) -> Option<String> {
-        let cli = Cli::try_parse_from(args).unwrap();
-        match cli.command {
-            Some(Command::Run(run)) | Some(Command::List(run)) => run.jobs,
-            _ => cli.run.jobs,
-        }
-    }
-
-    #[test]
-    fn completions_are_generated() {
-        let mut out = Vec::new();
-        write_completions(clap_complete::Shell::Bash, &mut out);
-        let script = String::from_utf8(out).unwrap();
-        assert!(script.contains("--exitfirst") && script.contains("junit-merge"));
-    }
-
-    #[test]
-    fn jobs_accepts_every_spelling() {
-        for args in [
-            &["runner", "-n4"][..],
-            &["runner", "-n", "4"],
-            &["runner", "--jobs=4"],
-            &["runner", "--jobs", "4"],
-            &["runner", "run", "-n4"],
-        ] {
-            assert_eq!(jobs_of(args).as_deref(), Some("4"), "{args:?}");
-        }
-        assert_eq!(jobs_of(&["runner", "-nauto"]).as_deref(), Some("auto"));
-        assert_eq!(jobs_of(&["runner", "-n", "auto"]).as_deref(), Some("auto"));
-        // A negative number reaches our own validation instead of being taken for a flag.
-        assert_eq!(jobs_of(&["runner", "-n", "-3"]).as_deref(), Some("-3"));
-    }
-
-    #[test]
-    fn cargo_flags_render_as_cargo_spells_them() {
-        let cli = Cli::try_parse_from([
-            "runner",
-            "-p",
-            "a",
-            "-p",
-            "b",
-            "--test",
-            "it",
-            "--release",
-            "--cargo-profile",
-            "x",
-        ]);
-        assert!(cli.is_err(), "--release conflicts with --cargo-profile");
-        let cli =
-            Cli::try_parse_from(["runner", "-p", "a", "-p", "b", "--test", "it", "--release"])
-                .unwrap();
-        assert_eq!(
-            cli.run.cargo.selection_args(),
-            ["--package", "a", "--package", "b", "--test", "it"]
-        );
-        assert_eq!(cli.run.cargo.build_args(), ["--release"]);
-    }
-
-    #[test]
-    fn list_subcommand_and_filters() {
-        let cli = Cli::try_parse_from(["runner", "list", "foo", "--skip", "bar"]).unwrap();
-        let Some(Command::List(args)) = cli.command else {
-            panic!("expected list")
-        };
-        assert_eq!(args.filters, ["foo"]);
-        assert_eq!(args.skip, ["bar"]);
-    }
-}
+mod tests;

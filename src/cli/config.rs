@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::args::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
-    PassOrFail, RunArgs,
+    PassOrFail, RunArgs, RunIgnored,
 };
 use super::config_file::{FileConfig, Profile};
+use super::levels;
 use super::settings::*;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
@@ -26,6 +27,12 @@ pub struct RunConfig {
     /// Stop starting tests once this many have failed.
     pub max_failures: Option<usize>,
     pub verbosity: Verbosity,
+    /// How much of a test's output the human report shows.
+    pub output: OutputShown,
+    /// Which statuses and outputs the human report shows, and when.
+    pub levels: Levels,
+    /// Tests' output passes straight through (`--no-capture`); they run one at a time.
+    pub no_capture: bool,
     pub color: bool,
     pub json: bool,
     pub list_json: bool,
@@ -60,7 +67,7 @@ impl RunConfig {
     pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
         let (mode, args) = match command {
             Some(args::Command::Run(args)) => (Mode::Run, args),
-            Some(args::Command::List(args)) => (Mode::List, args),
+            Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)
@@ -69,7 +76,15 @@ impl RunConfig {
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
         let (file, profile) = load_profile(&args)?;
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
-        let jobs = jobs(args.jobs.as_deref(), &profile)?;
+        let jobs = jobs(args.jobs.as_deref(), &profile).map_err(|e| match args.jobs_from_env {
+            // The value came from the environment: say so, not `--jobs`.
+            true => UsageError(format!(
+                "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
+                 number of workers or 'auto' (e.g. RUNNER_JOBS=4)",
+                args.jobs.as_deref().unwrap_or_default()
+            )),
+            false => e,
+        })?;
         let max_failures = max_failures(&args, &profile)?;
         let timeouts = Timeouts::resolve(&args, &profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
@@ -77,7 +92,15 @@ impl RunConfig {
             NoTestsChoice::Warn => NoTests::Warn,
             NoTestsChoice::Fail => NoTests::Fail,
         };
-        let order = match args.order.or(profile.order).unwrap_or_default() {
+        let chosen = args.order.or(profile.order).unwrap_or_default();
+        if args.seed.is_some() && chosen != OrderChoice::Random {
+            return Err(UsageError(
+                "'--seed' replays a random order, and the order is not random: add \
+                 --order random"
+                    .into(),
+            ));
+        }
+        let order = match chosen {
             OrderChoice::Auto => Order::Auto,
             OrderChoice::Name => Order::Name,
             OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
@@ -94,6 +117,9 @@ impl RunConfig {
             jobs,
             max_failures,
             verbosity: verbosity(&args),
+            output: levels::output_shown(&args.output)?,
+            levels: levels::levels(&args.output, verbosity(&args)),
+            no_capture: args.output.no_capture,
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
@@ -179,10 +205,15 @@ fn max_failures(args: &RunArgs, profile: &Profile) -> Result<Option<usize>, Usag
     }
     Ok(if args.exitfirst {
         Some(1)
+    } else if args.spellings.no_fail_fast {
+        None
     } else {
         args.maxfail.or(profile.fail_fast)
     })
 }
+
+/// A test still running after this long is reported as slow, and again each such period.
+const DEFAULT_SLOW_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The time limits of a run, from the flags, else the profile, else the built-in defaults.
 struct Timeouts {
@@ -199,9 +230,34 @@ impl Timeouts {
             Some(value) => parse_duration(flag, value).map(Some),
             None => Ok(profile),
         };
+        // On by default, as in nextest: a hanging test is named within a minute.
+        let slow_timeout = match args.slow_timeout.as_deref().map(str::trim) {
+            Some("off") => None,
+            _ => duration("--slow-timeout", &args.slow_timeout, profile.slow_timeout)?
+                .or(Some(DEFAULT_SLOW_TIMEOUT)),
+        };
+        let timeout = duration("--timeout", &args.timeout, profile.timeout)?;
+        let list_timeout = duration("--list-timeout", &args.list_timeout, profile.list_timeout)?;
+        for (flag, value) in [
+            ("--timeout", timeout),
+            ("--slow-timeout", slow_timeout),
+            ("--list-timeout", list_timeout),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(UsageError(format!(
+                    "invalid value '0' for '{flag}': it would end (or report) every test at \
+                     once; give a duration such as 60s{}",
+                    if flag == "--slow-timeout" {
+                        ", or off"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        }
         Ok(Timeouts {
-            slow_timeout: duration("--slow-timeout", &args.slow_timeout, profile.slow_timeout)?,
-            timeout: duration("--timeout", &args.timeout, profile.timeout)?,
+            slow_timeout,
+            timeout,
             timeout_grace: duration(
                 "--timeout-grace",
                 &args.timeout_grace,
@@ -210,8 +266,7 @@ impl Timeouts {
             .unwrap_or(Duration::from_secs(5)),
             leak_timeout: duration("--leak-timeout", &args.leak_timeout, profile.leak_timeout)?
                 .unwrap_or(Duration::from_millis(200)),
-            list_timeout: duration("--list-timeout", &args.list_timeout, profile.list_timeout)?
-                .unwrap_or(Duration::from_secs(60)),
+            list_timeout: list_timeout.unwrap_or(Duration::from_secs(60)),
         })
     }
 }
@@ -242,12 +297,13 @@ fn source(binaries: Vec<PathBuf>, cargo: CargoArgs) -> Result<Source, UsageError
 }
 
 fn selection(args: &RunArgs) -> Selection {
-    let ignored = if args.ignored {
-        IgnoredPolicy::Only
-    } else if args.include_ignored {
-        IgnoredPolicy::Include
-    } else {
-        IgnoredPolicy::Skip
+    let ignored = match args.spellings.run_ignored {
+        Some(RunIgnored::Only) => IgnoredPolicy::Only,
+        Some(RunIgnored::All) => IgnoredPolicy::Include,
+        Some(RunIgnored::Default) => IgnoredPolicy::Skip,
+        None if args.ignored => IgnoredPolicy::Only,
+        None if args.include_ignored => IgnoredPolicy::Include,
+        None => IgnoredPolicy::Skip,
     };
     Selection {
         filters: args.filters.clone(),
@@ -342,116 +398,4 @@ fn color_enabled(choice: ColorChoice) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The arguments as clap fills them when no flag is given.
-    fn defaults() -> RunArgs {
-        use clap::Parser;
-        args::Cli::try_parse_from(["runner"]).unwrap().run
-    }
-
-    #[test]
-    fn jobs_values() {
-        assert_eq!(parse_jobs("4").unwrap(), 4);
-        assert_eq!(parse_jobs("0").unwrap(), 1);
-        assert_eq!(parse_jobs("1").unwrap(), 1);
-        assert_eq!(parse_jobs("64").unwrap(), 64);
-        assert_eq!(parse_jobs("auto").unwrap(), available_cpus());
-        for bad in ["x", "-3", "", "4.5"] {
-            let err = parse_jobs(bad).unwrap_err().to_string();
-            assert!(err.contains("--jobs"), "{err}");
-            assert!(!err.contains('\n'), "{err}");
-        }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(
-            parse_duration("-", "500ms").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(parse_duration("-", "2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(
-            parse_duration("-", "1m30s").unwrap(),
-            Duration::from_secs(90)
-        );
-        let err = parse_duration("--timeout", "soon").unwrap_err().to_string();
-        assert!(err.contains("--timeout") && !err.contains('\n'), "{err}");
-    }
-
-    /// Profile `p` of a config file.
-    fn profile(text: &str) -> Profile {
-        let path = std::path::Path::new("/ws/runner.toml");
-        FileConfig::parse(text, path).unwrap().profile("p").unwrap()
-    }
-
-    #[test]
-    fn profile_values_resolve_like_flags_and_yield_to_them() {
-        let p = profile(
-            "[profile.p]\njobs = 0\nfail-fast = 3\ntimeout = \"1m30s\"\nleak-timeout = \"1s\"\n\
-             flaky-result = \"fail\"\n",
-        );
-        assert_eq!(jobs(None, &p).unwrap(), 1, "0 means one at a time, as -n0");
-        assert_eq!(jobs(Some("3"), &p).unwrap(), 3);
-        let args = defaults();
-        assert_eq!(max_failures(&args, &p).unwrap(), Some(3));
-        let timeouts = Timeouts::resolve(&args, &p).unwrap();
-        assert_eq!(timeouts.timeout, Some(Duration::from_secs(90)));
-        assert_eq!(timeouts.leak_timeout, Duration::from_secs(1));
-        assert_eq!(timeouts.timeout_grace, Duration::from_secs(5));
-        assert_eq!(timeouts.slow_timeout, None);
-        assert!(policy(&args, &p).flaky_fails && !policy(&args, &p).leak_fails);
-        let args = RunArgs {
-            maxfail: Some(5),
-            timeout: Some("2s".into()),
-            flaky_result: Some(PassOrFail::Pass),
-            ..defaults()
-        };
-        assert_eq!(max_failures(&args, &p).unwrap(), Some(5));
-        let timeouts = Timeouts::resolve(&args, &p).unwrap();
-        assert_eq!(timeouts.timeout, Some(Duration::from_secs(2)));
-        assert!(!policy(&args, &p).flaky_fails);
-    }
-
-    #[test]
-    fn profile_jobs_error_names_place_key_and_profile() {
-        let p = profile("[profile.p]\njobs = \"lots\"\n");
-        let err = jobs(None, &p).unwrap_err().to_string();
-        assert!(
-            err.starts_with("/ws/runner.toml:2:8: 'jobs' in [profile.p]: invalid value 'lots' for '--jobs <N|auto>'"),
-            "{err}"
-        );
-        let err = jobs(None, &profile("[profile.p]\njobs = -3\n")).unwrap_err();
-        assert!(
-            err.to_string().starts_with("/ws/runner.toml:2:8: 'jobs'"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn binary_mode_rejects_cargo_flags() {
-        let args = RunArgs {
-            binaries: vec!["/bin/true".into()],
-            cargo: CargoArgs {
-                release: true,
-                ..Default::default()
-            },
-            jobs: Some("1".into()),
-            ..defaults()
-        };
-        let err = RunConfig::from_args(Mode::Run, args).unwrap_err();
-        assert!(err.to_string().contains("--release"));
-    }
-
-    #[test]
-    fn exitfirst_is_maxfail_one() {
-        let args = RunArgs {
-            exitfirst: true,
-            jobs: Some("2".into()),
-            ..defaults()
-        };
-        let config = RunConfig::from_args(Mode::Run, args).unwrap();
-        assert_eq!(config.max_failures, Some(1));
-    }
-}
+mod tests;

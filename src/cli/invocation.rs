@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
-
 use super::args::{self, Cli};
 use super::config::RunConfig;
 use super::settings::UsageError;
@@ -41,7 +39,15 @@ impl Completions {
 /// The invocation this process's arguments ask for, or the exit code to end with once help,
 /// the version or a usage error has been printed.
 pub fn parse() -> Result<Invocation, i32> {
-    let cli = Cli::try_parse().map_err(usage_error)?;
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches().map_err(usage_error)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(usage_error)?;
+    let (run_matches, run) = match (matches.subcommand(), &mut cli.command) {
+        (Some((_, sub)), Some(args::Command::Run(run))) => (sub, run),
+        _ => (&matches, &mut cli.run),
+    };
+    run.jobs_from_env =
+        run_matches.value_source("jobs") == Some(clap::parser::ValueSource::EnvVariable);
     match cli.command {
         Some(args::Command::Completions { shell }) => {
             Ok(Invocation::Completions(Completions(shell)))
@@ -64,21 +70,54 @@ pub fn parse() -> Result<Invocation, i32> {
     }
 }
 
-/// Help and version go to stdout with code 0; a real usage error is one line, code 2.
+/// Help and version go to stdout with code 0; a usage error goes to stderr whole, with
+/// clap's help (the possible values, a similar argument, the missing arguments' names and the
+/// usage line), code 2.
 fn usage_error(err: clap::Error) -> i32 {
     use clap::error::ErrorKind;
+    if let Some(flag) = run_option_given_to_list(&err) {
+        eprintln!(
+            "error: '{flag}' is an option of a run; `runner list` lists tests without running \
+             them and takes only the options that choose them (see `runner list --help`)"
+        );
+        return exit_code::USAGE;
+    }
+    let _ = err.print();
     match err.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
-            exit_code::OK
-        }
-        _ => {
-            let text = err.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first} (see `runner --help`)");
-            exit_code::USAGE
-        }
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit_code::OK,
+        _ => exit_code::USAGE,
     }
+}
+
+/// The flag of a run that `runner list` was given, if that is what clap refused: clap's own
+/// tip (pass it after `--`) would mislead.
+fn run_option_given_to_list(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    if err.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let subcommand = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if subcommand.as_deref() != Some("list") {
+        return None;
+    }
+    let Some(ContextValue::String(given)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = given.split('=').next().unwrap_or(given);
+    let command = Cli::command();
+    let run = command.find_subcommand("run")?;
+    let known = run.get_arguments().any(|arg| {
+        let long = flag.strip_prefix("--");
+        let short = flag.strip_prefix('-').filter(|s| s.len() == 1);
+        long.is_some_and(|l| {
+            arg.get_long() == Some(l) || arg.get_all_aliases().is_some_and(|a| a.contains(&l))
+        }) || short.and_then(|s| s.chars().next()).is_some_and(|c| {
+            arg.get_short() == Some(c)
+                || arg.get_all_short_aliases().is_some_and(|a| a.contains(&c))
+        })
+    });
+    known.then(|| flag.to_string())
 }

@@ -10,6 +10,7 @@ mod config;
 mod config_errors;
 mod config_file;
 mod invocation;
+mod levels;
 mod manifest;
 mod settings;
 

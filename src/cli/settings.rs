@@ -43,6 +43,44 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// When a test's captured output is shown: as it ends, in the closing report, both or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShowOutput {
+    pub immediate: bool,
+    pub at_end: bool,
+}
+
+/// Which test statuses get a line: each level includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StatusLevel {
+    None,
+    Fail,
+    /// Retries as they happen; flaky tests in the closing report.
+    Retry,
+    Slow,
+    Leak,
+    Pass,
+    Skip,
+    All,
+}
+
+/// What the human report shows of each test (`--status-level`, `--failure-output`...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    pub status: StatusLevel,
+    pub final_status: StatusLevel,
+    pub success_output: ShowOutput,
+    pub failure_output: ShowOutput,
+}
+
+/// How much of each stream of a test's output the human report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputShown {
+    /// The last lines, and at most this many bytes; `None`: what fits the terminal.
+    pub lines: Option<usize>,
+    pub bytes: Option<usize>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoTests {
     Pass,

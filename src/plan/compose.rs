@@ -3,13 +3,13 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::cli::{LastFailed, RunConfig};
-use crate::model::{ListFailure, TestBinary, TestCase, TestId};
+use crate::model::{ListFailure, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
+use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition};
 use crate::plan::select::Verdict;
@@ -17,7 +17,6 @@ use crate::process::control::RunControl;
 
 /// What listing and selection produced.
 pub struct Plan {
-    pub binaries: Vec<Arc<TestBinary>>,
     pub target_dir: Option<PathBuf>,
     pub history: History,
     /// History keys of every test listed, selected or not: what exists now.
@@ -34,20 +33,23 @@ impl Plan {
         let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
-            binaries: discovered.binaries.clone(),
             target_dir: discovered.target_dir,
             history,
             listed: HashSet::new(),
             to_run: Vec::new(),
             ignored: Vec::new(),
             notes: Vec::new(),
-            list_failures: discovered.unusable,
+            list_failures: Vec::new(),
         };
+        let mut seen = NotesSeen::load(plan.target_dir.as_deref());
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
             let cases = match listing {
                 BinaryListing::Tests(cases) => cases,
                 BinaryListing::Whole(case, note) => {
-                    plan.notes.push(note);
+                    // Said once per workspace, until the target changes.
+                    if seen.first_time(binary) {
+                        plan.notes.push(note);
+                    }
                     vec![case]
                 }
                 // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
@@ -73,6 +75,7 @@ impl Plan {
                 }
             }
         }
+        seen.save();
         if let Some(partition) = &config.partition {
             apply_partition(partition, &mut plan);
         }
@@ -91,6 +94,15 @@ impl Plan {
             ));
         }
         plan
+    }
+}
+
+impl Plan {
+    /// How many binaries the tests to run come from: what the run's header and `runner list`
+    /// both count.
+    pub fn binaries_to_run(&self) -> usize {
+        let ids: HashSet<&str> = self.to_run.iter().map(|c| c.binary.id.as_str()).collect();
+        ids.len()
     }
 }
 

@@ -19,7 +19,7 @@ use cargo_metadata::{
 
 use crate::cli;
 use crate::cli::CargoOptions;
-use crate::model::{binary_id, ListFailure, TargetKind, TestBinary};
+use crate::model::{binary_id, TargetKind, TestBinary};
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,11 @@ pub enum DiscoverError {
         /// The signal that killed cargo, if one did (Ctrl-C reaches cargo too).
         signal: Option<i32>,
     },
+    /// The command line asked for something that is not there: a manifest cargo cannot read,
+    /// a package not in the workspace (cargo has said which, once), or a `--binary` that cannot
+    /// run (the message says why).
+    #[error("{}", .0.as_deref().unwrap_or("cargo could not do what the command line asked (see above)"))]
+    Usage(Option<String>),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -37,8 +42,6 @@ pub enum DiscoverError {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
-    /// Given binaries that cannot be run, with why; the others still run.
-    pub unusable: Vec<ListFailure>,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
 }
@@ -67,23 +70,46 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
-    if !status.success() {
-        use std::os::unix::process::ExitStatusExt;
-        return Err(DiscoverError::BuildFailed {
-            status: status.to_string(),
-            signal: status.signal(),
-        });
-    }
     let metadata = metadata
         .join()
-        .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))??;
+        .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))?;
+    if !status.success() {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = status.signal();
+        // cargo has said what is wrong, once. A manifest it cannot read, or a package that is
+        // not in the workspace, is the command line's mistake, not a broken build.
+        let usage = match &metadata {
+            Err(_) => true,
+            Ok(metadata) => unknown_package(&args.selection, metadata),
+        };
+        if signal.is_none() && usage {
+            return Err(DiscoverError::Usage(None));
+        }
+        return Err(DiscoverError::BuildFailed {
+            status: status.to_string(),
+            signal,
+        });
+    }
+    let metadata = metadata?;
     let mut binaries = build.test_binaries(&cargo, &metadata);
     binaries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Discovered {
         binaries,
-        unusable: Vec::new(),
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
     })
+}
+
+/// Whether a `--package` of `selection` (cargo's spelling) names no package of the workspace:
+/// `name`, `name@1.2`, `path+file:///ws#name@1.2` are matched by name.
+fn unknown_package(selection: &[String], metadata: &Metadata) -> bool {
+    selection
+        .windows(2)
+        .filter(|pair| pair[0] == "--package")
+        .map(|pair| {
+            let spec = pair[1].rsplit('#').next().unwrap_or(&pair[1]);
+            spec.split(['@', ':']).next().unwrap_or(spec)
+        })
+        .any(|name| !metadata.packages.iter().any(|p| p.name.as_str() == name))
 }
 
 /// What `cargo test --no-run` reported: the test executables, and what their environment
@@ -201,19 +227,10 @@ impl Build {
 pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let mut binaries = Vec::new();
-    let mut unusable = Vec::new();
     let mut seen = HashSet::new();
     for given in paths {
-        let path = match check_executable(given) {
-            Ok(path) => path,
-            Err(why) => {
-                unusable.push(ListFailure {
-                    binary_id: given.display().to_string(),
-                    message: why,
-                });
-                continue;
-            }
-        };
+        // A path that cannot run is a mistake on the command line: nothing runs.
+        let path = check_executable(given).map_err(|why| DiscoverError::Usage(Some(why)))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -237,7 +254,6 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
     }
     Ok(Discovered {
         binaries,
-        unusable,
         target_dir: None,
     })
 }
@@ -373,11 +389,10 @@ mod tests {
 
     #[test]
     fn missing_binary_is_one_clear_line() {
-        let found = from_paths(&["/nonexistent/test-bin".into(), "/bin/sh".into()]).unwrap();
-        assert_eq!(found.binaries.len(), 1);
-        let failure = &found.unusable[0];
-        assert_eq!(failure.binary_id, "/nonexistent/test-bin");
-        let why = &failure.message;
+        let err = from_paths(&["/bin/sh".into(), "/nonexistent/test-bin".into()]).unwrap_err();
+        let DiscoverError::Usage(Some(why)) = err else {
+            panic!("not a usage error: {err:?}")
+        };
         assert!(why.contains("/nonexistent/test-bin") && !why.contains('\n'));
     }
 }

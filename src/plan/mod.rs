@@ -8,6 +8,7 @@ mod compose;
 pub mod discover;
 pub mod history;
 mod list;
+mod notes_seen;
 pub mod order;
 pub mod partition;
 mod select;

@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
-use super::spawn::spawn_patiently;
+use super::spawn::{spawn_patiently, OutputMode};
 use super::tracking::{self, Tracked};
 
 /// Bounds on how long a child may take.
@@ -39,6 +39,8 @@ pub struct Limits {
     /// many short lines (a batch) is read in a few large pieces instead of one wake-up per
     /// line. The pipe's buffer holds what arrives meanwhile, so the child is not slowed.
     pub coalesce: Option<Duration>,
+    /// Where the child's output goes: captured, or straight through (`--no-capture`).
+    pub output: OutputMode,
 }
 
 impl Default for Limits {
@@ -50,6 +52,7 @@ impl Default for Limits {
             slow_period: None,
             capture: CaptureLimit::default(),
             coalesce: None,
+            output: OutputMode::Capture,
         }
     }
 }
@@ -117,7 +120,7 @@ pub fn run(
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
     let tag = tracking::tag(command);
-    let (mut child, _running) = spawn_patiently(command)?;
+    let (mut child, _running) = spawn_patiently(command, limits.output)?;
     let leader = child.id() as i32;
     // The child leads its own process group (see `spawn`).
     let tracked = Tracked {

@@ -1,18 +1,41 @@
-//! Starting a child: in its own process group, stdin from /dev/null, both outputs piped, and
-//! patient when the system is short of descriptors or processes.
+//! Starting a child: in its own process group, stdin from /dev/null, both outputs piped (or
+//! passed through, under `--no-capture`), and patient when the system is short of descriptors
+//! or processes.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// Start `command` in a new process group with stdin from /dev/null and both outputs piped.
-fn spawn(command: &mut Command) -> io::Result<Child> {
+/// Where a child's stdout and stderr go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Each on a pipe of its own, captured within bounds.
+    #[default]
+    Capture,
+    /// The runner's own stdout and stderr: nothing is captured.
+    PassThrough,
+    /// Both to the runner's stderr, when its stdout carries the JSON stream.
+    PassThroughToStderr,
+}
+
+/// Start `command` in a new process group with stdin from /dev/null and both outputs piped,
+/// or passed through as `output` says.
+fn spawn(command: &mut Command, output: OutputMode) -> io::Result<Child> {
+    let (stdout, stderr) = match output {
+        OutputMode::Capture => (Stdio::piped(), Stdio::piped()),
+        OutputMode::PassThrough => (Stdio::inherit(), Stdio::inherit()),
+        OutputMode::PassThroughToStderr => (
+            Stdio::from(io::stderr().as_fd().try_clone_to_owned()?),
+            Stdio::inherit(),
+        ),
+    };
     command
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .spawn()
 }
@@ -39,11 +62,14 @@ impl Drop for Running {
 
 /// [`spawn`], waiting out a shortage of descriptors or processes (EMFILE, ENFILE, EAGAIN,
 /// ENOMEM) rather than failing at once.
-pub(super) fn spawn_patiently(command: &mut Command) -> io::Result<(Child, Running)> {
+pub(super) fn spawn_patiently(
+    command: &mut Command,
+    output: OutputMode,
+) -> io::Result<(Child, Running)> {
     let deadline = Instant::now() + SPAWN_PATIENCE;
     let mut pause = Duration::from_millis(10);
     loop {
-        let error = match spawn(command) {
+        let error = match spawn(command, output) {
             Ok(child) => {
                 *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) += 1;
                 return Ok((child, Running));

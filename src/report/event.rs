@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::ListFailure;
 pub use crate::model::TestId;
 
-pub use super::result::{Attempt, Outcome, Placement, ResultPolicy, TestResult, Verdict};
+pub use super::result::{
+    Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestResult, Verdict,
+};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a pass is called when a run compares two: `serial` then `parallel` under `--compare`,
 /// `process` then `batch` under `--compare-modes`.
@@ -201,8 +203,11 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 pub enum TestEvent {
     RunStarted {
         format_version: u32,
+        /// The tests that will run (ignored ones left out), and the binaries they come from.
         tests: usize,
         binaries: usize,
+        /// Selected tests skipped because they are ignored.
+        ignored: usize,
         workers: usize,
         /// Which pass of a comparison this is (`--compare`, `--compare-modes`).
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -61,6 +61,7 @@ pub fn check(summary: &mut Summary, earlier: &[&Summary]) {
             label: failing.label,
             description: format!("{}: not isolated", difference.describe()),
             rerun: failing.rerun.clone().or_else(|| outcome.rerun.clone()),
+            panic: None,
         });
     }
     summary.failures.sort_by(|a, b| a.id.cmp(&b.id));

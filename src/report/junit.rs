@@ -93,10 +93,7 @@ pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<()> {
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
     let mut wall = std::time::Duration::ZERO;
     for input in inputs {
-        let file = std::fs::File::open(input)
-            .with_context(|| format!("cannot read the JUnit report {}", input.display()))?;
-        let report = Report::deserialize(std::io::BufReader::new(file))
-            .with_context(|| format!("{} is not a JUnit report", input.display()))?;
+        let report = read_report(input)?;
         // Shards run side by side: the merged wall time is the slowest shard's.
         wall = wall.max(report.time.unwrap_or_default());
         for suite in report.test_suites {
@@ -112,6 +109,87 @@ pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<()> {
     write_report(&report, output)
 }
 
+/// One report to merge, as other tools write them too: pytest, for one, leaves out the
+/// `name` of `<testsuites>`, and some tools write a lone `<testsuite>` as the root. A file cut
+/// short (its writer was interrupted) gets its own message.
+fn read_report(input: &Path) -> Result<Report> {
+    let shown = input.display();
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("cannot read the JUnit report {shown}"))?;
+    let name = input
+        .file_stem()
+        .map_or("report".into(), |s| s.to_string_lossy());
+    Report::deserialize_from_str(&normalized(&text, &name)).map_err(|e| {
+        if truncated(&text) {
+            anyhow::anyhow!(
+                "{shown} is truncated: it ends before its closing tag (was the run that wrote \
+                 it interrupted?)"
+            )
+        } else {
+            anyhow::anyhow!("{shown} is not a JUnit report: {e}")
+        }
+    })
+}
+
+/// `text` with a `name` on its `<testsuites>` root (`name` when it has none), a lone
+/// `<testsuite>` root wrapped in one, and no `timestamp` attributes: pytest writes them
+/// without a time zone, which quick-junit refuses, and the merged report has its own time.
+fn normalized(text: &str, name: &str) -> String {
+    let timestamps =
+        regex::Regex::new(r#"\stimestamp\s*=\s*("[^"]*"|'[^']*')"#).expect("a valid pattern");
+    let text = &*timestamps.replace_all(text, "");
+    let Some(root) = root_start(text) else {
+        return text.to_string();
+    };
+    let tag_end = text[root..].find('>').map_or(text.len(), |end| root + end);
+    let tag = &text[root..tag_end];
+    let name = name.replace(['&', '<', '>', '"'], "_");
+    if tag.starts_with("<testsuites") && !has_name(tag) {
+        let at = root + "<testsuites".len();
+        return format!("{} name=\"{name}\"{}", &text[..at], &text[at..]);
+    }
+    if tag.starts_with("<testsuite") && !tag.starts_with("<testsuites") {
+        return format!(
+            "{}<testsuites name=\"{name}\">{}</testsuites>",
+            &text[..root],
+            &text[root..]
+        );
+    }
+    text.to_string()
+}
+
+/// Where the root element starts: after the declaration, comments and doctype.
+fn root_start(text: &str) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let offset = rest.find('<')?;
+        let tail = &rest[offset..];
+        let skip = if tail.starts_with("<?") {
+            tail.find("?>").map(|e| e + 2)
+        } else if tail.starts_with("<!--") {
+            tail.find("-->").map(|e| e + 3)
+        } else if tail.starts_with("<!") {
+            tail.find('>').map(|e| e + 1)
+        } else {
+            return Some(at + offset);
+        };
+        at += offset + skip?;
+    }
+}
+
+fn has_name(tag: &str) -> bool {
+    tag.split_whitespace()
+        .skip(1)
+        .any(|attribute| attribute.trim_start().starts_with("name="))
+}
+
+/// A report whose text stops before the end of its root element.
+fn truncated(text: &str) -> bool {
+    let end = text.trim_end();
+    !(end.ends_with("</testsuites>") || end.ends_with("</testsuite>") || end.ends_with("/>"))
+}
+
 /// Write the report where the user asked; a reader never sees half a file.
 fn write_report(report: &Report, path: &Path) -> Result<()> {
     files::write_atomically(path, |out| Ok(report.serialize(out)?))
@@ -120,8 +198,12 @@ fn write_report(report: &Report, path: &Path) -> Result<()> {
 
 fn test_case(result: &TestResult) -> TestCase {
     let status = if result.verdict() == Verdict::Cancelled {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message("cancelled: the run was interrupted");
+        // It started and did not finish: an error of the run, not a test that was skipped, so
+        // that a CI timeout's report points at the test that hung.
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(visible(&result.describe()));
+        status.set_type(result.outcome().label());
+        status.set_description(visible(tail(result.stderr())));
         status
     } else if !result.is_failure() {
         let mut status = TestCaseStatus::success();
@@ -271,6 +353,27 @@ mod tests {
         assert_eq!(report.failures, 2);
         let err = merge(&merged, &[dir.path().join("missing.xml")]).unwrap_err();
         assert!(format!("{err:#}").contains("missing.xml"));
+    }
+
+    const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.052" timestamp="2024-05-01T10:00:00.000000" hostname="ci"><testcase classname="test_x" name="test_a" time="0.001" /><testcase classname="test_x" name="test_b" time="0.002"><failure message="assert 1 == 2">E  assert 1 == 2</failure></testcase></testsuite></testsuites>"#;
+
+    #[test]
+    fn other_tools_reports_merge_and_a_cut_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let pytest = dir.path().join("pytest.xml");
+        std::fs::write(&pytest, PYTEST).unwrap();
+        let lone = dir.path().join("lone.xml");
+        let suite = r#"<testsuite name="s" tests="1"><testcase name="c" /></testsuite>"#;
+        std::fs::write(&lone, suite).unwrap();
+        let merged = dir.path().join("merged.xml");
+        merge(&merged, &[pytest.clone(), lone]).unwrap();
+        let report =
+            Report::deserialize_from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+        assert_eq!((report.tests, report.failures), (3, 1));
+        let cut = dir.path().join("cut.xml");
+        std::fs::write(&cut, &PYTEST[..300]).unwrap();
+        let err = format!("{:#}", merge(&merged, &[pytest, cut]).unwrap_err());
+        assert!(err.contains("cut.xml is truncated"), "{err}");
     }
 
     #[test]

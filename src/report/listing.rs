@@ -58,8 +58,14 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
         writeln!(out)?;
     } else {
+        let width = console::Term::stderr()
+            .size_checked()
+            .map(|(_, cols)| usize::from(cols));
         for message in &plan.notes {
-            eprintln!("note: {}", visible(message));
+            eprint!(
+                "{}",
+                super::human::wrapped("note: ", &visible(message), width)
+            );
         }
         for group in &grouped {
             writeln!(out, "{}:", visible(group.binary_id))?;
@@ -72,18 +78,16 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
                 writeln!(out, "    {}{mark}", visible(test.name))?;
             }
         }
-        let total: usize = grouped.iter().map(|g| g.tests.len()).sum();
+        // The same counts as the run's header: the tests that will run, the binaries they
+        // come from, and the ignored tests left out.
+        let tests = plan.to_run.len();
+        let binaries = plan.binaries_to_run();
         writeln!(
             out,
-            "{total} test{} in {} binar{} ({} ignored)",
-            if total == 1 { "" } else { "s" },
-            grouped.len(),
-            if grouped.len() == 1 { "y" } else { "ies" },
-            grouped
-                .iter()
-                .flat_map(|g| &g.tests)
-                .filter(|t| t.ignored)
-                .count()
+            "{tests} test{} to run from {binaries} binar{} ({} ignored, not run)",
+            if tests == 1 { "" } else { "s" },
+            if binaries == 1 { "y" } else { "ies" },
+            plan.ignored.len()
         )?;
     }
     for ListFailure { binary_id, message } in &plan.list_failures {

@@ -23,7 +23,7 @@ pub mod summary;
 mod timeline;
 
 pub use github::GithubReporter;
-pub use human::{HumanOptions, HumanReporter};
+pub use human::{HumanOptions, HumanReporter, OutputBounds};
 pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::print_listing;

@@ -1,5 +1,6 @@
 //! Reading libtest's panic report out of a test's stderr: where it panicked and with what
-//! message, for the reports that point at the failure (JUnit messages, GitHub annotations).
+//! message, for the reports that point at the failure (JUnit messages, GitHub annotations, the
+//! closing failure list).
 
 /// `panicked at src/lib.rs:12:5:` → ("src/lib.rs", 12).
 pub fn panic_location(stderr: &str) -> Option<(String, u32)> {
@@ -19,6 +20,23 @@ pub fn panic_message(stderr: &str) -> Option<String> {
     lines.next().map(str::to_string)
 }
 
+/// Where a test panicked (`src/lib.rs:12:5`) and the first line of its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanicSummary {
+    pub location: String,
+    pub message: String,
+}
+
+/// The panic report in `stderr`, if there is one.
+pub fn panic_summary(stderr: &str) -> Option<PanicSummary> {
+    let line = stderr.lines().find(|l| l.contains("panicked at "))?;
+    let location = line.split("panicked at ").nth(1)?.trim_end_matches(':');
+    Some(PanicSummary {
+        location: location.to_string(),
+        message: panic_message(stderr).unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +53,12 @@ mod tests {
         );
         assert_eq!(panic_location("no panic here"), None);
         assert_eq!(panic_message("no panic here"), None);
+        assert_eq!(
+            panic_summary(STDERR),
+            Some(PanicSummary {
+                location: "src/lib.rs:12:5".into(),
+                message: "assertion failed: 1 == 2".into()
+            })
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! The verdict is computed here and nowhere else: reporters ask a [`TestResult`] whether it
 //! failed, is flaky or leaky, and never re-derive it from the outcome and flags.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
@@ -100,6 +101,9 @@ pub struct Attempt {
     /// Where and when it ran; `None` where no worker ran it (a test the runner failed on).
     #[serde(flatten)]
     pub placement: Option<Placement>,
+    /// Where the whole of each stream was saved, when it was.
+    #[serde(skip)]
+    pub logs: OutputLogs,
 }
 
 /// Where and when an attempt ran, for pictures of a run: its worker slot and its start, so that
@@ -117,6 +121,15 @@ pub struct Placement {
     pub chunk: Option<usize>,
 }
 
+/// The files holding the whole of an attempt's stdout and stderr: written when a stream
+/// outgrew what is kept in memory, and for every failed attempt, so a report that shows only
+/// the end of the output can point at all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputLogs {
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
+}
+
 impl Attempt {
     /// An attempt with no output: where no process ran, or in tests.
     pub fn bare(attempt: u32, outcome: Outcome, duration: Duration) -> Self {
@@ -128,6 +141,7 @@ impl Attempt {
             stderr: String::new(),
             leaked: false,
             placement: None,
+            logs: OutputLogs::default(),
         }
     }
 }
@@ -295,9 +309,23 @@ impl TestResult {
     }
 }
 
-/// The JSON form of a result, as the event stream has always had it: the final attempt's
-/// fields at the top, earlier attempts under `failed_attempts`, and the verdict as `is_failure`
-/// (a leaky pass that fails the run shows the status `leaked`).
+/// An earlier attempt in a result's JSON: how it ended, without its output, which its
+/// `test-retry` event carried already (a test printing megabytes would otherwise send them
+/// twice, in one line).
+#[derive(Serialize)]
+struct EarlierAttempt<'a> {
+    attempt: u32,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+    #[serde(serialize_with = "seconds")]
+    duration: Duration,
+    #[serde(flatten)]
+    placement: &'a Option<Placement>,
+}
+
+/// The JSON form of a result: the final attempt's fields at the top, earlier attempts (without
+/// their output) under `failed_attempts`, and the verdict as `is_failure` (a leaky pass that
+/// fails the run shows the status `leaked`).
 impl Serialize for TestResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -323,8 +351,8 @@ impl Serialize for TestResult {
             stderr: &'a str,
             leaked: bool,
             attempt: u32,
-            #[serde(skip_serializing_if = "<[_]>::is_empty")]
-            failed_attempts: &'a [Attempt],
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            failed_attempts: Vec<EarlierAttempt<'a>>,
             batched: bool,
             is_failure: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,7 +373,16 @@ impl Serialize for TestResult {
             stderr: &last.stderr,
             leaked: last.leaked,
             attempt: last.attempt,
-            failed_attempts: self.failed_attempts(),
+            failed_attempts: self
+                .failed_attempts()
+                .iter()
+                .map(|a| EarlierAttempt {
+                    attempt: a.attempt,
+                    outcome: &a.outcome,
+                    duration: a.duration,
+                    placement: &a.placement,
+                })
+                .collect(),
             batched: self.batched,
             is_failure: self.is_failure(),
             rerun: &self.rerun,
@@ -420,6 +457,9 @@ mod tests {
         assert_eq!(json["failed_attempts"][0]["status"], "failed");
         assert_eq!(json["failed_attempts"][0]["exit_code"], 101);
         assert!(json["failed_attempts"][0].get("leaked").is_none());
+        // Its output went out with its test-retry event: it is not sent twice.
+        assert!(json["failed_attempts"][0].get("stdout").is_none());
+        assert!(json["failed_attempts"][0].get("stderr").is_none());
         let plain = serde_json::to_value(TestResult::bare(id(), Outcome::Passed, Duration::ZERO));
         let plain = plain.unwrap();
         assert_eq!(plain["status"], "passed");

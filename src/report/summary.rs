@@ -9,6 +9,7 @@ use crate::model::ListFailure;
 use crate::report::event::{
     LongestTest, Outcome, PassLabel, RunMode, RunStats, TestEvent, TestId, Verdict,
 };
+use crate::report::panic_text::{panic_summary, PanicSummary};
 
 /// A test that did not pass, as listed at the end of a run.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct Failure {
     /// As [`crate::report::event::TestResult::describe`].
     pub description: String,
     pub rerun: Option<String>,
+    /// Where it panicked and why, when its output says.
+    pub panic: Option<PanicSummary>,
 }
 
 /// Everything known about a run once its events have been seen.
@@ -30,6 +33,8 @@ pub struct Summary {
     pub list_failures: Vec<ListFailure>,
     /// Tests not started because `-x`/`--maxfail` or a cancellation stopped the run.
     pub not_started: usize,
+    /// Tests a cancellation interrupted while they ran, sorted: the report names them.
+    pub interrupted: Vec<TestId>,
     /// Tests that passed only on a later attempt, with the attempt that passed.
     pub flaky: Vec<(TestId, u32)>,
     /// The runner failed internally on some test: exit code 1.
@@ -105,6 +110,7 @@ impl Summary {
                     self.outcomes.insert(result.id.clone(), outcome);
                 }
                 if result.verdict() == Verdict::Cancelled {
+                    self.interrupted.push(result.id.clone());
                     self.stats.cancelled += 1;
                     self.stats.skipped += 1;
                 } else if !result.is_failure() {
@@ -117,6 +123,8 @@ impl Summary {
                         label: result.label(),
                         description: result.describe(),
                         rerun: result.rerun.clone(),
+                        panic: panic_summary(result.stderr())
+                            .or_else(|| panic_summary(result.stdout())),
                     });
                 }
             }
@@ -143,6 +151,7 @@ impl Summary {
         self.stats.peak_rss_kib = peak_rss_kib;
         self.failures.sort_by(|a, b| a.id.cmp(&b.id));
         self.flaky.sort();
+        self.interrupted.sort();
         self.stats.flaky = self.flaky.len();
         self.list_failures.sort();
     }

@@ -52,8 +52,9 @@ pub fn run_pass(
         usable_workers(&jobs, pass.workers, &config.groups.limits());
     receiver.receive(TestEvent::RunStarted {
         format_version: FORMAT_VERSION,
-        tests: plan.to_run.len() + plan.ignored.len(),
-        binaries: plan.binaries.len(),
+        tests: plan.to_run.len(),
+        binaries: plan.binaries_to_run(),
+        ignored: plan.ignored.len(),
         workers: pass.workers,
         label: pass.label,
         mode: jobs::run_mode(&jobs),

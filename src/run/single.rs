@@ -13,7 +13,9 @@ use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks, Limits};
-use crate::report::event::{Attempt, Outcome, Placement, ResultPolicy, TestEvent, TestResult};
+use crate::report::event::{
+    Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestEvent, TestResult,
+};
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -120,7 +122,13 @@ fn run_attempt(
         on_slow: Some(&mut on_slow),
         on_stdout: None,
     };
-    let finished = match process::run(&mut command, &settings.limits, control, spill, hooks) {
+    let finished = match process::run(
+        &mut command,
+        &settings.limits,
+        control,
+        spill.clone(),
+        hooks,
+    ) {
         Ok(finished) => finished,
         Err(e) => {
             let message = format!("{}: {e}", case.binary.path.display());
@@ -136,13 +144,43 @@ fn run_attempt(
         leaked: finished.leaked,
         // Set by `run_test`, which places every attempt, started or not, the same way.
         placement: None,
+        logs: OutputLogs {
+            stdout: finished.stdout.spill_path().map(Path::to_path_buf),
+            stderr: finished.stderr.spill_path().map(Path::to_path_buf),
+        },
     };
     // A test that failed while the run was being cancelled was most likely ended by the
     // cancellation: its failure says nothing about the test.
     if settings.policy.attempt_fails(&result) && control.cancelled().is_some() {
         result.outcome = Outcome::Cancelled;
     }
+    if let Some(stem) = spill.filter(|_| settings.policy.attempt_fails(&result)) {
+        save_failure_output(&mut result, &stem);
+    }
     result
+}
+
+/// A failed attempt's output is saved whole, beside the logs of streams that outgrew memory,
+/// so that a report showing only its last lines can point at all of it. Failures are few,
+/// and their output is in memory already; a log that cannot be written is only not pointed at.
+fn save_failure_output(attempt: &mut Attempt, stem: &Path) {
+    let streams = [
+        (&attempt.stdout, &mut attempt.logs.stdout, "stdout"),
+        (&attempt.stderr, &mut attempt.logs.stderr, "stderr"),
+    ];
+    for (text, log, ext) in streams {
+        if log.is_some() || text.is_empty() {
+            continue;
+        }
+        let path = PathBuf::from(format!("{}.{ext}", stem.display()));
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if written.is_ok() {
+            *log = Some(path);
+        }
+    }
 }
 
 /// Where an attempt's full output goes if it outgrows memory (`.stdout`/`.stderr` are added):

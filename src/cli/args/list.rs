@@ -1,0 +1,92 @@
+//! `runner list`'s own options: those that choose the tests and how they are printed. The
+//! options of a run (workers, timeouts, reports...) are not among them, so giving one to
+//! `list` is an error rather than silently meaningless.
+
+use clap::Args;
+
+use super::{CargoArgs, ListFormat, RunArgs, RunIgnored, Spellings};
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// List only tests whose name contains one of these substrings.
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+
+    /// Filters must match test names exactly.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Leave out tests whose name contains PAT (exactly PAT with --exact). Repeatable.
+    #[arg(long, value_name = "PAT")]
+    pub skip: Vec<String>,
+
+    /// Only ignored tests.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+
+    /// Ignored tests as well as the others.
+    #[arg(long)]
+    pub include_ignored: bool,
+
+    /// Which tests by their ignored mark (nextest's spelling of --ignored and
+    /// --include-ignored).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        conflicts_with_all = ["ignored", "include_ignored"]
+    )]
+    pub run_ignored: Option<RunIgnored>,
+
+    /// Only the tests that failed last time (all of them if none did).
+    #[arg(long = "lf", visible_alias = "last-failed")]
+    pub last_failed: bool,
+
+    /// One shard of the selection: hash:K/N, count:K/N, time:K/N, or auto.
+    #[arg(long, value_name = "SPEC")]
+    pub partition: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    pub format: ListFormat,
+
+    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
+    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
+    pub profile: Option<String>,
+
+    /// How long a binary may take to list its tests [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub list_timeout: Option<String>,
+
+    /// List the tests of these prebuilt test binaries instead of building with cargo.
+    #[arg(long = "binary", value_name = "PATH")]
+    pub binaries: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+}
+
+impl ListArgs {
+    /// The same choices as a run's arguments, every run-only option at its default.
+    pub fn into_run_args(self) -> RunArgs {
+        RunArgs {
+            filters: self.filters,
+            exact: self.exact,
+            skip: self.skip,
+            ignored: self.ignored,
+            include_ignored: self.include_ignored,
+            last_failed: self.last_failed,
+            partition: self.partition,
+            list_format: self.format,
+            profile: self.profile,
+            list_timeout: self.list_timeout,
+            binaries: self.binaries,
+            cargo: self.cargo,
+            spellings: Spellings {
+                run_ignored: self.run_ignored,
+                ..Spellings::default()
+            },
+            ..RunArgs::default()
+        }
+    }
+}
