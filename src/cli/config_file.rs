@@ -73,6 +73,8 @@ pub struct Profile {
     /// Already joined to the workspace root when written relative.
     pub junit: Option<PathBuf>,
     pub batch: Option<bool>,
+    /// Run the doctests too, as `--doc`.
+    pub doc: Option<bool>,
     #[serde(skip)]
     origin: Origin,
 }

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::batch;
+use super::doc_job;
+use super::doctest;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, TestSettings};
@@ -68,6 +70,9 @@ pub fn run_pass(
     };
     let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
+    // The doctest jobs' own costs, for the history: no test event carries them.
+    let job_costs = Mutex::new(Vec::new());
+    let job_costs_ref = &job_costs;
     let run_pool = move || {
         let run_one = |job: &Job, emit: &dyn Fn(TestEvent)| match job {
             Job::Single(case, _) => {
@@ -76,6 +81,18 @@ pub fn run_pass(
                 emit(TestEvent::TestFinished(result));
             }
             Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
+            Job::Doctests(job) => {
+                if let Some(cost) = doctest::run_doc_job(job, settings, control, emit) {
+                    let observation = Observation {
+                        id: doc_job::job_cost_id(job.binary_id()),
+                        duration: cost,
+                        failed: false,
+                        batched: false,
+                    };
+                    let mut costs = job_costs_ref.lock().unwrap_or_else(|e| e.into_inner());
+                    costs.push(observation);
+                }
+            }
         };
         let cancelled = || control.cancelled().is_some();
         pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);
@@ -101,6 +118,8 @@ pub fn run_pass(
             receiver.receive(event);
         }
     });
+    let job_costs = job_costs.into_inner().unwrap_or_else(|e| e.into_inner());
+    receiver.observations.extend(job_costs);
     receiver.finish(started, control, earlier)
 }
 
