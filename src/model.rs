@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(binary_id("core", &TargetKind::Lib, "core"), "core");
         assert_eq!(binary_id("core", &TargetKind::Test, "api"), "core::api");
         assert_eq!(binary_id("core", &TargetKind::Bin, "cli"), "core::bin/cli");
-        assert_eq!(binary_id("core", &TargetKind::Doc, "core"), "core::doc/core");
+        assert_eq!(
+            binary_id("core", &TargetKind::Doc, "core"),
+            "core::doc/core"
+        );
     }
 
     #[test]

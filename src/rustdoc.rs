@@ -122,13 +122,33 @@ mod tests {
         let build = ["--release".to_string()];
         assert_eq!(
             list_args("p", &build, true),
-            ["test", "--doc", "-p", "p", "--release", "--", "--list", "--format", "terse", "--ignored"]
+            [
+                "test",
+                "--doc",
+                "-p",
+                "p",
+                "--release",
+                "--",
+                "--list",
+                "--format",
+                "terse",
+                "--ignored"
+            ]
         );
         let all = subset(&["a (line 1)".into()], &["a (line 1)".into()]);
         let args = run_args("p", &[], 2, false, Path::new("/t/log"), &all).unwrap();
         assert_eq!(
             args,
-            ["test", "--doc", "-p", "p", "--", "--test-threads=2", "--logfile", "/t/log"]
+            [
+                "test",
+                "--doc",
+                "-p",
+                "p",
+                "--",
+                "--test-threads=2",
+                "--logfile",
+                "/t/log"
+            ]
         );
         assert!(run_args("p", &[], 2, false, Path::new("/my tmp/log"), &all).is_none());
     }

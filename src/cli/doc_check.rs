@@ -50,7 +50,11 @@ mod tests {
         assert!(check(&[], &cargo(DocTests::Also, &["--lib", "-p", "a"])).is_ok());
         assert!(check(&[], &cargo(DocTests::Only, &["--package", "a"])).is_ok());
         let err = check(&[], &cargo(DocTests::Only, &["--test", "it"])).unwrap_err();
-        assert!(err.0.contains("'--test'") && !err.0.contains('\n'), "{}", err.0);
+        assert!(
+            err.0.contains("'--test'") && !err.0.contains('\n'),
+            "{}",
+            err.0
+        );
         let err = check(&["/bin/true".into()], &cargo(DocTests::Also, &[])).unwrap_err();
         assert!(err.0.contains("--binary"), "{}", err.0);
         assert!(check(&["/bin/true".into()], &cargo(DocTests::Off, &[])).is_ok());

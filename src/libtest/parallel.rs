@@ -145,7 +145,11 @@ impl State {
             let at = run.failed.partition_point(|&p| p < position);
             run.failed.insert(at, position);
         }
-        let next = run.order.as_ref().and_then(|o| o.get(k + self.threads)).copied();
+        let next = run
+            .order
+            .as_ref()
+            .and_then(|o| o.get(k + self.threads))
+            .copied();
         let test = &mut self.tests[position];
         test.record = Some(record);
         test.run = Some(index);

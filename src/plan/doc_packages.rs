@@ -27,7 +27,10 @@ pub fn binaries(metadata: &Metadata, options: &CargoOptions) -> Vec<Arc<TestBina
                 package: Some(package.name.to_string()),
                 target_name: lib.name.clone(),
                 kind: TargetKind::Doc,
-                cwd: manifest.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+                cwd: manifest
+                    .parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default(),
                 env: BTreeMap::new(),
                 custom_harness: false,
             }))

@@ -190,11 +190,10 @@ fn run_list(
         on_slow: None,
         on_stdout: Some(&mut on_stdout),
     };
-    let done = process::run(&mut command, &limits, control, None, hooks)
-        .map_err(|e| {
-            let program = command.get_program().to_string_lossy().into_owned();
-            format!("could not run `{program}` to list {}: {e}", binary.id)
-        })?;
+    let done = process::run(&mut command, &limits, control, None, hooks).map_err(|e| {
+        let program = command.get_program().to_string_lossy().into_owned();
+        format!("could not run `{program}` to list {}: {e}", binary.id)
+    })?;
     let stderr_tail = || {
         let text = done.stderr.to_text();
         let text = text.trim();

@@ -143,7 +143,10 @@ impl Reporter for GithubReporter {
 /// `should_panic` example failed).
 fn doctest_message(report: &str) -> Option<String> {
     panic_message(report).or_else(|| {
-        let first = report.lines().map(str::trim).find(|line| !line.is_empty())?;
+        let first = report
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())?;
         Some(first.to_string())
     })
 }

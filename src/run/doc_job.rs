@@ -37,7 +37,9 @@ impl DocJob {
 
     /// The binary id of the package's doctests.
     pub fn binary_id(&self) -> &str {
-        self.cases.first().map_or("", |case| case.binary.id.as_str())
+        self.cases
+            .first()
+            .map_or("", |case| case.binary.id.as_str())
     }
 
     /// What the history expects the job to take: its own cost, and the doctests' time shared
@@ -62,14 +64,22 @@ pub fn job_cost_id(binary_id: &str) -> TestId {
 }
 
 /// One job per package of the selected doctests `cases`, on `threads` threads.
-pub fn doc_jobs(cases: Vec<TestCase>, config: &RunConfig, plan: &Plan, threads: usize) -> Vec<DocJob> {
+pub fn doc_jobs(
+    cases: Vec<TestCase>,
+    config: &RunConfig,
+    plan: &Plan,
+    threads: usize,
+) -> Vec<DocJob> {
     let build = match &config.source {
         Source::Cargo(cargo) => cargo.build.clone(),
         Source::Binaries(_) => Vec::new(),
     };
     let mut by_binary: BTreeMap<String, Vec<TestCase>> = BTreeMap::new();
     for case in cases {
-        by_binary.entry(case.binary.id.clone()).or_default().push(case);
+        by_binary
+            .entry(case.binary.id.clone())
+            .or_default()
+            .push(case);
     }
     by_binary
         .into_iter()

@@ -60,7 +60,10 @@ pub fn run_doc_job(
                     let outcome = Outcome::SpawnFailed {
                         message: message.clone(),
                     };
-                    run.finish(case, Attempt::bare(run.attempt(case), outcome, Duration::ZERO));
+                    run.finish(
+                        case,
+                        Attempt::bare(run.attempt(case), outcome, Duration::ZERO),
+                    );
                 }
                 break;
             }
@@ -137,13 +140,17 @@ impl DocRun<'_> {
             .args(args)
             .env("RUNNER", "1")
             .env("RUNNER_ATTEMPT", round.to_string())
-            .env("RUNNER_TOTAL_ATTEMPTS", (self.settings.retries + 1).to_string());
+            .env(
+                "RUNNER_TOTAL_ATTEMPTS",
+                (self.settings.retries + 1).to_string(),
+            );
         let runs: Vec<&str> = subset.runs.iter().map(String::as_str).collect();
         let capture = &self.settings.limits.capture;
         let started = Instant::now();
         let threads = self.job.threads;
         let mut reader = ParallelReader::new(&runs, threads, (capture.head, capture.tail), started);
-        let wanted: HashMap<&str, &TestCase> = cases.iter().map(|c| (c.name.as_str(), *c)).collect();
+        let wanted: HashMap<&str, &TestCase> =
+            cases.iter().map(|c| (c.name.as_str(), *c)).collect();
         let mut limits = self.settings.limits.clone();
         limits.timeout = limits.timeout.map(|t| t * runs.len().max(1) as u32);
         limits.slow_period = None;

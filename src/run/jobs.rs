@@ -68,6 +68,17 @@ impl Job {
     }
 }
 
+impl Job {
+    /// How many workers the job can keep busy: rustdoc runs a package's doctests on several
+    /// threads.
+    pub fn parallelism(&self) -> usize {
+        match self {
+            Job::Doctests(job) => job.threads.min(job.cases.len()).max(1),
+            Job::Single(..) | Job::Batch(_) => 1,
+        }
+    }
+}
+
 impl PoolJob for Job {
     fn test_ids(&self) -> Vec<TestId> {
         self.cases().iter().map(TestCase::id).collect()

@@ -131,7 +131,7 @@ fn usable_workers(jobs: &[Job], workers: usize, group_limits: &[Option<usize>]) 
     for job in jobs {
         match job.constraint().group {
             Some(group) => in_group[group] += 1,
-            None => free += 1,
+            None => free += job.parallelism(),
         }
     }
     let grouped: usize = in_group

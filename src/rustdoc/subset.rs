@@ -23,7 +23,8 @@ pub(crate) struct Subset {
 /// The words of a name that can be given to libtest: no whitespace, and not taken for an
 /// option.
 fn words(name: &str) -> impl Iterator<Item = &str> {
-    name.split_whitespace().filter(|word| !word.starts_with('-'))
+    name.split_whitespace()
+        .filter(|word| !word.starts_with('-'))
 }
 
 /// Arguments that run every name of `wanted` (a subset of `listed`) and as few others as
