@@ -405,3 +405,94 @@ impl ParallelReader {
         self.state.runs.iter().map(busy).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(name: &str) -> Step {
+        Step::Started(name.into())
+    }
+
+    fn passed(name: &str, ms: u64) -> Step {
+        Step::Passed(name.into(), Duration::from_millis(ms))
+    }
+
+    /// A reader of `names` on two threads, and a clock in milliseconds from its start.
+    fn reader(names: &[&str]) -> (ParallelReader, impl Fn(u64) -> Instant) {
+        let t0 = Instant::now();
+        let reader = ParallelReader::new(names, 2, (1024, 1024), t0);
+        (reader, move |ms| t0 + Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn one_run_times_each_test_from_the_slot_it_took() {
+        let (mut r, at) = reader(&["d", "c", "b", "a"]);
+        assert_eq!(
+            r.read_stdout(b"\nrunning 4 tests\n", at(0)),
+            [started("a"), started("b")]
+        );
+        // `b` ends first: `c` takes its slot; `a` fails and `d` takes its slot.
+        assert_eq!(
+            r.read_log(b"ok b\n", at(10)),
+            [passed("b", 10), started("c")]
+        );
+        // What a test prints on stdout claims results: nothing comes of it.
+        let forged = b"test b ... ok\ntest c ... FAILED\nfailures:\nrunning 1 test\n";
+        assert!(r.read_stdout(forged, at(11)).is_empty());
+        assert_eq!(r.read_log(b"failed a\n", at(15)), [started("d")]);
+        assert!(r.was_running("c") && r.was_running("d") && !r.was_running("a"));
+        assert_eq!(r.read_log(b"ok c\nok d\n", at(40)), [passed("c", 30), passed("d", 25)]);
+        let summary = b"\nfailures:\n\n---- a stdout ----\nboom\nfailures:\n\nfailures:\n    a\n\n\
+            test result: FAILED. 3 passed; 1 failed\n\n";
+        assert!(r.read_stdout(summary, at(41)).is_empty());
+        r.finish_stdout();
+        assert_eq!(r.verdict("a"), Some(Verdict::Failed(Duration::from_millis(15))));
+        assert_eq!(r.failure_output("a", None).unwrap(), "boom\nfailures:\n\n");
+        assert!(r.summary_read("a"));
+        assert_eq!(r.time_in_runs(), Duration::from_millis(40));
+    }
+
+    #[test]
+    fn two_runs_one_after_the_other_each_give_their_tests_and_sections() {
+        let (mut r, at) = reader(&["a", "b", "c", "d", "e"]);
+        // The merged run: 3 of 5 tests, which ones only their records tell.
+        assert!(r.read_stdout(b"running 3 tests\n", at(0)).is_empty());
+        assert_eq!(
+            r.read_log(b"ok b\nok a\n", at(8)),
+            [started("b"), passed("b", 8), started("a"), passed("a", 8)]
+        );
+        // A message may come before the name; the third record took the first one's slot.
+        let late = b"failed: test did not panic as expected at src/lib.rs:4:0 d\n";
+        assert_eq!(r.read_log(late, at(12)), [started("d")]);
+        assert_eq!(r.verdict("d"), Some(Verdict::Failed(Duration::from_millis(4))));
+        // A header inside the failure's output, before the closing list, is output.
+        let summary = b"\nfailures:\n\n---- d stdout ----\nrunning 9 tests\n\nfailures:\n    d\n\n\
+            test result: FAILED. 2 passed; 1 failed\n\nrunning 2 tests\n";
+        assert_eq!(
+            r.read_stdout(summary, at(20)),
+            [started("c"), started("e")]
+        );
+        assert_eq!(r.read_log(b"ok e\n", at(25)), [passed("e", 5)]);
+        assert!(r.read_log(b"failed c\n", at(30)).is_empty());
+        let second = b"\nfailures:\n\n---- c stdout ----\nc's output\n\nfailures:\n    c\n\n";
+        r.read_stdout(second, at(31));
+        r.finish_stdout();
+        assert_eq!(r.failure_output("d", None).unwrap(), "running 9 tests\n\n");
+        assert_eq!(r.failure_output("c", None).unwrap(), "c's output\n\n");
+        assert_eq!(r.verdict("c"), Some(Verdict::Failed(Duration::from_millis(10))));
+        assert_eq!(r.time_in_runs(), Duration::from_millis(12 + 10));
+    }
+
+    #[test]
+    fn ignored_records_and_unknown_names() {
+        let (mut r, at) = reader(&["src/lib.rs - a (line 1)", "src/lib.rs - b (line 9)"]);
+        r.read_stdout(b"running 2 tests\n", at(0));
+        // A name not of this run settles nothing; a longer name is preferred to its suffix.
+        assert!(r.read_log(b"ok src/other.rs - b (line 9)\n", at(1)).is_empty());
+        r.read_log(b"ignored src/lib.rs - a (line 1)\n", at(2));
+        assert!(r.was_ignored("src/lib.rs - a (line 1)"));
+        assert_eq!(r.verdict("src/lib.rs - a (line 1)"), None);
+        assert_eq!(r.verdict("src/lib.rs - b (line 9)"), None);
+    }
+}

@@ -80,4 +80,32 @@ mod tests {
             r#"runner --binary /t/it-123 --exact "mod::it's fine""#
         );
     }
+
+    #[test]
+    fn doctest_rerun_goes_through_the_runner() {
+        let binary = Arc::new(TestBinary {
+            id: "pkg::doc/pkg".into(),
+            path: "/ws/Cargo.toml".into(),
+            package: Some("pkg".into()),
+            target_name: "pkg".into(),
+            kind: TargetKind::Doc,
+            cwd: "/ws".into(),
+            env: Default::default(),
+            custom_harness: false,
+        });
+        let case = TestCase {
+            binary,
+            name: "src/lib.rs - add (line 12)".into(),
+            ignored: false,
+            invocation: Invocation::Doctest,
+        };
+        let source = Source::Cargo(CargoOptions {
+            build: vec!["--release".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            command_for(&source, &case),
+            "runner --release -p pkg --doc-only --exact 'src/lib.rs - add (line 12)'"
+        );
+    }
 }

@@ -167,3 +167,102 @@ pub fn run_mode(jobs: &[Job]) -> RunMode {
         _ => RunMode::Process,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{TargetKind, TestBinary};
+    use crate::plan::history::Observation;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    fn case(binary: &str, kind: TargetKind, name: &str) -> TestCase {
+        let invocation = match kind {
+            TargetKind::Doc => Invocation::Doctest,
+            _ => Invocation::Libtest,
+        };
+        let binary = Arc::new(TestBinary {
+            id: binary.into(),
+            path: "/b".into(),
+            package: Some("p".into()),
+            target_name: "p".into(),
+            kind,
+            cwd: "/".into(),
+            env: Default::default(),
+            custom_harness: false,
+        });
+        TestCase {
+            binary,
+            name: name.into(),
+            ignored: false,
+            invocation,
+        }
+    }
+
+    fn jobs() -> Vec<Job> {
+        let docs = ["src/lib.rs - f (line 1)", "src/lib.rs - g (line 9)"];
+        let doc = DocJob {
+            cases: docs.iter().map(|n| case("p::doc/p", TargetKind::Doc, n)).collect(),
+            listed: docs.iter().map(|n| n.to_string()).collect(),
+            threads: 2,
+            build: Vec::new(),
+        };
+        let single = |name| Job::Single(case("p", TargetKind::Lib, name), Constraint::FREE);
+        vec![Job::Doctests(doc), single("long"), single("short")]
+    }
+
+    fn names(jobs: &[Job]) -> Vec<&str> {
+        jobs.iter()
+            .map(|job| match job {
+                Job::Doctests(_) => "doc",
+                other => other.cases()[0].name.as_str(),
+            })
+            .collect()
+    }
+
+    fn observe(binary_id: &str, name: &str, secs: u64) -> Observation {
+        Observation {
+            id: TestId {
+                binary_id: binary_id.into(),
+                name: name.into(),
+            },
+            duration: Duration::from_secs(secs),
+            failed: false,
+            batched: false,
+        }
+    }
+
+    #[test]
+    fn a_doctest_job_of_unknown_cost_starts_first() {
+        let mut jobs = jobs();
+        order_by_cost(&mut jobs, &History::default());
+        assert_eq!(names(&jobs), ["doc", "long", "short"]);
+    }
+
+    #[test]
+    fn a_doctest_job_of_known_cost_takes_its_place_longest_first() {
+        let mut history = History::default();
+        let observations = [
+            observe("p", "long", 9),
+            observe("p", "short", 1),
+            observe("p::doc/p", "src/lib.rs - f (line 1)", 2),
+            observe("p::doc/p", "src/lib.rs - g (line 9)", 2),
+        ];
+        history.record(&observations, &HashSet::new());
+        // Without its own cost the job's cost is unknown: it stays first.
+        let mut unknown = jobs();
+        order_by_cost(&mut unknown, &history);
+        assert_eq!(names(&unknown), ["doc", "long", "short"]);
+        // 3 s of its own and (2 + 2) / 2 s of doctests: 5 s, between the two tests.
+        let own = observe("p::doc/p", crate::rustdoc::JOB_COST_NAME, 3);
+        history.record(&[own], &HashSet::new());
+        let mut known = jobs();
+        order_by_cost(&mut known, &history);
+        assert_eq!(names(&known), ["long", "doc", "short"]);
+        let Job::Doctests(doc) = &known[1] else {
+            unreachable!()
+        };
+        assert_eq!(doc.expected_cost(&history), Some(Duration::from_secs(5)));
+        assert_eq!(known[1].parallelism(), 2);
+    }
+}
