@@ -65,6 +65,13 @@ pub(crate) fn run_args(
     Some(args)
 }
 
+/// Whether `line` is rustdoc's report of its own timings (`all doctests ran in 1.36s; merged
+/// doctests compilation took 1.33s`), which edition 2024 prints after listing or running
+/// doctests it merged.
+pub(crate) fn is_timing_line(line: &str) -> bool {
+    line.starts_with("all doctests ran in ")
+}
+
 /// Where the example of a doctest is: `src/lib.rs - add (line 12)` → `("src/lib.rs", 12)`.
 /// The file is relative to the workspace root, as cargo gives it to rustdoc.
 pub(crate) fn example_location(name: &str) -> Option<(&str, u32)> {

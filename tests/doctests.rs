@@ -371,3 +371,24 @@ fn doc_flags_refuse_what_they_cannot_do() {
         prebuilt.context()
     );
 }
+
+/// `--ignored` runs only the ignored doctest, as `cargo test --doc -- --ignored` would: its
+/// text is not Rust, so it fails to compile.
+#[test]
+fn ignored_runs_only_the_ignored_doctest() {
+    let run = run_fixture(
+        FIXTURE,
+        &["--doc-only", "--ignored", "--message-format", "json"],
+    );
+    run.assert_code(100);
+    let ignored: Vec<TestKey> = cargo_outcomes_of(LIB)
+        .into_iter()
+        .filter(|(_, label)| *label == "SKIP")
+        .map(|(key, _)| key)
+        .collect();
+    let expected: BTreeMap<TestKey, String> = ignored
+        .into_iter()
+        .map(|key| (key, "failed".to_string()))
+        .collect();
+    assert_eq!(finished(&run.events()), expected, "{}", run.context());
+}

@@ -442,12 +442,18 @@ mod tests {
         assert!(r.read_stdout(forged, at(11)).is_empty());
         assert_eq!(r.read_log(b"failed a\n", at(15)), [started("d")]);
         assert!(r.was_running("c") && r.was_running("d") && !r.was_running("a"));
-        assert_eq!(r.read_log(b"ok c\nok d\n", at(40)), [passed("c", 30), passed("d", 25)]);
+        assert_eq!(
+            r.read_log(b"ok c\nok d\n", at(40)),
+            [passed("c", 30), passed("d", 25)]
+        );
         let summary = b"\nfailures:\n\n---- a stdout ----\nboom\nfailures:\n\nfailures:\n    a\n\n\
             test result: FAILED. 3 passed; 1 failed\n\n";
         assert!(r.read_stdout(summary, at(41)).is_empty());
         r.finish_stdout();
-        assert_eq!(r.verdict("a"), Some(Verdict::Failed(Duration::from_millis(15))));
+        assert_eq!(
+            r.verdict("a"),
+            Some(Verdict::Failed(Duration::from_millis(15)))
+        );
         assert_eq!(r.failure_output("a", None).unwrap(), "boom\nfailures:\n\n");
         assert!(r.summary_read("a"));
         assert_eq!(r.time_in_runs(), Duration::from_millis(40));
@@ -465,14 +471,14 @@ mod tests {
         // A message may come before the name; the third record took the first one's slot.
         let late = b"failed: test did not panic as expected at src/lib.rs:4:0 d\n";
         assert_eq!(r.read_log(late, at(12)), [started("d")]);
-        assert_eq!(r.verdict("d"), Some(Verdict::Failed(Duration::from_millis(4))));
+        assert_eq!(
+            r.verdict("d"),
+            Some(Verdict::Failed(Duration::from_millis(4)))
+        );
         // A header inside the failure's output, before the closing list, is output.
         let summary = b"\nfailures:\n\n---- d stdout ----\nrunning 9 tests\n\nfailures:\n    d\n\n\
             test result: FAILED. 2 passed; 1 failed\n\nrunning 2 tests\n";
-        assert_eq!(
-            r.read_stdout(summary, at(20)),
-            [started("c"), started("e")]
-        );
+        assert_eq!(r.read_stdout(summary, at(20)), [started("c"), started("e")]);
         assert_eq!(r.read_log(b"ok e\n", at(25)), [passed("e", 5)]);
         assert!(r.read_log(b"failed c\n", at(30)).is_empty());
         let second = b"\nfailures:\n\n---- c stdout ----\nc's output\n\nfailures:\n    c\n\n";
@@ -480,7 +486,10 @@ mod tests {
         r.finish_stdout();
         assert_eq!(r.failure_output("d", None).unwrap(), "running 9 tests\n\n");
         assert_eq!(r.failure_output("c", None).unwrap(), "c's output\n\n");
-        assert_eq!(r.verdict("c"), Some(Verdict::Failed(Duration::from_millis(10))));
+        assert_eq!(
+            r.verdict("c"),
+            Some(Verdict::Failed(Duration::from_millis(10)))
+        );
         assert_eq!(r.time_in_runs(), Duration::from_millis(12 + 10));
     }
 
@@ -489,7 +498,9 @@ mod tests {
         let (mut r, at) = reader(&["src/lib.rs - a (line 1)", "src/lib.rs - b (line 9)"]);
         r.read_stdout(b"running 2 tests\n", at(0));
         // A name not of this run settles nothing; a longer name is preferred to its suffix.
-        assert!(r.read_log(b"ok src/other.rs - b (line 9)\n", at(1)).is_empty());
+        assert!(r
+            .read_log(b"ok src/other.rs - b (line 9)\n", at(1))
+            .is_empty());
         r.read_log(b"ignored src/lib.rs - a (line 1)\n", at(2));
         assert!(r.was_ignored("src/lib.rs - a (line 1)"));
         assert_eq!(r.verdict("src/lib.rs - a (line 1)"), None);

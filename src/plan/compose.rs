@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{LastFailed, RunConfig, Source};
+use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
 use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
@@ -32,11 +32,15 @@ pub struct Plan {
 impl Plan {
     /// List every binary, select, partition and order: everything decided before a test runs.
     pub fn build(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Plan {
-        let cargo = match &config.source {
-            Source::Cargo(cargo) => Some(cargo),
+        let doc = match &config.source {
+            Source::Cargo(cargo) => Some(list::DocListing {
+                cargo,
+                with_ignored: config.mode == Mode::List
+                    || config.selection.ignored == IgnoredPolicy::Only,
+            }),
             Source::Binaries(_) => None,
         };
-        let listings = list::list_all(&discovered.binaries, config.list_timeout, control, cargo);
+        let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
             binaries: discovered.binaries.clone(),

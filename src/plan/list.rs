@@ -18,6 +18,7 @@ use crate::libtest;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks, Limits};
+use crate::rustdoc;
 
 /// The tests of one binary, or why they could not be known.
 #[derive(Debug)]
@@ -33,17 +34,17 @@ pub enum BinaryListing {
 ///
 /// Listing waits on processes, not on the CPU, so the pool is sized by the number of listings
 /// (two per binary, capped), not by cores: on 2 cores, 8 binaries list in one round, not eight.
-/// `cargo` holds the build flags that doctest listings repeat.
+/// `doc` says how doctests are listed, when there are any.
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
     timeout: Duration,
     control: &RunControl,
-    cargo: Option<&CargoOptions>,
+    doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
     let lister = Lister {
         timeout,
         control,
-        cargo,
+        doc,
     };
     let list = || {
         binaries
@@ -64,11 +65,21 @@ pub fn list_all(
     }
 }
 
+/// How doctests are listed: with the build flags, and whether their ignored ones are asked
+/// for. In edition 2024 each listing compiles the package's merged doctests (see `doc_list`),
+/// so a run lists them once, and learns which are ignored when rustdoc runs them (libtest
+/// reports an ignored test as such); `runner list` and `--ignored` need to know beforehand.
+#[derive(Clone, Copy)]
+pub struct DocListing<'a> {
+    pub cargo: &'a CargoOptions,
+    pub with_ignored: bool,
+}
+
 /// What every listing needs.
 struct Lister<'a> {
     timeout: Duration,
     control: &'a RunControl,
-    cargo: Option<&'a CargoOptions>,
+    doc: Option<DocListing<'a>>,
 }
 
 /// Whether a binary's two listings may run at once on the listing pool.
@@ -84,8 +95,8 @@ const MAX_LISTING_THREADS: usize = 32;
 impl Lister<'_> {
     /// List one binary (`ignored`: only its ignored tests).
     fn run_list(&self, binary: &TestBinary, ignored: bool) -> Result<Parsed, String> {
-        let command = match (binary.kind == TargetKind::Doc, self.cargo) {
-            (true, Some(cargo)) => doc_list::command(binary, cargo, ignored),
+        let command = match (binary.kind == TargetKind::Doc, self.doc) {
+            (true, Some(doc)) => doc_list::command(binary, doc.cargo, ignored),
             (true, None) => return Err("doctests are listed through cargo".into()),
             (false, _) => {
                 let mut command = Command::new(&binary.path);
@@ -103,8 +114,12 @@ impl Lister<'_> {
         // A libtest binary's two listings are independent: ask both at once. A custom harness may
         // run its whole suite when given flags it ignores, so it is asked a second time only if its
         // first answer was a real listing.
+        let doc_without_ignored = binary.kind == TargetKind::Doc
+            && !self.doc.is_some_and(|doc| doc.with_ignored);
         let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
             (self.run_list(binary, false), None)
+        } else if doc_without_ignored {
+            (self.run_list(binary, false), Some(Ok(Parsed::Names(Vec::new()))))
         } else {
             let all = || self.run_list(binary, false);
             let ignored = || self.run_list(binary, true);
@@ -184,7 +199,10 @@ fn run_list(
     };
     // The listing is parsed as it streams in: what the capture keeps of stdout is bounded, and
     // a listing of megabytes must still give every name.
-    let mut listing = libtest::ListingParser::default();
+    let mut listing = match binary.kind {
+        TargetKind::Doc => libtest::ListingParser::skipping(rustdoc::is_timing_line),
+        _ => libtest::ListingParser::default(),
+    };
     let mut on_stdout = |bytes: &[u8]| listing.feed(bytes);
     let hooks = Hooks {
         on_slow: None,

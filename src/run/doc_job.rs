@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cli::{RunConfig, Source};
+use crate::cli::{IgnoredPolicy, RunConfig, Source};
 use crate::model::{TestCase, TestId};
 use crate::plan::history::History;
 use crate::plan::Plan;
@@ -22,6 +22,9 @@ pub struct DocJob {
     pub threads: usize,
     /// cargo's build flags, repeated so that cargo finds the library the build made.
     pub build: Vec<String>,
+    /// Ignored doctests run too (`--include-ignored`, `--ignored`). Otherwise an ignored
+    /// doctest, which a run's listing does not tell apart, is reported as rustdoc reports it.
+    pub include_ignored: bool,
 }
 
 impl DocJob {
@@ -92,11 +95,14 @@ pub fn doc_jobs(
                 .map(|id| id.name.clone())
                 .collect();
             listed.sort_unstable();
+            let include_ignored = config.selection.ignored != IgnoredPolicy::Skip
+                || cases.iter().any(|case| case.ignored);
             DocJob {
                 cases,
                 listed,
                 threads: threads.max(1),
                 build: build.clone(),
+                include_ignored,
             }
         })
         .collect()

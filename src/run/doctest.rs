@@ -17,13 +17,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::doc_job::DocJob;
+use super::doc_job::{job_cost_id, DocJob};
 use super::log_pipe::LogPipe;
 use super::single::TestSettings;
 use crate::files;
 use crate::libtest::{self, ParallelReader, Step, Verdict};
 use crate::model::TestCase;
 use crate::plan::discover::cargo_command;
+use crate::plan::history::Observation;
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Finished, Hooks};
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult};
@@ -39,7 +40,7 @@ pub fn run_doc_job(
     settings: &TestSettings,
     control: &RunControl,
     emit: &dyn Fn(TestEvent),
-) -> Option<Duration> {
+) -> Option<Observation> {
     let run = DocRun {
         job,
         settings,
@@ -47,7 +48,6 @@ pub fn run_doc_job(
         emit,
         attempts: RefCell::default(),
         announced: RefCell::default(),
-        ran_again: RefCell::default(),
     };
     let mut cases: Vec<&TestCase> = job.cases.iter().collect();
     let mut cost = None;
@@ -74,7 +74,12 @@ pub fn run_doc_job(
         cases.retain(|case| run.settle(case, &end));
         round += 1;
     }
-    cost
+    Some(Observation {
+        id: job_cost_id(job.binary_id()),
+        duration: cost?,
+        failed: false,
+        batched: false,
+    })
 }
 
 /// How a round's process ended, and what it said.
@@ -82,7 +87,8 @@ struct RoundEnd {
     reader: ParallelReader,
     finished: Result<Finished, String>,
     wall: Duration,
-    /// Some test got a record in this round.
+    /// Some test got a record in this round, or is known to have been running when the
+    /// process died: this round settles at least one test, so running again ends.
     progress: bool,
 }
 
@@ -115,8 +121,6 @@ struct DocRun<'a> {
     /// Failed attempts of each test so far, for its final result.
     attempts: RefCell<HashMap<String, Vec<Attempt>>>,
     announced: RefCell<HashSet<String>>,
-    /// Tests run again because the process died before reaching them: only once each.
-    ran_again: RefCell<HashSet<String>>,
 }
 
 impl DocRun<'_> {
@@ -125,12 +129,11 @@ impl DocRun<'_> {
         let names: Vec<String> = cases.iter().map(|case| case.name.clone()).collect();
         let subset = rustdoc::subset(&self.job.listed, &names);
         let mut pipe = LogPipe::create().map_err(|e| format!("cannot create a log pipe: {e}"))?;
-        let include_ignored = cases.iter().any(|case| case.ignored);
         let args = rustdoc::run_args(
             self.job.package(),
             &self.job.build,
             self.job.threads,
-            include_ignored,
+            self.job.include_ignored,
             pipe.path(),
             &subset,
         )
@@ -172,6 +175,7 @@ impl DocRun<'_> {
         let steps = reader.read_log(pipe.read_new(), Instant::now());
         progress |= self.give(steps, &wanted);
         reader.finish_stdout();
+        progress |= cases.iter().any(|case| reader.was_running(&case.name));
         Ok(RoundEnd {
             reader,
             finished,
@@ -292,16 +296,15 @@ impl DocRun<'_> {
         false
     }
 
-    /// A doctest without a record runs again if the process died on another test (it made
-    /// progress, and was not running this one), once.
+    /// A doctest without a record runs again if the process died (or ran out of time) on
+    /// other tests: it was not running this one, and the round settled some test, so that
+    /// rounds end.
     fn runs_again(&self, case: &TestCase, end: &RoundEnd) -> bool {
         let died = match &end.finished {
             Ok(done) => done.timed_out || done.exit != Exit::Code(0),
             Err(_) => false,
         };
-        died && end.progress
-            && !end.reader.was_running(&case.name)
-            && self.ran_again.borrow_mut().insert(case.name.clone())
+        died && end.progress && !end.reader.was_running(&case.name)
     }
 
     /// The attempt of a doctest the process ended without a record for: the process's end is

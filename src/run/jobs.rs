@@ -202,10 +202,14 @@ mod tests {
     fn jobs() -> Vec<Job> {
         let docs = ["src/lib.rs - f (line 1)", "src/lib.rs - g (line 9)"];
         let doc = DocJob {
-            cases: docs.iter().map(|n| case("p::doc/p", TargetKind::Doc, n)).collect(),
+            cases: docs
+                .iter()
+                .map(|n| case("p::doc/p", TargetKind::Doc, n))
+                .collect(),
             listed: docs.iter().map(|n| n.to_string()).collect(),
             threads: 2,
             build: Vec::new(),
+            include_ignored: false,
         };
         let single = |name| Job::Single(case("p", TargetKind::Lib, name), Constraint::FREE);
         vec![Job::Doctests(doc), single("long"), single("short")]

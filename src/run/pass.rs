@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::batch;
-use super::doc_job;
 use super::doctest;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
@@ -82,16 +81,9 @@ pub fn run_pass(
             }
             Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, emit),
             Job::Doctests(job) => {
-                if let Some(cost) = doctest::run_doc_job(job, settings, control, emit) {
-                    let observation = Observation {
-                        id: doc_job::job_cost_id(job.binary_id()),
-                        duration: cost,
-                        failed: false,
-                        batched: false,
-                    };
-                    let mut costs = job_costs_ref.lock().unwrap_or_else(|e| e.into_inner());
-                    costs.push(observation);
-                }
+                let cost = doctest::run_doc_job(job, settings, control, emit);
+                let mut costs = job_costs_ref.lock().unwrap_or_else(|e| e.into_inner());
+                costs.extend(cost);
             }
         };
         let cancelled = || control.cancelled().is_some();
