@@ -158,12 +158,11 @@ impl DocRun<'_> {
         limits.timeout = limits.timeout.map(|t| t * runs.len().max(1) as u32);
         limits.slow_period = None;
         limits.coalesce = Some(READ_PAUSE);
-        let mut progress = false;
         let mut on_stdout = |bytes: &[u8]| {
             let now = Instant::now();
             let mut steps = reader.read_log(pipe.read_new(), now);
             steps.extend(reader.read_stdout(bytes, now));
-            progress |= self.give(steps, &wanted);
+            self.give(steps, &wanted);
         };
         let hooks = Hooks {
             on_slow: None,
@@ -173,9 +172,12 @@ impl DocRun<'_> {
         let finished = process::run(&mut command, &limits, self.control, spill, hooks)
             .map_err(|e| format!("could not run `{}`: {e}", cargo_command()));
         let steps = reader.read_log(pipe.read_new(), Instant::now());
-        progress |= self.give(steps, &wanted);
+        self.give(steps, &wanted);
         reader.finish_stdout();
-        progress |= cases.iter().any(|case| reader.was_running(&case.name));
+        let progress = cases.iter().any(|case| {
+            let name = case.name.as_str();
+            reader.verdict(name).is_some() || reader.was_ignored(name) || reader.was_running(name)
+        });
         Ok(RoundEnd {
             reader,
             finished,
@@ -191,12 +193,10 @@ impl DocRun<'_> {
         Some(dir.join(binary).join(format!("doctests-round{round}")))
     }
 
-    /// Give the events of what the log and the stream told; true if a test got a record.
-    fn give(&self, steps: Vec<Step>, wanted: &HashMap<&str, &TestCase>) -> bool {
-        let mut recorded = false;
+    /// Give the events of what the log and the stream told.
+    fn give(&self, steps: Vec<Step>, wanted: &HashMap<&str, &TestCase>) {
         for step in steps {
             let (Step::Started(name) | Step::Passed(name, _)) = &step;
-            recorded |= matches!(step, Step::Passed(..));
             // A doctest that ran only because words could not leave it out is not reported.
             let Some(&case) = wanted.get(name.as_str()) else {
                 continue;
@@ -209,7 +209,6 @@ impl DocRun<'_> {
                 }
             }
         }
-        recorded
     }
 
     fn announce(&self, case: &TestCase) {
