@@ -392,3 +392,25 @@ fn ignored_runs_only_the_ignored_doctest() {
         .collect();
     assert_eq!(finished(&run.events()), expected, "{}", run.context());
 }
+
+/// Two shards run every doctest exactly once between them, each only its own.
+#[test]
+fn partitions_share_the_doctests_out() {
+    let shard = |spec: &str| -> BTreeSet<TestKey> {
+        let args = [
+            "--doc-only",
+            "--partition",
+            spec,
+            "--message-format",
+            "json",
+        ];
+        let run = run_fixture(FIXTURE, &args);
+        assert!(matches!(run.code, 0 | 100), "{}", run.context());
+        final_events(&run.events()).into_keys().collect()
+    };
+    let (first, second) = (shard("hash:1/2"), shard("hash:2/2"));
+    assert!(first.is_disjoint(&second), "{first:?} {second:?}");
+    let all: BTreeSet<TestKey> = first.union(&second).cloned().collect();
+    let expected: BTreeSet<TestKey> = cargo_outcomes_of(LIB).into_keys().collect();
+    assert_eq!(all, expected);
+}

@@ -114,12 +114,15 @@ impl Lister<'_> {
         // A libtest binary's two listings are independent: ask both at once. A custom harness may
         // run its whole suite when given flags it ignores, so it is asked a second time only if its
         // first answer was a real listing.
-        let doc_without_ignored = binary.kind == TargetKind::Doc
-            && !self.doc.is_some_and(|doc| doc.with_ignored);
+        let doc_without_ignored =
+            binary.kind == TargetKind::Doc && !self.doc.is_some_and(|doc| doc.with_ignored);
         let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
             (self.run_list(binary, false), None)
         } else if doc_without_ignored {
-            (self.run_list(binary, false), Some(Ok(Parsed::Names(Vec::new()))))
+            (
+                self.run_list(binary, false),
+                Some(Ok(Parsed::Names(Vec::new()))),
+            )
         } else {
             let all = || self.run_list(binary, false);
             let ignored = || self.run_list(binary, true);
