@@ -104,6 +104,15 @@ fn is_start_line(head: &[u8], name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(b" ... ") || rest.starts_with(b" - should panic ... "))
 }
 
+/// The count of libtest's header line of a run: `running 3 tests` → 3.
+fn header_count(line: &[u8]) -> Option<usize> {
+    let rest = line.strip_prefix(b"running ")?;
+    let count = rest
+        .strip_suffix(b" tests")
+        .or_else(|| rest.strip_suffix(b" test"))?;
+    std::str::from_utf8(count).ok()?.parse().ok()
+}
+
 /// The warning libtest prints on stderr for `--logfile`, which batched mode relies on. libtest
 /// 1.95 ends it with no newline, so that what follows is glued to it.
 const LOGFILE_WARNING: &str = "warning: `--logfile` is deprecated";
@@ -162,6 +171,13 @@ mod tests {
         ));
         assert!(!is_start_line(b"test a::bc ... ", "a::b"));
         assert!(!is_start_line(b"test a::b ..", "a::b"));
+    }
+
+    #[test]
+    fn run_headers() {
+        assert_eq!(header_count(b"running 12 tests"), Some(12));
+        assert_eq!(header_count(b"running 1 test"), Some(1));
+        assert_eq!(header_count(b"running some tests"), None);
     }
 
     #[test]

@@ -93,13 +93,9 @@ impl State {
             .filter(|&p| self.tests[p].record.is_none())
             .collect();
         let order = (waiting.len() == count).then_some(waiting);
-        if let Some(order) = &order {
-            for &position in order.iter().take(self.threads) {
-                self.tests[position].started = Some(self.now);
-            }
-        }
         let first: Vec<usize> = order.iter().flatten().take(self.threads).copied().collect();
         for position in first {
+            self.tests[position].started = Some(self.now);
             self.announce(position);
         }
         self.runs.push(RunState {
@@ -169,7 +165,7 @@ impl State {
 
     /// A whole line of stdout; returns the test count if it is the header of the next run.
     fn stdout_line(&mut self, line: &[u8]) -> Option<usize> {
-        let header = header_count(line);
+        let header = super::header_count(line);
         let Some(run) = self.runs.last_mut() else {
             return header;
         };
@@ -223,15 +219,6 @@ impl Progress for RunProgress<'_> {
         let ended = &self.state.runs[self.run].ended;
         ended.iter().position(|&(p, _)| p == position)
     }
-}
-
-/// `running 3 tests` → 3.
-fn header_count(line: &[u8]) -> Option<usize> {
-    let rest = line.strip_prefix(b"running ")?;
-    let count = rest
-        .strip_suffix(b" tests")
-        .or_else(|| rest.strip_suffix(b" test"))?;
-    std::str::from_utf8(count).ok()?.parse().ok()
 }
 
 /// Reads one process of libtest runs with `threads` test threads: its log and its stdout.
@@ -362,8 +349,8 @@ impl ParallelReader {
 
     /// Whether the record of `name` says libtest did not run it.
     pub(crate) fn was_ignored(&self, name: &str) -> bool {
-        self.test(name)
-            .is_some_and(|t| t.record == Some(Record::Ignored))
+        let test = self.test(name);
+        test.is_some_and(|t| t.record == Some(Record::Ignored))
     }
 
     /// Whether `name` is known to have started and has no record: it was running.
