@@ -2,7 +2,8 @@
 //! the arguments it takes, the exit codes it uses, its `--list --format terse` listing (read as
 //! it streams, [`ListingParser`]), the "running 0 tests" header of an `--exact` run that matched
 //! nothing, and what a batch process says about its tests ([`BatchReader`]: verdicts from its
-//! `--logfile`, starts and failure output from its pretty output, one test thread).
+//! `--logfile`, starts and failure output from its pretty output, one test thread), or a process
+//! that runs its tests on several threads, as rustdoc runs doctests ([`ParallelReader`]).
 //!
 //! Nothing else in runner spells a libtest flag, exit code or output line.
 
@@ -10,6 +11,7 @@ mod batch_reader;
 mod bounded;
 mod listing;
 mod logfile;
+mod parallel;
 mod stream;
 
 use std::ffi::OsStr;
@@ -19,6 +21,7 @@ use crate::report::event::Outcome;
 
 pub(crate) use batch_reader::{BatchReader, Step, Verdict};
 pub(crate) use listing::ListingParser;
+pub(crate) use parallel::ParallelReader;
 
 /// libtest exits with this code when a test fails (a panic in the test).
 pub(crate) const FAILURE_EXIT_CODE: i32 = 101;
@@ -42,6 +45,21 @@ pub(crate) fn batch_args(include_ignored: bool, logfile: &Path) -> Vec<&OsStr> {
     args.push(logfile.as_os_str());
     if include_ignored {
         args.push(OsStr::new("--include-ignored"));
+    }
+    args
+}
+
+/// Arguments that run the selected tests on `threads` threads and write each test's result to
+/// `logfile` (a pipe that every libtest run of the process writes to in turn: see
+/// [`ParallelReader`]); filters follow these arguments.
+pub(crate) fn parallel_args(threads: usize, include_ignored: bool, logfile: &Path) -> Vec<String> {
+    let mut args = vec![
+        format!("--test-threads={}", threads.max(1)),
+        "--logfile".to_string(),
+        logfile.display().to_string(),
+    ];
+    if include_ignored {
+        args.push("--include-ignored".to_string());
     }
     args
 }
@@ -86,16 +104,34 @@ fn is_start_line(head: &[u8], name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(b" ... ") || rest.starts_with(b" - should panic ... "))
 }
 
-/// The warning libtest prints on stderr for `--logfile`, which batched mode relies on.
-const LOGFILE_WARNING: &str = "warning: `--logfile` is deprecated\n";
+/// The count of libtest's header line of a run: `running 3 tests` → 3.
+fn header_count(line: &[u8]) -> Option<usize> {
+    let rest = line.strip_prefix(b"running ")?;
+    let count = rest
+        .strip_suffix(b" tests")
+        .or_else(|| rest.strip_suffix(b" test"))?;
+    std::str::from_utf8(count).ok()?.parse().ok()
+}
 
-/// A batch process's stderr without libtest's warning about `--logfile`, which is the runner's
-/// doing, not the tests'.
+/// The warning libtest prints on stderr for `--logfile`, which batched mode relies on. libtest
+/// 1.95 ends it with no newline, so that what follows is glued to it.
+const LOGFILE_WARNING: &str = "warning: `--logfile` is deprecated";
+
+/// A batch process's stderr without libtest's warnings about `--logfile`, which are the runner's
+/// doing, not the tests' (one per libtest run: rustdoc may make several).
 pub(crate) fn without_logfile_warning(stderr: String) -> String {
-    match stderr.strip_prefix(LOGFILE_WARNING) {
-        Some(rest) => rest.to_string(),
-        None => stderr,
+    if !stderr.contains(LOGFILE_WARNING) {
+        return stderr;
     }
+    let mut kept = String::with_capacity(stderr.len());
+    let mut rest = stderr.as_str();
+    while let Some(at) = rest.find(LOGFILE_WARNING) {
+        kept.push_str(&rest[..at]);
+        rest = &rest[at + LOGFILE_WARNING.len()..];
+        rest = rest.strip_prefix('\n').unwrap_or(rest);
+    }
+    kept.push_str(rest);
+    kept
 }
 
 /// Where the next newline is: `std`'s search (memchr), which is fast even in a debug build of
@@ -138,6 +174,13 @@ mod tests {
     }
 
     #[test]
+    fn run_headers() {
+        assert_eq!(header_count(b"running 12 tests"), Some(12));
+        assert_eq!(header_count(b"running 1 test"), Some(1));
+        assert_eq!(header_count(b"running some tests"), None);
+    }
+
+    #[test]
     fn newlines_are_found() {
         assert_eq!(find_newline(b"ab\ncd\n"), Some(2));
         assert_eq!(find_newline(b"\n"), Some(0));
@@ -150,5 +193,12 @@ mod tests {
         let stderr = "warning: `--logfile` is deprecated\nthread 'a' panicked\n".to_string();
         assert_eq!(without_logfile_warning(stderr), "thread 'a' panicked\n");
         assert_eq!(without_logfile_warning("other\n".into()), "other\n");
+        // As libtest 1.95 prints it: no newline, and once per run of a rustdoc process.
+        let glued = "   Doc-tests d\nwarning: `--logfile` is deprecatedwarning: `--logfile` is \
+            deprecatederror: doctest failed\n";
+        assert_eq!(
+            without_logfile_warning(glued.into()),
+            "   Doc-tests d\nerror: doctest failed\n"
+        );
     }
 }

@@ -11,6 +11,7 @@ mod plan;
 mod process;
 mod report;
 mod run;
+mod rustdoc;
 mod session;
 
 use cli::Invocation;

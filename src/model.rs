@@ -33,6 +33,9 @@ pub enum TargetKind {
     Example,
     /// A binary given with `--binary`: no cargo metadata.
     Prebuilt,
+    /// A library's documentation examples, which rustdoc compiles and runs through
+    /// `cargo test --doc`: no executable of their own (`path` is the package's manifest).
+    Doc,
 }
 
 /// One test executable and everything needed to run a test from it as `cargo test` would.
@@ -61,6 +64,9 @@ pub enum Invocation {
     Libtest,
     /// `<bin>` with no arguments: a `harness = false` binary run whole.
     WholeBinary,
+    /// A documentation example: run with the other doctests of its package by one
+    /// `cargo test --doc` (see `rustdoc`), never in a process of its own.
+    Doctest,
 }
 
 /// One selected test.
@@ -84,7 +90,7 @@ impl TestCase {
     /// Arguments for running only this test.
     pub fn args(&self) -> Vec<&str> {
         match self.invocation {
-            Invocation::WholeBinary => Vec::new(),
+            Invocation::WholeBinary | Invocation::Doctest => Vec::new(),
             Invocation::Libtest => libtest::single_test_args(&self.name, self.ignored),
         }
     }
@@ -98,7 +104,9 @@ pub struct ListFailure {
     pub message: String,
 }
 
-/// The binary id cargo-nextest would give a target.
+/// The binary id cargo-nextest would give a target. A package's doctests are `pkg::doc/lib`,
+/// in the style of the other kinds that are not integration tests: a bare `pkg::doc` would be
+/// the id of an integration test named `doc`.
 pub fn binary_id(package: &str, kind: &TargetKind, target_name: &str) -> String {
     match kind {
         TargetKind::Lib => package.to_string(),
@@ -107,6 +115,7 @@ pub fn binary_id(package: &str, kind: &TargetKind, target_name: &str) -> String 
         TargetKind::Bench => format!("{package}::bench/{target_name}"),
         TargetKind::Example => format!("{package}::example/{target_name}"),
         TargetKind::Prebuilt => target_name.to_string(),
+        TargetKind::Doc => format!("{package}::doc/{target_name}"),
     }
 }
 
@@ -119,6 +128,10 @@ mod tests {
         assert_eq!(binary_id("core", &TargetKind::Lib, "core"), "core");
         assert_eq!(binary_id("core", &TargetKind::Test, "api"), "core::api");
         assert_eq!(binary_id("core", &TargetKind::Bin, "cli"), "core::bin/cli");
+        assert_eq!(
+            binary_id("core", &TargetKind::Doc, "core"),
+            "core::doc/core"
+        );
     }
 
     #[test]

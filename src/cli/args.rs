@@ -294,6 +294,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub runs: Option<usize>,
 
+    /// Also run the doctests of every selected library (compiled by rustdoc on every run).
+    #[arg(long, help_heading = "Doctests")]
+    pub doc: bool,
+
+    /// Run only the doctests of the selected libraries.
+    #[arg(long, conflicts_with = "doc", help_heading = "Doctests")]
+    pub doc_only: bool,
+
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,

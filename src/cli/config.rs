@@ -75,6 +75,7 @@ impl RunConfig {
 
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
         let (file, profile) = load_profile(&args)?;
+        let doc = doc_tests(&args, &profile);
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
         let jobs = jobs(args.jobs.as_deref(), &profile).map_err(|e| match args.jobs_from_env {
             // The value came from the environment: say so, not `--jobs`.
@@ -149,7 +150,7 @@ impl RunConfig {
             groups,
             order,
             last_failed: last_failed(&args),
-            source: source(args.binaries, args.cargo)?,
+            source: source(args.binaries, args.cargo, doc)?,
         })
     }
 }
@@ -282,9 +283,24 @@ fn policy(args: &RunArgs, profile: &Profile) -> ResultPolicy {
     }
 }
 
+/// `--doc-only`, else `--doc` or the profile's `doc = true`.
+fn doc_tests(args: &RunArgs, profile: &Profile) -> DocTests {
+    if args.doc_only {
+        DocTests::Only
+    } else if args.doc || profile.doc == Some(true) {
+        DocTests::Also
+    } else {
+        DocTests::Off
+    }
+}
+
 /// Cargo builds the binaries, unless `--binary` names them; cargo's flags then mean nothing.
-fn source(binaries: Vec<PathBuf>, cargo: CargoArgs) -> Result<Source, UsageError> {
-    let cargo = CargoOptions::from(cargo);
+fn source(binaries: Vec<PathBuf>, cargo: CargoArgs, doc: DocTests) -> Result<Source, UsageError> {
+    let cargo = CargoOptions {
+        doc,
+        ..CargoOptions::from(cargo)
+    };
+    super::doc_check::check(&binaries, &cargo)?;
     if binaries.is_empty() {
         return Ok(Source::Cargo(cargo));
     }

@@ -75,6 +75,8 @@ pub struct Profile {
     pub batch: Option<bool>,
     /// Already joined to the workspace root when written relative, like `junit`.
     pub timeline: Option<PathBuf>,
+    /// Run the doctests too, as `--doc`.
+    pub doc: Option<bool>,
     #[serde(skip)]
     origin: Origin,
 }

@@ -9,6 +9,7 @@ mod args;
 mod config;
 mod config_errors;
 mod config_file;
+mod doc_check;
 mod invocation;
 mod levels;
 mod manifest;

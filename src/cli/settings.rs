@@ -106,6 +106,20 @@ pub struct CargoOptions {
     pub target_dir: Option<PathBuf>,
     pub locked: bool,
     pub offline: bool,
+    /// Whether the selected libraries' doctests run (`--doc`, `--doc-only`, `doc = true`).
+    pub doc: DocTests,
+}
+
+/// Which tests of the selected packages run, as to doctests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DocTests {
+    /// The test binaries only: rustdoc is not run.
+    #[default]
+    Off,
+    /// The test binaries and the doctests (`--doc`).
+    Also,
+    /// The doctests only (`--doc-only`).
+    Only,
 }
 
 impl From<CargoArgs> for CargoOptions {
@@ -117,6 +131,7 @@ impl From<CargoArgs> for CargoOptions {
             target_dir: args.target_dir,
             locked: args.locked,
             offline: args.offline,
+            doc: DocTests::Off,
         }
     }
 }

@@ -61,12 +61,6 @@ impl Run {
             self.steps.push(Step::Started(self.order[position].clone()));
         }
     }
-}
-
-impl Records for Run {
-    fn due(&self) -> Option<&str> {
-        self.order.get(self.next).map(String::as_str)
-    }
 
     fn record(&mut self, record: Record) {
         let position = self.next;
@@ -81,6 +75,18 @@ impl Records for Run {
         }
         self.next += 1;
         self.previous_end = self.now;
+    }
+}
+
+impl Records for Run {
+    fn complete(&mut self, line: &[u8], record: Record) -> bool {
+        // One test thread: only the next test in name order can be due a record.
+        let due = self.order.get(self.next);
+        let ends = due.is_some_and(|name| super::logfile::names(line, name));
+        if ends {
+            self.record(record);
+        }
+        ends
     }
 }
 

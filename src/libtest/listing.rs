@@ -22,9 +22,20 @@ pub(crate) struct ListingParser {
     names: Vec<String>,
     /// The first line that is not a listing line; nothing after it is looked at.
     error: Option<String>,
+    /// Lines another program adds to the listing, to leave out (see [`Self::skipping`]).
+    noise: Option<fn(&str) -> bool>,
 }
 
 impl ListingParser {
+    /// A parser that leaves out the lines `noise` recognises: what rustdoc adds to libtest's
+    /// listing of doctests.
+    pub(crate) fn skipping(noise: fn(&str) -> bool) -> Self {
+        ListingParser {
+            noise: Some(noise),
+            ..ListingParser::default()
+        }
+    }
+
     pub(crate) fn feed(&mut self, mut bytes: &[u8]) {
         while self.error.is_none() {
             let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
@@ -68,9 +79,10 @@ impl ListingParser {
             }
             _ => None,
         };
+        let noise = self.noise.is_some_and(|noise| noise(line));
         match name {
             Some(name) if name.len() <= MAX_NAME_LEN => self.names.push(name),
-            _ if line.is_empty() && !self.overlong => {}
+            _ if (line.is_empty() || noise) && !self.overlong => {}
             _ => self.error = Some(line.chars().take(QUOTED_CHARS).collect()),
         }
         self.partial.clear();
@@ -128,6 +140,15 @@ mod tests {
             }
         }
         assert_eq!(parser.finish().unwrap(), whole);
+    }
+
+    #[test]
+    fn lines_another_program_adds_can_be_left_out() {
+        let listing = "a: test\nall doctests ran in 1s\nb: test\n";
+        let mut parser = ListingParser::skipping(|line| line.starts_with("all doctests"));
+        parser.feed(listing.as_bytes());
+        assert_eq!(parser.finish().unwrap(), ["a", "b"]);
+        assert!(parse_terse(listing).is_err());
     }
 
     #[test]

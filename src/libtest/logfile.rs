@@ -4,8 +4,9 @@
 //! file through their output, so batched mode takes every verdict from it.
 //!
 //! A record's message may span lines (a `should_panic` test whose panic did not match), so a
-//! record is complete at the first line that ends with the name of the test libtest is running,
-//! which the caller knows: with one test thread libtest runs a batch in name order.
+//! record is complete at the first line that ends with the name of a test due a record, which
+//! the caller knows: with one test thread libtest runs a batch in name order, so one test is due;
+//! with several threads, any test of the run that has no record yet.
 
 use super::find_newline;
 
@@ -18,12 +19,12 @@ pub(super) enum Record {
     Ignored,
 }
 
-/// What the log is read against: the batch's progress.
+/// What the log is read against: the run's progress.
 pub(super) trait Records {
-    /// The name of the test whose record comes next, if any is due.
-    fn due(&self) -> Option<&str>;
-    /// The record of the test that was due has come.
-    fn record(&mut self, record: Record);
+    /// `line` is a line of an open record of `kind` (its first, or a later line of its
+    /// message): if it ends with the name of a test due a record, that test gets the record,
+    /// and the answer is true.
+    fn complete(&mut self, line: &[u8], kind: Record) -> bool;
 }
 
 /// Reads the log as it grows, one complete line at a time.
@@ -77,12 +78,8 @@ impl LogParser {
             self.open = Some(kind);
         }
         let Some(kind) = self.open else { return };
-        let ends = records
-            .due()
-            .is_some_and(|name| !self.overlong && names(line, name));
-        if ends {
+        if !self.overlong && records.complete(line, kind) {
             self.open = None;
-            records.record(kind);
         }
     }
 }
@@ -98,7 +95,7 @@ fn record_kind(line: &[u8]) -> Option<Record> {
 }
 
 /// Whether `line` ends with ` NAME`, or ` NAME <TIME>` (`--report-time`).
-fn names(line: &[u8], name: &str) -> bool {
+pub(super) fn names(line: &[u8], name: &str) -> bool {
     let ends_with_name = |line: &[u8]| {
         line.strip_suffix(name.as_bytes())
             .is_some_and(|rest| rest.ends_with(b" "))
@@ -121,12 +118,15 @@ mod tests {
     }
 
     impl Records for Batch {
-        fn due(&self) -> Option<&str> {
-            self.order.get(self.got.len()).copied()
-        }
-        fn record(&mut self, record: Record) {
-            let name = self.order[self.got.len()];
-            self.got.push((name, record));
+        fn complete(&mut self, line: &[u8], record: Record) -> bool {
+            let Some(&name) = self.order.get(self.got.len()) else {
+                return false;
+            };
+            let ends = names(line, name);
+            if ends {
+                self.got.push((name, record));
+            }
+            ends
         }
     }
 

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{LastFailed, RunConfig};
-use crate::model::{ListFailure, TestCase, TestId};
+use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
+use crate::model::{ListFailure, TargetKind, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
@@ -14,6 +14,7 @@ use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition};
 use crate::plan::select::Verdict;
 use crate::process::control::RunControl;
+use crate::rustdoc;
 
 /// What listing and selection produced.
 pub struct Plan {
@@ -30,7 +31,15 @@ pub struct Plan {
 impl Plan {
     /// List every binary, select, partition and order: everything decided before a test runs.
     pub fn build(config: &RunConfig, discovered: Discovered, control: &RunControl) -> Plan {
-        let listings = list::list_all(&discovered.binaries, config.list_timeout, control);
+        let doc = match &config.source {
+            Source::Cargo(cargo) => Some(list::DocListing {
+                cargo,
+                with_ignored: config.mode == Mode::List
+                    || config.selection.ignored == IgnoredPolicy::Only,
+            }),
+            Source::Binaries(_) => None,
+        };
+        let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
             target_dir: discovered.target_dir,
@@ -66,6 +75,13 @@ impl Plan {
                     continue;
                 }
             };
+            if binary.kind == TargetKind::Doc {
+                // The doctest job's own cost is kept in the history as long as the job exists.
+                plan.listed.insert(TestId {
+                    binary_id: binary.id.clone(),
+                    name: rustdoc::JOB_COST_NAME.to_string(),
+                });
+            }
             for case in cases {
                 plan.listed.insert(case.id());
                 match config.selection.verdict(&case.name, case.ignored) {

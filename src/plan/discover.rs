@@ -1,5 +1,7 @@
 //! Finds test binaries: builds them with `cargo test --no-run` and reads cargo's JSON messages
-//! (the one home of `cargo_metadata`), or takes prebuilt paths given with `--binary`.
+//! (with `doc_packages`, the home of `cargo_metadata`), or takes prebuilt paths given with
+//! `--binary`. With `--doc`, the selected libraries' doctests join them as binaries of their own
+//! (`--doc-only`: alone); the build has made the libraries they need.
 //!
 //! For each binary it also gathers the environment `cargo test` would give its tests, so that a
 //! test run by us sees the same `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*` and
@@ -18,8 +20,9 @@ use cargo_metadata::{
 };
 
 use crate::cli;
-use crate::cli::CargoOptions;
+use crate::cli::{CargoOptions, DocTests};
 use crate::model::{binary_id, TargetKind, TestBinary};
+use crate::plan::doc_packages;
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,11 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     }
     let metadata = metadata?;
     let mut binaries = build.test_binaries(&cargo, &metadata);
+    match args.doc {
+        DocTests::Off => {}
+        DocTests::Also => binaries.extend(doc_packages::binaries(&metadata, args)),
+        DocTests::Only => binaries = doc_packages::binaries(&metadata, args),
+    }
     binaries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Discovered {
         binaries,
@@ -274,7 +282,7 @@ fn check_executable(path: &Path) -> Result<PathBuf, String> {
 }
 
 /// The cargo to call: the one that ran us (`cargo run`) or `cargo` on PATH.
-fn cargo_command() -> String {
+pub fn cargo_command() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
 

@@ -3,7 +3,8 @@
 //!
 //! A `harness = false` target that does not speak libtest's listing becomes one test named after
 //! the binary, run whole. A libtest binary whose listing fails is reported and left out; the
-//! others still run.
+//! others still run. A package's doctests are listed the same way, through cargo and rustdoc
+//! (see `doc_list`).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -11,10 +12,13 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
+use super::doc_list;
+use crate::cli::CargoOptions;
 use crate::libtest;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
 use crate::process::control::RunControl;
 use crate::process::{self, Exit, Hooks, Limits};
+use crate::rustdoc;
 
 /// The tests of one binary, or why they could not be known.
 #[derive(Debug)]
@@ -30,15 +34,22 @@ pub enum BinaryListing {
 ///
 /// Listing waits on processes, not on the CPU, so the pool is sized by the number of listings
 /// (two per binary, capped), not by cores: on 2 cores, 8 binaries list in one round, not eight.
+/// `doc` says how doctests are listed, when there are any.
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
     timeout: Duration,
     control: &RunControl,
+    doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
+    let lister = Lister {
+        timeout,
+        control,
+        doc,
+    };
     let list = || {
         binaries
             .par_iter()
-            .map(|binary| list_binary(binary, timeout, control, Threads::Pool))
+            .map(|binary| lister.list_binary(binary, Threads::Pool))
             .collect()
     };
     match rayon::ThreadPoolBuilder::new()
@@ -49,9 +60,26 @@ pub fn list_all(
         // A system out of threads still lists, one listing after another on this thread.
         Err(_) => binaries
             .iter()
-            .map(|binary| list_binary(binary, timeout, control, Threads::None))
+            .map(|binary| lister.list_binary(binary, Threads::None))
             .collect(),
     }
+}
+
+/// How doctests are listed: with the build flags, and whether their ignored ones are asked
+/// for. In edition 2024 each listing compiles the package's merged doctests (see `doc_list`),
+/// so a run lists them once, and learns which are ignored when rustdoc runs them (libtest
+/// reports an ignored test as such); `runner list` and `--ignored` need to know beforehand.
+#[derive(Clone, Copy)]
+pub struct DocListing<'a> {
+    pub cargo: &'a CargoOptions,
+    pub with_ignored: bool,
+}
+
+/// What every listing needs.
+struct Lister<'a> {
+    timeout: Duration,
+    control: &'a RunControl,
+    doc: Option<DocListing<'a>>,
 }
 
 /// Whether a binary's two listings may run at once on the listing pool.
@@ -64,51 +92,76 @@ enum Threads {
 /// At most this many binaries list at once.
 const MAX_LISTING_THREADS: usize = 32;
 
-fn list_binary(
-    binary: &Arc<TestBinary>,
-    timeout: Duration,
-    control: &RunControl,
-    threads: Threads,
-) -> BinaryListing {
-    // A libtest binary's two listings are independent: ask both at once. A custom harness may
-    // run its whole suite when given flags it ignores, so it is asked a second time only if its
-    // first answer was a real listing.
-    let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
-        (run_list(binary, false, timeout, control), None)
-    } else {
-        let all = || run_list(binary, false, timeout, control);
-        let ignored = || run_list(binary, true, timeout, control);
-        let (first, ignored) = match threads {
-            Threads::Pool => rayon::join(all, ignored),
-            Threads::None => (all(), ignored()),
+impl Lister<'_> {
+    /// List one binary (`ignored`: only its ignored tests).
+    fn run_list(&self, binary: &TestBinary, ignored: bool) -> Result<Parsed, String> {
+        let command = match (binary.kind == TargetKind::Doc, self.doc) {
+            (true, Some(doc)) => doc_list::command(binary, doc.cargo, ignored),
+            (true, None) => return Err("doctests are listed through cargo".into()),
+            (false, _) => {
+                let mut command = Command::new(&binary.path);
+                command
+                    .args(libtest::list_args(ignored))
+                    .current_dir(&binary.cwd)
+                    .envs(&binary.env);
+                command
+            }
         };
-        (first, Some(ignored))
-    };
-    let all = match first {
-        Ok(Parsed::Names(names)) => names,
-        // Output that is not a listing: a custom harness that ignores `--list`.
-        Ok(Parsed::NotLibtest(why)) if binary.custom_harness || is_prebuilt(binary) => {
-            return whole(binary, why);
-        }
-        // A hang or a crash while listing is a broken binary, whatever its harness.
-        Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
-    };
-    let ignored = ignored.unwrap_or_else(|| run_list(binary, true, timeout, control));
-    let ignored = match ignored {
-        Ok(Parsed::Names(names)) => names,
-        Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
-    };
-    let ignored: std::collections::HashSet<&str> = ignored.iter().map(String::as_str).collect();
-    let cases = all
-        .iter()
-        .map(|name| TestCase {
-            binary: Arc::clone(binary),
-            ignored: ignored.contains(name.as_str()),
-            name: name.clone(),
-            invocation: Invocation::Libtest,
-        })
-        .collect();
-    BinaryListing::Tests(cases)
+        run_list(command, binary, self.timeout, self.control)
+    }
+
+    fn list_binary(&self, binary: &Arc<TestBinary>, threads: Threads) -> BinaryListing {
+        // A libtest binary's two listings are independent: ask both at once. A custom harness may
+        // run its whole suite when given flags it ignores, so it is asked a second time only if its
+        // first answer was a real listing.
+        let doc_without_ignored =
+            binary.kind == TargetKind::Doc && !self.doc.is_some_and(|doc| doc.with_ignored);
+        let (first, ignored) = if binary.custom_harness || is_prebuilt(binary) {
+            (self.run_list(binary, false), None)
+        } else if doc_without_ignored {
+            (
+                self.run_list(binary, false),
+                Some(Ok(Parsed::Names(Vec::new()))),
+            )
+        } else {
+            let all = || self.run_list(binary, false);
+            let ignored = || self.run_list(binary, true);
+            let (first, ignored) = match threads {
+                Threads::Pool => rayon::join(all, ignored),
+                Threads::None => (all(), ignored()),
+            };
+            (first, Some(ignored))
+        };
+        let all = match first {
+            Ok(Parsed::Names(names)) => names,
+            // Output that is not a listing: a custom harness that ignores `--list`.
+            Ok(Parsed::NotLibtest(why)) if binary.custom_harness || is_prebuilt(binary) => {
+                return whole(binary, why);
+            }
+            // A hang or a crash while listing is a broken binary, whatever its harness.
+            Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
+        };
+        let ignored = ignored.unwrap_or_else(|| self.run_list(binary, true));
+        let ignored = match ignored {
+            Ok(Parsed::Names(names)) => names,
+            Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
+        };
+        let ignored: std::collections::HashSet<&str> = ignored.iter().map(String::as_str).collect();
+        let invocation = match binary.kind {
+            TargetKind::Doc => Invocation::Doctest,
+            _ => Invocation::Libtest,
+        };
+        let cases = all
+            .iter()
+            .map(|name| TestCase {
+                binary: Arc::clone(binary),
+                ignored: ignored.contains(name.as_str()),
+                name: name.clone(),
+                invocation,
+            })
+            .collect();
+        BinaryListing::Tests(cases)
+    }
 }
 
 fn is_prebuilt(binary: &TestBinary) -> bool {
@@ -134,18 +187,14 @@ enum Parsed {
     NotLibtest(String),
 }
 
+/// Run a prepared listing `command` of `binary` and parse what it prints.
 fn run_list(
+    mut command: Command,
     binary: &TestBinary,
-    ignored: bool,
     timeout: Duration,
     control: &RunControl,
 ) -> Result<Parsed, String> {
-    let mut command = Command::new(&binary.path);
-    command
-        .args(libtest::list_args(ignored))
-        .current_dir(&binary.cwd)
-        .envs(&binary.env)
-        .env("RUNNER", "1");
+    command.env("RUNNER", "1");
     let limits = Limits {
         timeout: Some(timeout),
         grace: Duration::from_secs(1),
@@ -153,14 +202,19 @@ fn run_list(
     };
     // The listing is parsed as it streams in: what the capture keeps of stdout is bounded, and
     // a listing of megabytes must still give every name.
-    let mut listing = libtest::ListingParser::default();
+    let mut listing = match binary.kind {
+        TargetKind::Doc => libtest::ListingParser::skipping(rustdoc::is_timing_line),
+        _ => libtest::ListingParser::default(),
+    };
     let mut on_stdout = |bytes: &[u8]| listing.feed(bytes);
     let hooks = Hooks {
         on_slow: None,
         on_stdout: Some(&mut on_stdout),
     };
-    let done = process::run(&mut command, &limits, control, None, hooks)
-        .map_err(|e| format!("could not run `{} --list`: {e}", binary.path.display()))?;
+    let done = process::run(&mut command, &limits, control, None, hooks).map_err(|e| {
+        let program = command.get_program().to_string_lossy().into_owned();
+        format!("could not run `{program}` to list {}: {e}", binary.id)
+    })?;
     let stderr_tail = || {
         let text = done.stderr.to_text();
         let text = text.trim();

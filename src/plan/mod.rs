@@ -6,6 +6,8 @@
 
 mod compose;
 pub mod discover;
+mod doc_list;
+mod doc_packages;
 pub mod history;
 mod list;
 mod notes_seen;

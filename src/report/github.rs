@@ -1,6 +1,6 @@
 //! GitHub Actions integration, on when `GITHUB_ACTIONS=true`: each failure becomes an `::error`
-//! annotation pointing at the file and line of its panic, and a Markdown summary of the run is
-//! appended to `$GITHUB_STEP_SUMMARY`.
+//! annotation pointing at the file and line of its panic (a doctest's: of its example), and a
+//! Markdown summary of the run is appended to `$GITHUB_STEP_SUMMARY`.
 //!
 //! Test names and panic messages are the tests' own text: their control characters are escaped
 //! ([`visible`]) before they reach the log or the summary, where the log viewer would act on
@@ -16,6 +16,7 @@ use super::panic_text::{panic_location, panic_message};
 use super::Reporter;
 use crate::report::event::{TestEvent, TestResult};
 use crate::report::summary::{Passes, Summary};
+use crate::rustdoc;
 
 /// How many slowest tests the step summary lists.
 const SLOWEST_SHOWN: usize = 10;
@@ -47,10 +48,18 @@ impl GithubReporter {
         };
         let fallback = result.describe();
         let mut properties = format!("title={}", escape_property(&result.id.to_string()));
-        if let Some((file, line)) = panic_location(stderr) {
+        let doctest = rustdoc::is_doctest(&result.id);
+        let location = match doctest {
+            // Where the example is: a doctest's panic points into code rustdoc generated.
+            true => rustdoc::example_location(&result.id.name).map(|(f, l)| (f.to_string(), l)),
+            false => panic_location(stderr),
+        };
+        if let Some((file, line)) = location {
             properties = format!("file={},line={line},{properties}", escape_property(&file));
         }
-        let mut message = panic_message(stderr).unwrap_or_else(|| fallback.clone());
+        let mut message = panic_message(stderr)
+            .or_else(|| doctest.then(|| doctest_message(result.stdout())).flatten())
+            .unwrap_or_else(|| fallback.clone());
         if result.is_flaky() {
             message = format!("{fallback}: {message}");
         }
@@ -129,6 +138,19 @@ impl Reporter for GithubReporter {
     }
 }
 
+/// A failed doctest's message, from rustdoc's report (which holds the example's own output):
+/// its panic's message, else rustdoc's first line (a compile error, or why a `compile_fail` or
+/// `should_panic` example failed).
+fn doctest_message(report: &str) -> Option<String> {
+    panic_message(report).or_else(|| {
+        let first = report
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())?;
+        Some(first.to_string())
+    })
+}
+
 /// A workflow command's message: controls shown as text, then GitHub's own escapes (which keep
 /// a line break inside the message instead of ending the command).
 fn escape_data(text: &str) -> String {
@@ -151,9 +173,8 @@ mod tests {
     const STDERR: &str =
         "\nthread 'a::b' (77) panicked at src/lib.rs:12:5:\nassertion failed: 1 == 2\nnote: ...\n";
 
-    #[test]
-    fn annotation_line() {
-        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    /// The annotation the reporter writes for `result`.
+    fn annotation(result: &TestResult) -> String {
         struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
         impl Write for Shared {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -163,11 +184,19 @@ mod tests {
                 Ok(())
             }
         }
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut reporter = GithubReporter {
             out: Some(Box::new(Shared(buffer.clone()))),
             step_summary: None,
             durations: Vec::new(),
         };
+        reporter.on_event(&TestEvent::TestFinished(result.clone()));
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn annotation_line() {
         let id = TestId {
             binary_id: "pkg".into(),
             name: "a::b".into(),
@@ -175,14 +204,39 @@ mod tests {
         let mut attempt = Attempt::bare(1, Outcome::Failed { exit_code: 101 }, Duration::ZERO);
         attempt.stderr = STDERR.into();
         let result = TestResult::new(id, vec![attempt], ResultPolicy::default(), false);
-        reporter.on_event(&TestEvent::TestFinished(result));
-        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         assert_eq!(
-            text,
+            annotation(&result),
             "::error file=src/lib.rs,line=12,title=pkg a%3A%3Ab::assertion failed: 1 == 2\n"
         );
+        let reporter = GithubReporter {
+            out: None,
+            step_summary: None,
+            durations: Vec::new(),
+        };
         assert!(reporter
             .markdown(&Summary::default())
             .contains("| passed |"));
+    }
+
+    #[test]
+    fn a_doctest_is_annotated_at_its_example() {
+        let id = TestId {
+            binary_id: "pkg::doc/pkg".into(),
+            name: "src/lib.rs - add (line 12)".into(),
+        };
+        let mut attempt = Attempt::bare(1, Outcome::Failed { exit_code: 101 }, Duration::ZERO);
+        attempt.stdout = "Test executable failed (exit status: 101).\n\nstderr:\n\nthread 'main' \
+            (7) panicked at src/lib.rs:6:1:\nassertion failed: x\n"
+            .into();
+        let result = TestResult::new(id, vec![attempt], ResultPolicy::default(), true);
+        assert_eq!(
+            annotation(&result),
+            "::error file=src/lib.rs,line=12,title=pkg%3A%3Adoc/pkg src/lib.rs - add (line \
+             12)::assertion failed: x\n"
+        );
+        assert_eq!(
+            doctest_message("error[E0308]: mismatched types\n  --> src/lib.rs:3:9\n").as_deref(),
+            Some("error[E0308]: mismatched types")
+        );
     }
 }

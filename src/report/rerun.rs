@@ -1,4 +1,8 @@
 //! The command a user pastes to rerun one failed test: same build flags, just that test.
+//!
+//! A doctest's is `runner --doc-only -p PKG --exact NAME`, not `cargo test --doc -p PKG --
+//! --exact NAME`: rustdoc cuts test arguments at whitespace, and every doctest name holds some,
+//! so that cargo command runs no test and passes (see `rustdoc::subset`).
 
 use crate::cli::Source;
 use crate::model::{TargetKind, TestCase};
@@ -21,6 +25,7 @@ pub fn command_for(source: &Source, case: &TestCase) -> String {
                 TargetKind::Lib => words.push("--lib".into()),
                 TargetKind::Bin => words.extend(["--bin".to_string(), target.clone()]),
                 TargetKind::Test => words.extend(["--test".to_string(), target.clone()]),
+                TargetKind::Doc => words.push("--doc-only".into()),
                 TargetKind::Bench | TargetKind::Example | TargetKind::Prebuilt => {}
             }
         }
@@ -73,6 +78,34 @@ mod tests {
         assert_eq!(
             command_for(&source, &case),
             r#"runner --binary /t/it-123 --exact "mod::it's fine""#
+        );
+    }
+
+    #[test]
+    fn doctest_rerun_goes_through_the_runner() {
+        let binary = Arc::new(TestBinary {
+            id: "pkg::doc/pkg".into(),
+            path: "/ws/Cargo.toml".into(),
+            package: Some("pkg".into()),
+            target_name: "pkg".into(),
+            kind: TargetKind::Doc,
+            cwd: "/ws".into(),
+            env: Default::default(),
+            custom_harness: false,
+        });
+        let case = TestCase {
+            binary,
+            name: "src/lib.rs - add (line 12)".into(),
+            ignored: false,
+            invocation: Invocation::Doctest,
+        };
+        let source = Source::Cargo(CargoOptions {
+            build: vec!["--release".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            command_for(&source, &case),
+            "runner --release -p pkg --doc-only --exact 'src/lib.rs - add (line 12)'"
         );
     }
 }

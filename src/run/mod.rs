@@ -1,5 +1,6 @@
-//! Running the plan: jobs (one test, or a batch of one binary's tests), the worker pool that
-//! runs them N at a time within the test groups' limits, and the retries of a test.
+//! Running the plan: jobs (one test, a batch of one binary's tests, or a package's doctests),
+//! the worker pool that runs them N at a time within the test groups' limits, and the retries
+//! of a test.
 //!
 //! What does not belong here: spawning and watching a child (that is `process`) and formatting
 //! anything for people (`report`); this stage only emits events. Its insides (the pool's
@@ -7,8 +8,11 @@
 
 mod batch;
 mod chunks;
+mod doc_job;
+mod doctest;
 pub mod groups;
 mod jobs;
+mod log_pipe;
 pub mod logs;
 mod pass;
 mod pool;

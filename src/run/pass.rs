@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::batch;
+use super::doctest;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, Placer, TestSettings};
@@ -69,6 +70,9 @@ pub fn run_pass(
     };
     let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
+    // The doctest jobs' own costs, for the history: no test event carries them.
+    let job_costs = Mutex::new(Vec::new());
+    let job_costs_ref = &job_costs;
     let run_pool = move || {
         let run_one = |job: &Job, slot: pool::Slot, emit: &dyn Fn(TestEvent)| {
             let placer = Placer {
@@ -86,6 +90,11 @@ pub fn run_pass(
                     emit(TestEvent::TestFinished(result));
                 }
                 Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, placer, emit),
+                Job::Doctests(job) => {
+                    let cost = doctest::run_doc_job(job, settings, control, emit);
+                    let mut costs = job_costs_ref.lock().unwrap_or_else(|e| e.into_inner());
+                    costs.extend(cost);
+                }
             }
         };
         let cancelled = || control.cancelled().is_some();
@@ -112,6 +121,8 @@ pub fn run_pass(
             receiver.receive(event);
         }
     });
+    let job_costs = job_costs.into_inner().unwrap_or_else(|e| e.into_inner());
+    receiver.observations.extend(job_costs);
     receiver.finish(started, control, earlier)
 }
 
@@ -123,7 +134,7 @@ fn usable_workers(jobs: &[Job], workers: usize, group_limits: &[Option<usize>]) 
     for job in jobs {
         match job.constraint().group {
             Some(group) => in_group[group] += 1,
-            None => free += 1,
+            None => free += job.parallelism(),
         }
     }
     let grouped: usize = in_group

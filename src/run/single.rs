@@ -202,10 +202,15 @@ fn classify(invocation: Invocation, finished: &Finished) -> Outcome {
         (Exit::Signal(signal), _) => Outcome::Crashed {
             signal: process::signal_name(signal),
         },
-        (Exit::Code(0), Invocation::Libtest) if libtest::ran_no_test(finished.stdout.head()) => {
+        // A doctest never runs alone (see `doctest`); were it to, libtest would judge it.
+        (Exit::Code(0), Invocation::Libtest | Invocation::Doctest)
+            if libtest::ran_no_test(finished.stdout.head()) =>
+        {
             Outcome::NoTestRan
         }
-        (Exit::Code(code), Invocation::Libtest) => libtest::outcome_of_exit_code(code),
+        (Exit::Code(code), Invocation::Libtest | Invocation::Doctest) => {
+            libtest::outcome_of_exit_code(code)
+        }
         (Exit::Code(0), Invocation::WholeBinary) => Outcome::Passed,
         (Exit::Code(code), Invocation::WholeBinary) => Outcome::Failed { exit_code: code },
     }

@@ -58,6 +58,14 @@ pub struct ListArgs {
     #[arg(long, value_name = "DURATION")]
     pub list_timeout: Option<String>,
 
+    /// Also list the doctests of every selected library.
+    #[arg(long)]
+    pub doc: bool,
+
+    /// List only the doctests of the selected libraries.
+    #[arg(long, conflicts_with = "doc")]
+    pub doc_only: bool,
+
     /// List the tests of these prebuilt test binaries instead of building with cargo.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,
@@ -81,6 +89,8 @@ impl ListArgs {
             profile: self.profile,
             list_timeout: self.list_timeout,
             binaries: self.binaries,
+            doc: self.doc,
+            doc_only: self.doc_only,
             cargo: self.cargo,
             spellings: Spellings {
                 run_ignored: self.run_ignored,
