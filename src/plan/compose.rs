@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
-use crate::model::{ListFailure, TargetKind, TestCase, TestId};
+use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
@@ -52,64 +52,86 @@ impl Plan {
         };
         let mut seen = NotesSeen::load(plan.target_dir.as_deref());
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
-            let cases = match listing {
-                BinaryListing::Tests(cases) => cases,
-                BinaryListing::Whole(case, note) => {
-                    // Said once per workspace, until the target changes.
-                    if seen.first_time(binary) {
-                        plan.notes.push(note);
-                    }
-                    vec![case]
-                }
-                // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
-                BinaryListing::Failed(_) if control.cancelled().is_some() => {
-                    plan.notes
-                        .push(format!("listing {} was interrupted", binary.id));
-                    continue;
-                }
-                BinaryListing::Failed(why) => {
-                    plan.list_failures.push(ListFailure {
-                        binary_id: binary.id.clone(),
-                        message: why,
-                    });
-                    continue;
-                }
-            };
-            if binary.kind == TargetKind::Doc {
-                // The doctest job's own cost is kept in the history as long as the job exists.
-                plan.listed.insert(TestId {
-                    binary_id: binary.id.clone(),
-                    name: rustdoc::JOB_COST_NAME.to_string(),
-                });
-            }
-            for case in cases {
-                plan.listed.insert(case.id());
-                match config.selection.verdict(&case.name, case.ignored) {
-                    Verdict::Run => plan.to_run.push(case),
-                    Verdict::SkipIgnored => plan.ignored.push(case),
-                    Verdict::Exclude => {}
-                }
+            if let Some(cases) = plan.take_listing(binary, listing, &mut seen, control) {
+                plan.select(config, binary, cases);
             }
         }
         seen.save();
+        plan.narrow_and_order(config);
+        plan
+    }
+
+    /// The tests a binary's listing gave, or `None` when it gave none (its failure noted).
+    fn take_listing(
+        &mut self,
+        binary: &TestBinary,
+        listing: BinaryListing,
+        seen: &mut NotesSeen,
+        control: &RunControl,
+    ) -> Option<Vec<TestCase>> {
+        match listing {
+            BinaryListing::Tests(cases) => Some(cases),
+            BinaryListing::Whole(case, note) => {
+                // Said once per workspace, until the target changes.
+                if seen.first_time(binary) {
+                    self.notes.push(note);
+                }
+                Some(vec![case])
+            }
+            // A listing we interrupted ourselves (Ctrl-C) says nothing about the binary.
+            BinaryListing::Failed(_) if control.cancelled().is_some() => {
+                self.notes
+                    .push(format!("listing {} was interrupted", binary.id));
+                None
+            }
+            BinaryListing::Failed(why) => {
+                self.list_failures.push(ListFailure {
+                    binary_id: binary.id.clone(),
+                    message: why,
+                });
+                None
+            }
+        }
+    }
+
+    /// Record a binary's tests as existing, and keep those the user selected.
+    fn select(&mut self, config: &RunConfig, binary: &TestBinary, cases: Vec<TestCase>) {
+        if binary.kind == TargetKind::Doc {
+            // The doctest job's own cost is kept in the history as long as the job exists.
+            self.listed.insert(TestId {
+                binary_id: binary.id.clone(),
+                name: rustdoc::JOB_COST_NAME.to_string(),
+            });
+        }
+        for case in cases {
+            self.listed.insert(case.id());
+            match config.selection.verdict(&case.name, case.ignored) {
+                Verdict::Run => self.to_run.push(case),
+                Verdict::SkipIgnored => self.ignored.push(case),
+                Verdict::Exclude => {}
+            }
+        }
+    }
+
+    /// This machine's shard, `--lf`, and the order tests start in.
+    fn narrow_and_order(&mut self, config: &RunConfig) {
         if let Some(partition) = &config.partition {
-            apply_partition(partition, &mut plan);
+            apply_partition(partition, self);
         }
         if config.last_failed == LastFailed::RunOnly {
-            order::keep_last_failed(&mut plan.to_run, &plan.history);
+            order::keep_last_failed(&mut self.to_run, &self.history);
         }
         order::arrange(
-            &mut plan.to_run,
+            &mut self.to_run,
             config.order,
-            &plan.history,
+            &self.history,
             config.last_failed == LastFailed::RunFirst,
         );
         if let Order::Random(seed) = config.order {
-            plan.notes.push(format!(
+            self.notes.push(format!(
                 "random order with seed {seed} (replay it with --seed {seed})"
             ));
         }
-        plan
     }
 }
 
