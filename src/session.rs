@@ -1,5 +1,6 @@
 //! One invocation from start to end: discover → list → select → run (once, or twice under
-//! `--compare`) → report, returning the exit code.
+//! `--compare`) → report, returning the exit code; or, for `runner list` and `runner predict`,
+//! discover → list → select → print.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,10 +8,12 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity};
+use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity, Workers};
 use crate::exit_code;
+use crate::model::TestCase;
 use crate::plan::discover::{self, DiscoverError, Discovered};
-use crate::plan::{self, Plan};
+use crate::plan::sizing::{self, AutoWorkers, Machine};
+use crate::plan::{self, predict, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
 use crate::process::{self, Limits};
@@ -40,8 +43,29 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     let plan = Plan::build(config, discovered, &control);
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
     }
+}
+
+/// What `-n auto` would choose for this plan, on this machine.
+fn auto_workers(plan: &Plan, machine: Machine) -> AutoWorkers {
+    let ids: Vec<_> = plan.to_run.iter().map(TestCase::id).collect();
+    sizing::auto_workers(&plan.history, &ids, machine)
+}
+
+/// `runner predict`: the wall time of the selection for several worker counts, and what
+/// `-n auto` would choose.
+fn predict_plan(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    let machine = Machine::detect();
+    let auto = auto_workers(plan, machine);
+    let mut also = vec![auto.workers];
+    if let Workers::Count(n) = config.jobs {
+        also.push(n);
+    }
+    let ids: Vec<_> = plan.to_run.iter().map(TestCase::id).collect();
+    let forecast = predict::forecast(&plan.history, &ids, machine.cores, &also);
+    report::print_prediction(config, plan, &forecast, &auto)
 }
 
 /// The test binaries, or `None` when the build failed (said on stderr).
@@ -69,24 +93,37 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Option<Discovere
 }
 
 /// The passes of a run: a baseline first under a comparison, then the pass whose results
-/// count.
-fn passes(config: &RunConfig) -> (Option<Pass>, Pass) {
+/// count. `-n auto` is resolved here, once the selection and its history are known.
+fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
     let batch = BatchChoice::from_config(config);
-    let jobs = config.jobs;
-    let pass = |workers, label, batch| Pass {
-        workers,
+    let (jobs, auto) = match config.jobs {
+        Workers::Count(n) => (n, None),
+        Workers::Auto => {
+            let auto = auto_workers(plan, Machine::detect());
+            (auto.workers, Some(auto))
+        }
+    };
+    // Every pass runs `jobs` workers, but the serial pass of `--compare`.
+    let pass = |label, batch| Pass {
+        workers: jobs,
+        auto,
         label,
         batch,
     };
     match config.comparison {
-        None => (None, pass(jobs, None, batch)),
+        None => (None, pass(None, batch)),
         Some(Comparison::SerialParallel) => (
-            Some(pass(1, Some(PassLabel::Serial), batch)),
-            pass(jobs, Some(PassLabel::Parallel), batch),
+            Some(Pass {
+                workers: 1,
+                auto: None,
+                label: Some(PassLabel::Serial),
+                batch,
+            }),
+            pass(Some(PassLabel::Parallel), batch),
         ),
         Some(Comparison::ProcessBatch) => (
-            Some(pass(jobs, Some(PassLabel::Process), BatchChoice::Never)),
-            pass(jobs, Some(PassLabel::Batch), BatchChoice::Always),
+            Some(pass(Some(PassLabel::Process), BatchChoice::Never)),
+            pass(Some(PassLabel::Batch), BatchChoice::Always),
         ),
     }
 }
@@ -111,7 +148,7 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     let settings = test_settings(config, logs.dir().to_path_buf());
     let mut reporters = reporters(config);
     let mut run = |pass| run_pass(config, plan, &settings, control, pass, &mut reporters);
-    let (baseline_pass, final_pass) = passes(config);
+    let (baseline_pass, final_pass) = passes(config, plan);
     let baseline = baseline_pass.map(&mut run);
     let (summary, observations) = match &baseline {
         // Interrupted during the baseline: its results are the run's.

@@ -29,6 +29,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the selected tests grouped by binary, without running them.
     List(RunArgs),
+    /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
+    /// without running it.
+    Predict(RunArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals.
     JunitMerge {
         /// The merged report to write.
@@ -106,7 +109,8 @@ pub struct RunArgs {
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
 
-    /// Number of worker processes: a number, or `auto` for the CPUs this process may use.
+    /// Number of worker processes: a number, or `auto` (as many as CPUs, more when the timing
+    /// history shows the tests mostly wait).
     #[arg(
         short = 'n',
         long = "jobs",
@@ -160,7 +164,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
     pub message_format: MessageFormat,
 
-    /// Output format of `runner list`.
+    /// Output format of `runner list` and `runner predict`.
     #[arg(
         long = "format",
         value_enum,
@@ -417,7 +421,7 @@ mod tests {
     fn jobs_of(args: &[&str]) -> Option<String> {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
-            Some(Command::Run(run)) | Some(Command::List(run)) => run.jobs,
+            Some(Command::Run(run) | Command::List(run) | Command::Predict(run)) => run.jobs,
             _ => cli.run.jobs,
         }
     }
@@ -470,6 +474,19 @@ mod tests {
             ["--package", "a", "--package", "b", "--test", "it"]
         );
         assert_eq!(cli.run.cargo.build_args(), ["--release"]);
+    }
+
+    #[test]
+    fn predict_takes_the_selection_flags() {
+        let cli = Cli::try_parse_from(["runner", "predict", "foo", "--skip", "bar", "-p", "x"]);
+        let Some(Command::Predict(args)) = cli.unwrap().command else {
+            panic!("expected predict")
+        };
+        assert_eq!(
+            (args.filters, args.skip),
+            (vec!["foo".into()], vec!["bar".into()])
+        );
+        assert_eq!(args.cargo.packages, ["x"]);
     }
 
     #[test]

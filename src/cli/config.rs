@@ -22,7 +22,7 @@ pub struct RunConfig {
     pub mode: Mode,
     pub source: Source,
     pub selection: Selection,
-    pub jobs: usize,
+    pub jobs: Workers,
     /// Stop starting tests once this many have failed.
     pub max_failures: Option<usize>,
     pub verbosity: Verbosity,
@@ -56,6 +56,7 @@ impl RunConfig {
         let (mode, args) = match command {
             Some(args::Command::Run(args)) => (Mode::Run, args),
             Some(args::Command::List(args)) => (Mode::List, args),
+            Some(args::Command::Predict(args)) => (Mode::Predict, args),
             _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)
@@ -151,14 +152,13 @@ fn load_profile(args: &RunArgs) -> Result<(FileConfig, Profile), UsageError> {
     Ok((file, profile))
 }
 
-/// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else all
-/// the CPUs this process may use.
-fn jobs(cli: Option<&str>, profile: &Profile) -> Result<usize, UsageError> {
+/// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else `auto`.
+fn jobs(cli: Option<&str>, profile: &Profile) -> Result<Workers, UsageError> {
     match (cli, &profile.jobs) {
         (Some(value), _) => parse_jobs(value),
         (None, Some(jobs)) => parse_jobs(&jobs.get_ref().to_string())
             .map_err(|e| UsageError(format!("{}: {e}", profile.describe("jobs", jobs)))),
-        (None, None) => Ok(available_cpus()),
+        (None, None) => Ok(Workers::Auto),
     }
 }
 
@@ -285,13 +285,13 @@ pub fn available_cpus() -> usize {
 }
 
 /// `auto`, or a whole number; 0 and 1 both mean one test at a time.
-pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
+pub fn parse_jobs(value: &str) -> Result<Workers, UsageError> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("auto") {
-        return Ok(available_cpus());
+        return Ok(Workers::Auto);
     }
     match value.parse::<usize>() {
-        Ok(n) => Ok(n.max(1)),
+        Ok(n) => Ok(Workers::Count(n.max(1))),
         Err(_) => Err(UsageError(format!(
             "invalid value '{value}' for '--jobs <N|auto>': expected a whole number of workers (e.g. -n4) or 'auto'"
         ))),
@@ -331,11 +331,12 @@ mod tests {
 
     #[test]
     fn jobs_values() {
-        assert_eq!(parse_jobs("4").unwrap(), 4);
-        assert_eq!(parse_jobs("0").unwrap(), 1);
-        assert_eq!(parse_jobs("1").unwrap(), 1);
-        assert_eq!(parse_jobs("64").unwrap(), 64);
-        assert_eq!(parse_jobs("auto").unwrap(), available_cpus());
+        assert_eq!(parse_jobs("4").unwrap(), Workers::Count(4));
+        assert_eq!(parse_jobs("0").unwrap(), Workers::Count(1));
+        assert_eq!(parse_jobs("1").unwrap(), Workers::Count(1));
+        assert_eq!(parse_jobs("64").unwrap(), Workers::Count(64));
+        assert_eq!(parse_jobs("auto").unwrap(), Workers::Auto);
+        assert_eq!(parse_jobs(" AUTO ").unwrap(), Workers::Auto);
         for bad in ["x", "-3", "", "4.5"] {
             let err = parse_jobs(bad).unwrap_err().to_string();
             assert!(err.contains("--jobs"), "{err}");
@@ -370,8 +371,19 @@ mod tests {
             "[profile.p]\njobs = 0\nfail-fast = 3\ntimeout = \"1m30s\"\nleak-timeout = \"1s\"\n\
              flaky-result = \"fail\"\n",
         );
-        assert_eq!(jobs(None, &p).unwrap(), 1, "0 means one at a time, as -n0");
-        assert_eq!(jobs(Some("3"), &p).unwrap(), 3);
+        assert_eq!(
+            jobs(None, &p).unwrap(),
+            Workers::Count(1),
+            "0 means one at a time, as -n0"
+        );
+        assert_eq!(jobs(Some("3"), &p).unwrap(), Workers::Count(3));
+        let auto = profile("[profile.p]\njobs = \"auto\"\n");
+        assert_eq!(jobs(None, &auto).unwrap(), Workers::Auto);
+        assert_eq!(jobs(Some("2"), &auto).unwrap(), Workers::Count(2));
+        assert_eq!(
+            jobs(None, &profile("[profile.p]\n")).unwrap(),
+            Workers::Auto
+        );
         let args = defaults();
         assert_eq!(max_failures(&args, &p).unwrap(), Some(3));
         let timeouts = Timeouts::resolve(&args, &p).unwrap();

@@ -4,7 +4,9 @@
 //! Every test process and every listing runs through here (cargo itself is started by
 //! discovery with plain `std::process`). Every wait is a `poll` on the two pipes and a pidfd,
 //! so a child that prints nothing costs no CPU, and a child whose pipes are held open by
-//! something it spawned cannot stall us.
+//! something it spawned cannot stall us. The child is reaped with `wait4`, which also gives the
+//! CPU time it used (with the descendants it waited for): what tells a test that computes from
+//! one that waits.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -85,6 +87,8 @@ pub struct Finished {
     pub stdout: Captured,
     pub stderr: Captured,
     pub duration: Duration,
+    /// CPU time (user + system) of the child and of the descendants it waited for.
+    pub cpu: Duration,
     /// The timeout ran out and the child was terminated.
     pub timed_out: bool,
     /// The child exited but something it spawned kept its output pipes open.
@@ -131,8 +135,8 @@ pub fn run(
     let leaked = loop {
         let now = Instant::now();
         if !exited && !pipes.has_pidfd() {
-            // No pidfd on this kernel: check by polling the child.
-            exited = child.try_wait()?.is_some();
+            // No pidfd on this kernel: check by polling the child (without reaping it).
+            exited = has_exited(leader)?;
         }
         if exited && !pipes.open() {
             break false;
@@ -154,13 +158,14 @@ pub fn run(
     }
     control.unregister(leader);
     let duration = clock.active(Instant::now());
-    let status = child.wait()?;
+    let (status, cpu) = reap(leader)?;
     let (stdout, stderr) = pipes.into_captured();
     Ok(Finished {
         exit: Exit::from(status),
         stdout,
         stderr,
         duration,
+        cpu,
         timed_out: clock.timed_out(),
         leaked,
     })
@@ -375,6 +380,51 @@ fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> i
     Ok(0)
 }
 
+/// Whether the child `pid` has exited, leaving it a zombie: only [`reap`] collects it, so that
+/// its resource usage is read once, there.
+fn has_exited(pid: i32) -> io::Result<bool> {
+    use nix::libc;
+    // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info` is a valid siginfo_t the kernel may write to.
+    let result = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    if result < 0 {
+        let error = io::Error::last_os_error();
+        return match error.kind() {
+            io::ErrorKind::Interrupted => Ok(false),
+            _ => Err(error),
+        };
+    }
+    // With WNOHANG, a child that has not changed state leaves si_pid at 0.
+    // SAFETY: waitid filled `info` (or left it zeroed), so si_pid reads initialised memory.
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// Collect the exited child `pid`: its exit status, and the CPU time (user + system) it and the
+/// descendants it waited for used, as the kernel counted it.
+fn reap(pid: i32) -> io::Result<(ExitStatus, Duration)> {
+    use nix::libc;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid for the kernel to write to.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    let time =
+        |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    Ok((ExitStatus::from_raw(status), cpu))
+}
+
 /// A pidfd becomes readable when the process exits, without reaping it.
 fn open_pidfd(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
@@ -412,6 +462,43 @@ mod tests {
         assert_eq!(done.stdout.to_text(), "out\n");
         assert_eq!(done.stderr.to_text(), "err\n");
         assert!(!done.timed_out && !done.leaked);
+    }
+
+    #[test]
+    fn cpu_time_of_the_child_and_its_waited_for_descendants() {
+        // The work is done by a grandchild that the child waits for: it counts too.
+        let script = "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'";
+        let done = run(
+            &mut sh(script),
+            &Limits::default(),
+            &RunControl::new(),
+            None,
+            Hooks::default(),
+        )
+        .unwrap();
+        assert_eq!(done.exit, Exit::Code(0));
+        assert!(done.cpu > Duration::ZERO, "{done:?}");
+        // One thread at a time: no more CPU than time (rusage rounds to microseconds).
+        assert!(
+            done.cpu <= done.duration + Duration::from_millis(5),
+            "{done:?}"
+        );
+    }
+
+    #[test]
+    fn an_exit_seen_without_reaping_is_reaped_once_with_its_status() {
+        // Reaped by `reap` below, which is what this test is about.
+        #[allow(clippy::zombie_processes)]
+        let child = sh("exit 7").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Waits for the exit itself, however long the machine takes to get there.
+        while !has_exited(pid).unwrap() {
+            std::thread::yield_now();
+        }
+        assert!(has_exited(pid).unwrap(), "looking does not reap");
+        let (status, _) = reap(pid).unwrap();
+        assert_eq!(Exit::from(status), Exit::Code(7));
+        assert!(reap(pid).is_err(), "reaped only once");
     }
 
     #[test]

@@ -19,5 +19,5 @@ mod watchdog;
 pub use capture::Captured;
 pub use child::{run, signal_name, Exit, Finished, Hooks, Limits};
 pub use orphans::{become_subreaper, kill_orphans};
-pub use usage::{mark_start, own_usage, raise_open_file_limit};
+pub use usage::{available_memory_kib, mark_start, own_usage, raise_open_file_limit};
 pub use watchdog::start as start_watchdog;

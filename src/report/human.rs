@@ -14,8 +14,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::escape::visible;
 use super::event::TestResult;
-use super::event::{Attempt, Outcome, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId};
+use super::event::{
+    Attempt, AutoWorkers, Outcome, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId,
+};
 use super::figures::{self, plural};
+use super::prediction::auto_reason;
 use super::summary::Summary;
 use super::Reporter;
 use crate::cli::Verbosity;
@@ -120,7 +123,7 @@ impl HumanReporter {
         )
     }
 
-    fn on_run_started(&mut self, tests: usize, binaries: usize, workers: usize, mode: RunMode) {
+    fn on_run_started(&mut self, tests: usize, binaries: usize, workers: usize, how: RunHow) {
         self.running = 0;
         self.passed = 0;
         self.failed = 0;
@@ -129,12 +132,16 @@ impl HumanReporter {
                 Some(label) => format!("{} run: ", label.name()),
                 None => String::new(),
             };
+            let why = match how.auto {
+                Some(auto) => format!("; auto: {}", auto_reason(auto)),
+                None => String::new(),
+            };
             let line = format!(
-                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({})\n",
+                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({}{why})\n",
                 plural(tests),
                 if binaries == 1 { "y" } else { "ies" },
                 plural(workers),
-                mode.describe(),
+                how.mode.describe(),
             );
             self.print(&self.paint(&line, Style::new().bold()));
         }
@@ -317,10 +324,15 @@ impl Reporter for HumanReporter {
                 workers,
                 label,
                 mode,
+                auto,
                 ..
             } => {
                 self.label = *label;
-                self.on_run_started(*tests, *binaries, *workers, *mode);
+                let how = RunHow {
+                    mode: *mode,
+                    auto: auto.as_ref(),
+                };
+                self.on_run_started(*tests, *binaries, *workers, how);
             }
             TestEvent::Note { message } => {
                 if !self.quiet() && !self.in_baseline_pass() {
@@ -376,6 +388,12 @@ impl Reporter for HumanReporter {
         self.print(&text);
         Ok(())
     }
+}
+
+/// How a pass runs, as its header says: the mode, and why `-n auto` chose the workers.
+struct RunHow<'a> {
+    mode: RunMode,
+    auto: Option<&'a AutoWorkers>,
 }
 
 /// A test's id as printed: binary id and name, their control characters escaped.

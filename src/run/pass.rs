@@ -4,30 +4,38 @@
 //! Worker threads only run tests and emit events. What a result needs beyond that (the command
 //! that reruns a failure, the history's observation) is added here, in the one loop that
 //! receives the events, so the workers never do presentation work.
+//!
+//! The history keeps a test's CPU time only from a pass where the test had a core to itself:
+//! no more workers than cores, or cores that were mostly idle. In a pass that oversubscribed
+//! busy cores, a test's wall time includes waiting for a core, which would pass for I/O and
+//! lead `-n auto` to add still more workers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::batch;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolOptions};
 use super::single::{self, TestSettings};
-use crate::cli::{RunConfig, Source};
+use crate::cli::{self, RunConfig, Source};
 use crate::model::TestCase;
 use crate::plan::history::Observation;
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
-use crate::report::event::{PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION};
+use crate::report::event::{
+    AutoWorkers, PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION,
+};
 use crate::report::rerun;
 use crate::report::summary::Summary;
 use crate::report::{Reporter, Reporters};
 
-/// One run of the pool: how many workers, what it is called under a comparison, and whether
-/// binaries are batched.
+/// One run of the pool: how many workers (and why, when `-n auto` chose them), what it is
+/// called under a comparison, and whether binaries are batched.
 #[derive(Debug, Clone, Copy)]
 pub struct Pass {
     pub workers: usize,
+    pub auto: Option<AutoWorkers>,
     pub label: Option<PassLabel>,
     pub batch: BatchChoice,
 }
@@ -53,6 +61,7 @@ pub fn run_pass(
         workers: pass.workers,
         label: pass.label,
         mode: jobs::run_mode(&jobs),
+        auto: pass.auto,
     });
     for event in planned_events(plan) {
         receiver.receive(event);
@@ -125,6 +134,7 @@ struct Receiver<'a> {
     cases: HashMap<TestId, &'a TestCase>,
     summary: Summary,
     observations: Vec<Observation>,
+    workers: usize,
     reporters: &'a mut Reporters,
 }
 
@@ -142,6 +152,7 @@ impl<'a> Receiver<'a> {
             cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
             summary,
             observations: Vec::new(),
+            workers: pass.workers,
             reporters,
         }
     }
@@ -161,6 +172,7 @@ impl<'a> Receiver<'a> {
                         duration: result.duration(),
                         failed: result.is_failure(),
                         batched: result.batched,
+                        cpu: result.last().cpu,
                     });
                 }
             }
@@ -171,10 +183,41 @@ impl<'a> Receiver<'a> {
     }
 
     fn finish(mut self, started: Instant, control: &RunControl) -> PassOutcome {
-        self.summary.finish(started.elapsed(), process::own_usage());
+        let wall = started.elapsed();
+        let cpu: Duration = self.observations.iter().filter_map(|o| o.cpu).sum();
+        if !had_a_core_each(self.workers, cli::available_cpus(), cpu, wall) {
+            for observation in &mut self.observations {
+                observation.cpu = None;
+            }
+        }
+        self.summary.finish(wall, process::own_usage());
         self.summary.cancelled_by = control.cancelled();
         let stats = self.summary.stats.clone();
         self.reporters.on_event(&TestEvent::RunFinished(stats));
         (self.summary, self.observations)
+    }
+}
+
+/// Whether the tests of a pass each had a core to themselves, so that their wall time less
+/// their CPU time is time they waited on something other than a core: no more workers than
+/// cores, or tests that used under three quarters of the cores' time.
+fn had_a_core_each(workers: usize, cores: usize, cpu: Duration, wall: Duration) -> bool {
+    let available = wall.as_secs_f64() * cores.max(1) as f64;
+    workers <= cores || cpu.as_secs_f64() < 0.75 * available
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_times_count_where_tests_had_a_core_each() {
+        let secs = Duration::from_secs;
+        // As many workers as cores, however busy.
+        assert!(had_a_core_each(2, 2, secs(20), secs(10)));
+        // Eight workers on two cores, mostly waiting: the cores were free.
+        assert!(had_a_core_each(8, 2, secs(3), secs(10)));
+        // Eight workers on two busy cores: walls include waiting for a core.
+        assert!(!had_a_core_each(8, 2, secs(19), secs(10)));
     }
 }

@@ -98,6 +98,7 @@ fn run_attempt(
         attempt,
         outcome: classify(case.invocation, &finished),
         duration: finished.duration,
+        cpu: Some(finished.cpu),
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
@@ -149,6 +150,7 @@ mod tests {
             stdout: Captured::from_bytes(stdout.as_bytes()),
             stderr: Captured::default(),
             duration: Duration::ZERO,
+            cpu: Duration::ZERO,
             timed_out: false,
             leaked: false,
         }
