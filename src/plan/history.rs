@@ -408,25 +408,6 @@ mod tests {
     }
 
     #[test]
-    fn files_without_cpu_times_are_read_and_incredible_ones_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("history.json");
-        let text = r#"{"version":2,"runs":1,"binaries":{"bin":{
-            "old":{"durations":[0.5],"failed":false,"last_run":1},
-            "new":{"durations":[0.5],"cpu":[[0.5,0.1],[1e300,0.1],[0.5,-1]],"failed":false,"last_run":1}}}}"#;
-        std::fs::write(&path, text).unwrap();
-        let history = History::load(&path).unwrap();
-        assert_eq!(history.cost(&id("old")), None);
-        assert_eq!(
-            history.cost(&id("new")),
-            Some(Cost {
-                wall: Duration::from_millis(500),
-                cpu: Duration::from_millis(100)
-            })
-        );
-    }
-
-    #[test]
     fn corrupt_file_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.json");
@@ -471,7 +452,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.json");
         let text = r#"{"version":2,"runs":1,"binaries":{"bin":{
-            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1},
+            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1,
+                 "cpu":[[0.5,0.1],[1e300,0.1],[0.5,-1]]},
             "b":{"durations":[1e300],"failed":false,"last_run":1}}}}"#;
         std::fs::write(&path, text).unwrap();
         let history = History::load(&path).unwrap();
@@ -481,6 +463,16 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(history.expected(&id("b")), None);
+        let cost = history.cost(&id("a")).unwrap();
+        assert_eq!(
+            (cost.wall, cost.cpu),
+            (Duration::from_millis(500), Duration::from_millis(100))
+        );
+        assert_eq!(
+            history.cost(&id("b")),
+            None,
+            "no CPU times: files of earlier runners"
+        );
     }
 
     #[test]

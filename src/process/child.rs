@@ -4,16 +4,13 @@
 //! Every test process and every listing runs through here (cargo itself is started by
 //! discovery with plain `std::process`). Every wait is a `poll` on the two pipes and a pidfd,
 //! so a child that prints nothing costs no CPU, and a child whose pipes are held open by
-//! something it spawned cannot stall us. The child is reaped with `wait4`, which also gives the
-//! CPU time it used (with the descendants it waited for): what tells a test that computes from
-//! one that waits.
+//! something it spawned cannot stall us. Reaping it, with the CPU time it used, is `reap`'s.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -22,6 +19,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
+use super::reap::{cpu_pressure, has_exited, reap, Exit};
 use super::spawn::spawn_patiently;
 use super::tracking::{self, Tracked};
 
@@ -56,31 +54,6 @@ impl Default for Limits {
     }
 }
 
-/// How the child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl From<ExitStatus> for Exit {
-    fn from(status: ExitStatus) -> Self {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(signal)) => Exit::Signal(signal),
-            (None, None) => Exit::Code(-1),
-        }
-    }
-}
-
-/// The conventional name of a signal number (`SIGSEGV`), or `signal N`.
-pub fn signal_name(signal: i32) -> String {
-    match Signal::try_from(signal) {
-        Ok(sig) => sig.as_str().to_string(),
-        Err(_) => format!("signal {signal}"),
-    }
-}
-
 #[derive(Debug)]
 pub struct Finished {
     pub exit: Exit,
@@ -89,6 +62,9 @@ pub struct Finished {
     pub duration: Duration,
     /// CPU time (user + system) of the child and of the descendants it waited for.
     pub cpu: Duration,
+    /// How long, while the child ran, some task on the machine waited for a CPU (Linux's
+    /// pressure stall information); `None` where the kernel does not say.
+    pub cpu_pressure: Option<Duration>,
     /// The timeout ran out and the child was terminated.
     pub timed_out: bool,
     /// The child exited but something it spawned kept its output pipes open.
@@ -120,6 +96,7 @@ pub fn run(
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
+    let pressure_at_start = cpu_pressure();
     let tag = tracking::tag(command);
     let (mut child, _running) = spawn_patiently(command)?;
     let leader = child.id() as i32;
@@ -159,6 +136,9 @@ pub fn run(
     control.unregister(leader);
     let duration = clock.active(Instant::now());
     let (status, cpu) = reap(leader)?;
+    let pressure = cpu_pressure()
+        .zip(pressure_at_start)
+        .map(|(end, start)| end.saturating_sub(start));
     let (stdout, stderr) = pipes.into_captured();
     Ok(Finished {
         exit: Exit::from(status),
@@ -166,6 +146,7 @@ pub fn run(
         stderr,
         duration,
         cpu,
+        cpu_pressure: pressure,
         timed_out: clock.timed_out(),
         leaked,
     })
@@ -380,51 +361,6 @@ fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> i
     Ok(0)
 }
 
-/// Whether the child `pid` has exited, leaving it a zombie: only [`reap`] collects it, so that
-/// its resource usage is read once, there.
-fn has_exited(pid: i32) -> io::Result<bool> {
-    use nix::libc;
-    // SAFETY: siginfo_t is plain data; all zeroes is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-    // SAFETY: `info` is a valid siginfo_t the kernel may write to.
-    let result = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
-    if result < 0 {
-        let error = io::Error::last_os_error();
-        return match error.kind() {
-            io::ErrorKind::Interrupted => Ok(false),
-            _ => Err(error),
-        };
-    }
-    // With WNOHANG, a child that has not changed state leaves si_pid at 0.
-    // SAFETY: waitid filled `info` (or left it zeroed), so si_pid reads initialised memory.
-    Ok(unsafe { info.si_pid() } != 0)
-}
-
-/// Collect the exited child `pid`: its exit status, and the CPU time (user + system) it and the
-/// descendants it waited for used, as the kernel counted it.
-fn reap(pid: i32) -> io::Result<(ExitStatus, Duration)> {
-    use nix::libc;
-    let mut status = 0;
-    // SAFETY: rusage is plain data; all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid for the kernel to write to.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-    let time =
-        |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
-    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
-    Ok((ExitStatus::from_raw(status), cpu))
-}
-
 /// A pidfd becomes readable when the process exits, without reaping it.
 fn open_pidfd(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
@@ -441,6 +377,7 @@ fn open_pidfd(pid: u32) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::reap::signal_name;
 
     fn sh(script: &str) -> Command {
         let mut c = Command::new("sh");
@@ -483,22 +420,6 @@ mod tests {
             done.cpu <= done.duration + Duration::from_millis(5),
             "{done:?}"
         );
-    }
-
-    #[test]
-    fn an_exit_seen_without_reaping_is_reaped_once_with_its_status() {
-        // Reaped by `reap` below, which is what this test is about.
-        #[allow(clippy::zombie_processes)]
-        let child = sh("exit 7").spawn().unwrap();
-        let pid = child.id() as i32;
-        // Waits for the exit itself, however long the machine takes to get there.
-        while !has_exited(pid).unwrap() {
-            std::thread::yield_now();
-        }
-        assert!(has_exited(pid).unwrap(), "looking does not reap");
-        let (status, _) = reap(pid).unwrap();
-        assert_eq!(Exit::from(status), Exit::Code(7));
-        assert!(reap(pid).is_err(), "reaped only once");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod capture;
 mod child;
 pub mod control;
 mod orphans;
+mod reap;
 pub mod signals;
 mod spawn;
 pub mod tracking;
@@ -17,7 +18,8 @@ mod watchdog;
 
 #[cfg(test)]
 pub use capture::Captured;
-pub use child::{run, signal_name, Exit, Finished, Hooks, Limits};
+pub use child::{run, Finished, Hooks, Limits};
 pub use orphans::{become_subreaper, kill_orphans};
+pub use reap::{signal_name, Exit};
 pub use usage::{available_memory_kib, mark_start, own_usage, raise_open_file_limit};
 pub use watchdog::start as start_watchdog;

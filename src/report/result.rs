@@ -99,6 +99,10 @@ pub struct Attempt {
         skip_serializing_if = "Option::is_none"
     )]
     pub cpu: Option<Duration>,
+    /// How long, while the test ran, some task on the machine waited for a CPU; `None` where
+    /// the kernel does not say. Tells whether `duration - cpu` is the test's own waiting.
+    #[serde(skip)]
+    pub cpu_pressure: Option<Duration>,
     pub stdout: String,
     pub stderr: String,
     /// The test exited but something it spawned held its output open.
@@ -114,6 +118,7 @@ impl Attempt {
             outcome,
             duration,
             cpu: None,
+            cpu_pressure: None,
             stdout: String::new(),
             stderr: String::new(),
             leaked: false,

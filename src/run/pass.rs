@@ -5,10 +5,11 @@
 //! that reruns a failure, the history's observation) is added here, in the one loop that
 //! receives the events, so the workers never do presentation work.
 //!
-//! The history keeps a test's CPU time only from a pass where the test had a core to itself:
-//! no more workers than cores, or cores that were mostly idle. In a pass that oversubscribed
-//! busy cores, a test's wall time includes waiting for a core, which would pass for I/O and
-//! lead `-n auto` to add still more workers.
+//! The history keeps a test's CPU time only where its wall time is its own: where waiting for a
+//! core, which would pass for I/O and lead `-n auto` to add still more workers, cannot have
+//! made up much of it. The kernel's CPU pressure says how long some task waited for a CPU while
+//! the test ran (see `uncontended`); on a kernel that does not report it, the pass decides:
+//! no more workers than cores, or cores left mostly idle.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -134,6 +135,8 @@ struct Receiver<'a> {
     cases: HashMap<TestId, &'a TestCase>,
     summary: Summary,
     observations: Vec<Observation>,
+    /// Observations with a CPU time but no pressure figure: the pass as a whole decides.
+    judged_by_pass: Vec<usize>,
     workers: usize,
     reporters: &'a mut Reporters,
 }
@@ -152,6 +155,7 @@ impl<'a> Receiver<'a> {
             cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
             summary,
             observations: Vec::new(),
+            judged_by_pass: Vec::new(),
             workers: pass.workers,
             reporters,
         }
@@ -167,12 +171,22 @@ impl<'a> Receiver<'a> {
                     }
                 }
                 if result.verdict() != Verdict::Cancelled {
+                    let last = result.last();
+                    let cpu = match last.cpu_pressure {
+                        Some(pressure) => last
+                            .cpu
+                            .filter(|cpu| uncontended(pressure, *cpu, last.duration)),
+                        None => {
+                            self.judged_by_pass.push(self.observations.len());
+                            last.cpu
+                        }
+                    };
                     self.observations.push(Observation {
                         id: result.id.clone(),
                         duration: result.duration(),
                         failed: result.is_failure(),
                         batched: result.batched,
-                        cpu: result.last().cpu,
+                        cpu,
                     });
                 }
             }
@@ -186,8 +200,8 @@ impl<'a> Receiver<'a> {
         let wall = started.elapsed();
         let cpu: Duration = self.observations.iter().filter_map(|o| o.cpu).sum();
         if !had_a_core_each(self.workers, cli::available_cpus(), cpu, wall) {
-            for observation in &mut self.observations {
-                observation.cpu = None;
+            for &index in &self.judged_by_pass {
+                self.observations[index].cpu = None;
             }
         }
         self.summary.finish(wall, process::own_usage());
@@ -198,9 +212,22 @@ impl<'a> Receiver<'a> {
     }
 }
 
-/// Whether the tests of a pass each had a core to themselves, so that their wall time less
-/// their CPU time is time they waited on something other than a core: no more workers than
-/// cores, or tests that used under three quarters of the cores' time.
+/// Whether a test's wall time less its CPU time is time it waited on something other than a
+/// core, given that some task on the machine waited for a CPU during `pressure` of it: when
+/// that is under a tenth of its wall time, or when the test waited for most of its wall time
+/// even if all of that pressure was its own (a sleeping test on a busy machine).
+fn uncontended(pressure: Duration, cpu: Duration, wall: Duration) -> bool {
+    let (pressure, cpu, wall) = (
+        pressure.as_secs_f64(),
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+    );
+    pressure <= 0.1 * wall || wall - cpu - pressure >= 0.5 * wall
+}
+
+/// Without pressure figures: whether the tests of a pass each had a core to themselves, as far
+/// as the pass can tell: no more workers than cores, or tests that used under three quarters of
+/// the cores' time.
 fn had_a_core_each(workers: usize, cores: usize, cpu: Duration, wall: Duration) -> bool {
     let available = wall.as_secs_f64() * cores.max(1) as f64;
     workers <= cores || cpu.as_secs_f64() < 0.75 * available
@@ -213,6 +240,13 @@ mod tests {
     #[test]
     fn cpu_times_count_where_tests_had_a_core_each() {
         let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // A test that computed for 900 ms of its second, while something waited 100 ms or more.
+        assert!(uncontended(ms(100), ms(900), secs(1)));
+        assert!(!uncontended(ms(101), ms(900), secs(1)));
+        // A test that slept for most of its second, however busy the machine was meanwhile.
+        assert!(uncontended(ms(480), ms(20), secs(1)));
+        assert!(!uncontended(ms(490), ms(20), secs(1)));
         // As many workers as cores, however busy.
         assert!(had_a_core_each(2, 2, secs(20), secs(10)));
         // Eight workers on two cores, mostly waiting: the cores were free.

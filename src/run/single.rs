@@ -99,6 +99,7 @@ fn run_attempt(
         outcome: classify(case.invocation, &finished),
         duration: finished.duration,
         cpu: Some(finished.cpu),
+        cpu_pressure: finished.cpu_pressure,
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
@@ -151,6 +152,7 @@ mod tests {
             stderr: Captured::default(),
             duration: Duration::ZERO,
             cpu: Duration::ZERO,
+            cpu_pressure: None,
             timed_out: false,
             leaked: false,
         }
