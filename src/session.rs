@@ -10,9 +10,9 @@ use anyhow::Result;
 
 use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity, Workers};
 use crate::exit_code;
-use crate::model::TestCase;
+use crate::model::{TestCase, TestId};
 use crate::plan::discover::{self, DiscoverError, Discovered};
-use crate::plan::sizing::{self, AutoWorkers, Machine};
+use crate::plan::sizing::{self, Machine};
 use crate::plan::{self, predict, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
@@ -48,23 +48,22 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
 }
 
-/// What `-n auto` would choose for this plan, on this machine.
-fn auto_workers(plan: &Plan, machine: Machine) -> AutoWorkers {
-    let ids: Vec<_> = plan.to_run.iter().map(TestCase::id).collect();
-    sizing::auto_workers(&plan.history, &ids, machine)
+/// The tests the plan runs, in the order they start.
+fn selected(plan: &Plan) -> Vec<TestId> {
+    plan.to_run.iter().map(TestCase::id).collect()
 }
 
 /// `runner predict`: the wall time of the selection for several worker counts, and what
 /// `-n auto` would choose.
 fn predict_plan(config: &RunConfig, plan: &Plan) -> Result<i32> {
     let machine = Machine::detect();
-    let auto = auto_workers(plan, machine);
+    let tests = selected(plan);
+    let auto = sizing::auto_workers(&plan.history, &tests, machine);
     let mut also = vec![auto.workers];
     if let Workers::Count(n) = config.jobs {
         also.push(n);
     }
-    let ids: Vec<_> = plan.to_run.iter().map(TestCase::id).collect();
-    let forecast = predict::forecast(&plan.history, &ids, machine.cores, &also);
+    let forecast = predict::forecast(&plan.history, &tests, machine.cores, &also);
     report::print_prediction(config, plan, &forecast, &auto)
 }
 
@@ -99,7 +98,7 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
     let (jobs, auto) = match config.jobs {
         Workers::Count(n) => (n, None),
         Workers::Auto => {
-            let auto = auto_workers(plan, Machine::detect());
+            let auto = sizing::auto_workers(&plan.history, &selected(plan), Machine::detect());
             (auto.workers, Some(auto))
         }
     };
