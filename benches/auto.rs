@@ -10,8 +10,11 @@
 //! For each profile (see `workload.rs`): generate a workspace, build it once, run `runner -n
 //! auto` once untimed (with no history yet it runs one worker per core, and leaves the history
 //! every later run reads), ask `runner predict` once, then K rounds in which every tool runs
-//! once, the first tool rotating. Progress goes to stderr, results to stdout; the end of stdout
-//! is Markdown for the README and the command that reproduces it.
+//! once, the first tool rotating. Every measured run waits for a quiet machine first, and one
+//! during which other processes used more than a tenth of the CPUs is run again (up to three
+//! times): the CPU-bound figures mean nothing on a machine someone else is using. Progress goes
+//! to stderr, results to stdout; the end of stdout is Markdown for the README and the command
+//! that reproduces it.
 
 // Each bench uses its own part of the generator.
 #[allow(dead_code)]
@@ -276,6 +279,99 @@ fn timed(command: &mut Command, what: &str) -> Result<(f64, Output)> {
     Ok((secs, output))
 }
 
+/// Of other processes' use of the CPUs, the share that spoils a measurement.
+const NOISE: f64 = 0.10;
+/// Measured runs of a tool per timed run, at most: the first with little noise counts.
+const ATTEMPTS: usize = 3;
+
+/// CPU seconds the machine has been busy (all CPUs; the hypervisor's steal counts, since the
+/// machine could not use that time), and CPU seconds used by this process and its reaped
+/// descendants: the difference is everybody else's.
+fn cpu_clocks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait, at 100 per second.
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t / 100.0)
+        .sum();
+    use nix::sys::resource::{getrusage, UsageWho};
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let ours: f64 = [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN]
+        .into_iter()
+        .filter_map(|who| getrusage(who).ok())
+        .map(|u| secs(u.user_time()) + secs(u.system_time()))
+        .sum();
+    (busy, ours)
+}
+
+/// The share of the CPUs other processes used between two [`cpu_clocks`] readings `wall`
+/// seconds apart.
+fn others_share(before: (f64, f64), after: (f64, f64), wall: f64, cores: usize) -> f64 {
+    let others = (after.0 - before.0) - (after.1 - before.1);
+    others.max(0.0) / (wall * cores as f64).max(1e-9)
+}
+
+/// Seconds the whole benchmark may spend waiting for a quiet machine; once they are spent, runs
+/// start at once (and are still thrown away when they were spoiled, up to [`ATTEMPTS`]).
+static QUIET_BUDGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(600);
+
+/// Wait until other processes leave the CPUs nearly idle for a second, within
+/// [`QUIET_BUDGET`].
+fn wait_for_quiet(cores: usize) {
+    use std::sync::atomic::Ordering;
+    let mut waited = 0;
+    while QUIET_BUDGET.load(Ordering::Relaxed) > 0 {
+        let before = cpu_clocks();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if others_share(before, cpu_clocks(), 1.0, cores) < NOISE / 2.0 {
+            break;
+        }
+        QUIET_BUDGET.fetch_sub(1, Ordering::Relaxed);
+        waited += 1;
+    }
+    if waited > 0 {
+        eprintln!("  (waited {waited} s for other processes to leave the CPUs)");
+    }
+}
+
+/// [`timed`] on a quiet machine: run again while other processes used more than [`NOISE`] of
+/// the CPUs meanwhile, calling `prepare` before every attempt. Also returns how many runs were
+/// thrown away.
+fn quiet_run(
+    command: &mut Command,
+    what: &str,
+    cores: usize,
+    mut prepare: impl FnMut() -> Result<()>,
+) -> Result<(f64, Output, usize)> {
+    let mut spoiled = 0;
+    loop {
+        prepare()?;
+        wait_for_quiet(cores);
+        let before = cpu_clocks();
+        let (secs, output) = timed(command, what)?;
+        let share = others_share(before, cpu_clocks(), secs, cores);
+        if share <= NOISE || spoiled + 1 == ATTEMPTS {
+            return Ok((secs, output, spoiled));
+        }
+        spoiled += 1;
+        eprintln!(
+            "  ({what}: other processes used {:.0}% of the CPUs: again)",
+            share * 100.0
+        );
+    }
+}
+
 fn first_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     text.lines().next().unwrap_or("").trim().to_string()
@@ -348,6 +444,8 @@ struct Measured {
     /// `runner predict`: (workers, predicted seconds), and tests it had no history for.
     predicted: Vec<(usize, f64)>,
     without_history: u64,
+    /// Runs thrown away because other processes used the CPUs meanwhile.
+    spoiled: usize,
 }
 
 impl Measured {
@@ -399,6 +497,7 @@ fn prepare(
         manifest: workload.write(&dir)?,
         target_dir: dir.join("target"),
     };
+
     let mut build = space.command(&machine.cargo);
     build
         .args(["test", "--no-run", "-q", "--manifest-path"])
@@ -438,8 +537,7 @@ fn bench_profile(machine: &Machine, options: &Options, profile: Profile) -> Resu
         workload.nominal_serial_ms() as f64 / 1000.0
     );
     let (_temp, space) = prepare(machine, options, &workload)?;
-    let (secs, output) = timed(&mut space.tool(machine, Tool::Auto), "warm-up")?;
-    let warm = RunnerRun::parse(&output.stdout)?;
+    let (warm, secs, mut spoiled) = warm_up(machine, &space)?;
     ensure!(
         warm.tests == workload.test_count(),
         "the warm-up ran {} tests of {}",
@@ -453,6 +551,7 @@ fn bench_profile(machine: &Machine, options: &Options, profile: Profile) -> Resu
     let (predicted, without_history) = predict(machine, &space)?;
     eprintln!("runner predict: {predicted:?}");
     let tools = machine.tools();
+    let cores = machine.cores;
     let mut measured = Measured {
         profile,
         tests: workload.test_count(),
@@ -462,12 +561,15 @@ fn bench_profile(machine: &Machine, options: &Options, profile: Profile) -> Resu
         auto: Vec::new(),
         predicted,
         without_history,
+        spoiled: 0,
     };
     for round in 0..options.runs {
         for i in 0..tools.len() {
             let tool = tools[(round + i) % tools.len()];
             let what = tool.label();
-            let (secs, output) = timed(&mut space.tool(machine, tool), &what)?;
+            let mut command = space.tool(machine, tool);
+            let (secs, output, noisy) = quiet_run(&mut command, &what, cores, || Ok(()))?;
+            spoiled += noisy;
             eprintln!("  run {}/{}: {what}: {secs:.2} s", round + 1, options.runs);
             if let Some((_, walls)) = measured.walls.iter_mut().find(|(t, _)| *t == tool) {
                 walls.push(secs);
@@ -488,7 +590,23 @@ fn bench_profile(machine: &Machine, options: &Options, profile: Profile) -> Resu
             }
         }
     }
+    measured.spoiled = spoiled;
     Ok(measured)
+}
+
+/// The untimed first `runner -n auto`, on a quiet machine: a run that other processes slowed
+/// down would leave their contention in the history, so it runs again without history.
+fn warm_up(machine: &Machine, space: &Space) -> Result<(RunnerRun, f64, usize)> {
+    let history = space.target_dir.join("runner").join("history.json");
+    let forget = || -> Result<()> {
+        if history.exists() {
+            std::fs::remove_file(&history).context("removing the history")?;
+        }
+        Ok(())
+    };
+    let mut command = space.tool(machine, Tool::Auto);
+    let (secs, output, spoiled) = quiet_run(&mut command, "warm-up", machine.cores, forget)?;
+    Ok((RunnerRun::parse(&output.stdout)?, secs, spoiled))
 }
 
 fn secs(value: Option<f64>) -> String {
@@ -561,6 +679,13 @@ fn markdown(machine: &Machine, options: &Options, all: &[Measured]) -> String {
             );
         }
     }
+    let spoiled: usize = all.iter().map(|m| m.spoiled).sum();
+    let _ = writeln!(
+        out,
+        "\nEach run waited for a quiet machine; {spoiled} run(s) during which other processes \
+         used more than {:.0}% of the CPUs were thrown away and run again.",
+        NOISE * 100.0
+    );
     let unknown: u64 = all.iter().map(|m| m.without_history).sum();
     if unknown > 0 {
         let _ = writeln!(out, "\n({unknown} tests had no history when predicted.)");

@@ -25,7 +25,7 @@ use crate::plan::history::Observation;
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
 use crate::report::event::{
-    AutoWorkers, PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION,
+    AutoWorkers, PassLabel, SkipReason, TestEvent, TestId, TestResult, Verdict, FORMAT_VERSION,
 };
 use crate::report::rerun;
 use crate::report::summary::Summary;
@@ -171,29 +171,36 @@ impl<'a> Receiver<'a> {
                     }
                 }
                 if result.verdict() != Verdict::Cancelled {
-                    let last = result.last();
-                    let cpu = match last.cpu_pressure {
-                        Some(pressure) => last
-                            .cpu
-                            .filter(|cpu| uncontended(pressure, *cpu, last.duration)),
-                        None => {
-                            self.judged_by_pass.push(self.observations.len());
-                            last.cpu
-                        }
-                    };
-                    self.observations.push(Observation {
-                        id: result.id.clone(),
-                        duration: result.duration(),
-                        failed: result.is_failure(),
-                        batched: result.batched,
-                        cpu,
-                    });
+                    self.record(result);
                 }
             }
             _ => {}
         }
         self.summary.observe(&event);
         self.reporters.on_event(&event);
+    }
+
+    /// The history's observation of a finished test, with its CPU time where its wall time
+    /// was its own (see `uncontended`).
+    fn record(&mut self, result: &TestResult) {
+        let last = result.last();
+        let cpu = match last.cpu_pressure {
+            Some(pressure) => last
+                .cpu
+                .filter(|cpu| uncontended(pressure, *cpu, last.duration)),
+            None if last.cpu.is_some() => {
+                self.judged_by_pass.push(self.observations.len());
+                last.cpu
+            }
+            None => None,
+        };
+        self.observations.push(Observation {
+            id: result.id.clone(),
+            duration: result.duration(),
+            failed: result.is_failure(),
+            batched: result.batched,
+            cpu,
+        });
     }
 
     fn finish(mut self, started: Instant, control: &RunControl) -> PassOutcome {
