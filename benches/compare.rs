@@ -112,7 +112,7 @@ impl Options {
     /// Each profile to run, with its worker counts.
     fn plan(&self) -> Vec<(Profile, Vec<usize>)> {
         let profiles = if self.profiles.is_empty() {
-            Profile::ALL.to_vec()
+            Profile::COMPARE.to_vec()
         } else {
             self.profiles.clone()
         };

@@ -27,10 +27,24 @@ pub enum Profile {
     Tiny,
     Skewed,
     Wide,
+    /// Tests that wait: what `-n auto` runs with more workers than cores.
+    Io,
+    /// Tests that compute: what `-n auto` runs with one worker per core.
+    Cpu,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 4] = [
+    pub const ALL: [Profile; 6] = [
+        Profile::Mixed,
+        Profile::Tiny,
+        Profile::Skewed,
+        Profile::Wide,
+        Profile::Io,
+        Profile::Cpu,
+    ];
+
+    /// What `compare` runs by default.
+    pub const COMPARE: [Profile; 4] = [
         Profile::Mixed,
         Profile::Tiny,
         Profile::Skewed,
@@ -43,6 +57,8 @@ impl Profile {
             Profile::Tiny => "tiny",
             Profile::Skewed => "skewed",
             Profile::Wide => "wide",
+            Profile::Io => "io",
+            Profile::Cpu => "cpu",
         }
     }
 
@@ -62,6 +78,11 @@ impl Profile {
                 "4 binaries whose 1-2 s test comes last in name order, after 35 short ones"
             }
             Profile::Wide => "54 binaries of 3 short tests each",
+            Profile::Io => {
+                "80 tests in 4 binaries that wait 50-250 ms: on a sleep, or on a socket until \
+                 a peer answers"
+            }
+            Profile::Cpu => "64 tests in 4 binaries that compute for 30-120 ms",
         }
     }
 }
@@ -73,6 +94,8 @@ pub enum Kind {
     Trivial,
     /// `thread::sleep`: takes its time whatever the load on the machine.
     Sleep { ms: u64 },
+    /// Blocks reading a socket until a peer thread, which sleeps first, writes to it.
+    Socket { ms: u64 },
     /// A fixed amount of arithmetic: slows down when there are more running tests than cores.
     Cpu { ms: u64 },
 }
@@ -83,7 +106,7 @@ impl Kind {
     pub fn nominal_ms(self) -> u64 {
         match self {
             Kind::Trivial => 0,
-            Kind::Sleep { ms } | Kind::Cpu { ms } => ms,
+            Kind::Sleep { ms } | Kind::Socket { ms } | Kind::Cpu { ms } => ms,
         }
     }
 
@@ -187,6 +210,8 @@ impl Workload {
             Profile::Tiny => tiny(),
             Profile::Skewed => skewed(&mut rng),
             Profile::Wide => wide(&mut rng),
+            Profile::Io => io(&mut rng),
+            Profile::Cpu => cpu(&mut rng),
         };
         let mut workload = Workload {
             profile,
@@ -343,6 +368,27 @@ fn test_items(binary: &Binary) -> String {
              }\n\n",
         );
     }
+    if binary
+        .tests
+        .iter()
+        .any(|t| matches!(t.kind, Kind::Socket { .. }))
+    {
+        out.push_str(
+            "/// Blocks on a socket until the peer, a thread that first sleeps `ms`, answers.\n\
+             fn wait_for_peer(ms: u64) -> usize {\n    \
+                 use std::io::{Read, Write};\n    \
+                 let (mut here, mut there) = std::os::unix::net::UnixStream::pair().unwrap();\n    \
+                 let peer = std::thread::spawn(move || {\n        \
+                     std::thread::sleep(std::time::Duration::from_millis(ms));\n        \
+                     there.write_all(b\"!\").unwrap();\n    \
+                 });\n    \
+                 let mut byte = [0u8; 1];\n    \
+                 let read = here.read(&mut byte).unwrap();\n    \
+                 peer.join().unwrap();\n    \
+                 read\n\
+             }\n\n",
+        );
+    }
     for (i, test) in binary.tests.iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -357,6 +403,7 @@ fn test_items(binary: &Binary) -> String {
                 out,
                 "    std::thread::sleep(std::time::Duration::from_millis({ms}));"
             ),
+            Kind::Socket { ms } => writeln!(out, "    assert_eq!(wait_for_peer({ms}), 1);"),
             Kind::Cpu { ms } => writeln!(
                 out,
                 "    // About {ms} ms of CPU in a debug build.\n    \
@@ -487,6 +534,46 @@ fn wide(rng: &mut Rng) -> Vec<Crate> {
     crates
 }
 
+/// 80 tests in 4 binaries (2 crates × lib + 1 integration-test file), each waiting 50-250 ms:
+/// half on a sleep, half on a socket. ~12 s serial, nearly none of it on CPU.
+fn io(rng: &mut Rng) -> Vec<Crate> {
+    let mut crates = skeleton(&[("io_a", 1), ("io_b", 1)], "it_");
+    let binaries = crates.iter_mut().flat_map(|c| c.binaries.iter_mut());
+    for (b, binary) in binaries.enumerate() {
+        for j in 0..20 {
+            let ms = rng.range(50, 250);
+            let (what, kind) = if j % 2 == 0 {
+                ("sleep", Kind::Sleep { ms })
+            } else {
+                ("socket", Kind::Socket { ms })
+            };
+            binary.tests.push(Test {
+                name: format!("io{b}_{j:02}_{what}"),
+                kind,
+            });
+        }
+    }
+    crates
+}
+
+/// 64 tests in 4 binaries, each computing for 30-120 ms (nominal, see [`SPIN_ITERS_PER_MS`]).
+/// ~5 s serial, all of it on CPU.
+fn cpu(rng: &mut Rng) -> Vec<Crate> {
+    let mut crates = skeleton(&[("cpu_a", 1), ("cpu_b", 1)], "it_");
+    let binaries = crates.iter_mut().flat_map(|c| c.binaries.iter_mut());
+    for (b, binary) in binaries.enumerate() {
+        for j in 0..16 {
+            binary.tests.push(Test {
+                name: format!("cpu{b}_{j:02}"),
+                kind: Kind::Cpu {
+                    ms: rng.range(30, 120),
+                },
+            });
+        }
+    }
+    crates
+}
+
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
@@ -541,6 +628,17 @@ mod tests {
         let wide = Workload::generate(Profile::Wide, 1);
         assert!(wide.binary_count() >= 50);
         assert!(wide.binaries().all(|b| b.tests.len() == 3));
+
+        let io = Workload::generate(Profile::Io, 1);
+        assert_eq!((io.binary_count(), io.test_count()), (4, 80));
+        assert_eq!(io.nominal_cpu_ms(), 0);
+        let serial = io.nominal_serial_ms();
+        assert!((10_000..=14_000).contains(&serial), "io: {serial} ms");
+        assert!(io.tests().any(|t| matches!(t.kind, Kind::Socket { .. })));
+
+        let cpu = Workload::generate(Profile::Cpu, 1);
+        assert_eq!((cpu.binary_count(), cpu.test_count()), (4, 64));
+        assert_eq!(cpu.nominal_cpu_ms(), cpu.nominal_serial_ms());
     }
 
     #[test]

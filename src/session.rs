@@ -1,5 +1,6 @@
 //! One invocation from start to end: discover → list → select → run (once, or twice under
-//! `--compare`) → report, returning the exit code.
+//! `--compare`) → report, returning the exit code; or, for `runner list` and `runner predict`,
+//! discover → list → select → print.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -7,11 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity};
+use crate::cli::{Comparison, Mode, NoTests, RunConfig, Source, Verbosity, Workers};
 use crate::exit_code;
+use crate::model::{TestCase, TestId};
 use crate::plan::discover::{self, DiscoverError, Discovered};
 use crate::plan::history::Observation;
-use crate::plan::{self, Plan};
+use crate::plan::sizing::{self, Machine};
+use crate::plan::{self, predict, Plan};
 use crate::process::control::RunControl;
 use crate::process::signals;
 use crate::process::{self, Limits, OutputMode};
@@ -49,8 +52,28 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
     }
+}
+
+/// The tests the plan runs, in the order they start.
+fn selected(plan: &Plan) -> Vec<TestId> {
+    plan.to_run.iter().map(TestCase::id).collect()
+}
+
+/// `runner predict`: the wall time of the selection for several worker counts, and what
+/// `-n auto` would choose.
+fn predict_plan(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    let machine = Machine::detect();
+    let tests = selected(plan);
+    let auto = sizing::auto_workers(&plan.history, &tests, machine);
+    let mut also = vec![auto.workers];
+    if let Workers::Count(n) = config.jobs {
+        also.push(n);
+    }
+    let forecast = predict::forecast(&plan.history, &tests, machine.cores, &also);
+    report::print_prediction(config, plan, &forecast, &auto)
 }
 
 /// The test binaries, or the exit code when the build failed or the command line asked for
@@ -85,27 +108,38 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
 }
 
 /// The passes of a run: a baseline first under a comparison, then the pass whose results
-/// count.
-fn passes(config: &RunConfig) -> (Option<Pass>, Pass) {
+/// count. `-n auto` is resolved here, once the selection and its history are known.
+fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
     // Output passing straight through would interleave: one test at a time, never batched.
-    let (batch, jobs) = match config.no_capture {
-        true => (BatchChoice::Never, 1),
-        false => (BatchChoice::from_config(config), config.jobs),
+    let (batch, jobs, auto) = match (config.no_capture, config.jobs) {
+        (true, _) => (BatchChoice::Never, 1, None),
+        (false, Workers::Count(n)) => (BatchChoice::from_config(config), n, None),
+        (false, Workers::Auto) => {
+            let auto = sizing::auto_workers(&plan.history, &selected(plan), Machine::detect());
+            (BatchChoice::from_config(config), auto.workers, Some(auto))
+        }
     };
-    let pass = |workers, label, batch| Pass {
-        workers,
+    // Every pass runs `jobs` workers, but the serial pass of `--compare`.
+    let pass = |label, batch| Pass {
+        workers: jobs,
+        auto,
         label,
         batch,
     };
     match config.comparison {
-        None => (None, pass(jobs, None, batch)),
+        None => (None, pass(None, batch)),
         Some(Comparison::SerialParallel) => (
-            Some(pass(1, Some(PassLabel::Serial), batch)),
-            pass(jobs, Some(PassLabel::Parallel), batch),
+            Some(Pass {
+                workers: 1,
+                auto: None,
+                label: Some(PassLabel::Serial),
+                batch,
+            }),
+            pass(Some(PassLabel::Parallel), batch),
         ),
         Some(Comparison::ProcessBatch) => (
-            Some(pass(jobs, Some(PassLabel::Process), BatchChoice::Never)),
-            pass(jobs, Some(PassLabel::Batch), BatchChoice::Always),
+            Some(pass(Some(PassLabel::Process), BatchChoice::Never)),
+            pass(Some(PassLabel::Batch), BatchChoice::Always),
         ),
     }
 }
@@ -145,7 +179,7 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
             &mut reporters,
         )
     };
-    let (summary, observations, passes) = match passes(config) {
+    let (summary, observations, passes) = match passes(config, plan) {
         (None, only) => {
             let (summary, observations) = run(only, &[]);
             (summary, observations, None)

@@ -10,7 +10,7 @@ mod output;
 mod pictures;
 mod spellings;
 
-pub use list::ListArgs;
+pub use list::{ListArgs, PredictArgs};
 pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use pictures::{PictureArgs, TimelineArgs};
 pub use spellings::{RunIgnored, Spellings};
@@ -41,6 +41,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print the selected tests grouped by binary, without running them.
     List(ListArgs),
+    /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
+    /// without running it.
+    Predict(PredictArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals.
     JunitMerge {
         /// The merged report to write.
@@ -121,7 +124,8 @@ pub struct RunArgs {
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
 
-    /// Number of worker processes: a number, or `auto` for the CPUs this process may use.
+    /// Number of worker processes: a number, or `auto` (as many as CPUs, more when the timing
+    /// history shows the tests mostly wait).
     #[arg(
         short = 'n',
         long = "jobs",

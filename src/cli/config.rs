@@ -23,7 +23,7 @@ pub struct RunConfig {
     pub mode: Mode,
     pub source: Source,
     pub selection: Selection,
-    pub jobs: usize,
+    pub jobs: Workers,
     /// Stop starting tests once this many have failed.
     pub max_failures: Option<usize>,
     pub verbosity: Verbosity,
@@ -68,6 +68,7 @@ impl RunConfig {
         let (mode, args) = match command {
             Some(args::Command::Run(args)) => (Mode::Run, args),
             Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
+            Some(args::Command::Predict(args)) => (Mode::Predict, args.into_run_args()),
             _ => (Mode::Run, run),
         };
         Self::from_args(mode, args)
@@ -186,14 +187,13 @@ fn load_profile(args: &RunArgs) -> Result<(FileConfig, Profile), UsageError> {
     Ok((file, profile))
 }
 
-/// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else all
-/// the CPUs this process may use.
-fn jobs(cli: Option<&str>, profile: &Profile) -> Result<usize, UsageError> {
+/// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else `auto`.
+fn jobs(cli: Option<&str>, profile: &Profile) -> Result<Workers, UsageError> {
     match (cli, &profile.jobs) {
         (Some(value), _) => parse_jobs(value),
         (None, Some(jobs)) => parse_jobs(&jobs.get_ref().to_string())
             .map_err(|e| UsageError(format!("{}: {e}", profile.describe("jobs", jobs)))),
-        (None, None) => Ok(available_cpus()),
+        (None, None) => Ok(Workers::Auto),
     }
 }
 
@@ -379,13 +379,13 @@ pub fn available_cpus() -> usize {
 }
 
 /// `auto`, or a whole number; 0 and 1 both mean one test at a time.
-pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
+pub fn parse_jobs(value: &str) -> Result<Workers, UsageError> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("auto") {
-        return Ok(available_cpus());
+        return Ok(Workers::Auto);
     }
     match value.parse::<usize>() {
-        Ok(n) => Ok(n.max(1)),
+        Ok(n) => Ok(Workers::Count(n.max(1))),
         Err(_) => Err(UsageError(format!(
             "invalid value '{value}' for '--jobs <N|auto>': expected a whole number of workers (e.g. -n4) or 'auto'"
         ))),

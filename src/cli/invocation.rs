@@ -10,7 +10,7 @@ use crate::exit_code;
 
 /// What the user asked runner to do.
 pub enum Invocation {
-    /// Run or list tests.
+    /// Run, list or predict tests.
     Run(Box<RunConfig>),
     /// `runner junit-merge OUTPUT INPUTS...`.
     JunitMerge {

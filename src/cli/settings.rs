@@ -14,6 +14,18 @@ pub struct UsageError(pub String);
 pub enum Mode {
     Run,
     List,
+    /// `runner predict`: the wall time of the selection for several worker counts.
+    Predict,
+}
+
+/// How many workers a run asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// `-n auto`, the default: chosen once the selection and its history are known (as many
+    /// as CPUs, more when the tests mostly wait).
+    Auto,
+    /// `-n N`: exactly N, at least 1.
+    Count(usize),
 }
 
 /// How test names are matched against the user's filters.

@@ -1,6 +1,6 @@
-//! Timing history: each test's recent durations and last outcome, kept between runs in the
-//! target directory, so the scheduler can start long tests first and `--lf`/`--ff` know what
-//! failed.
+//! Timing history: each test's recent durations, CPU times and last outcome, kept between runs
+//! in the target directory, so the scheduler can start long tests first, `--lf`/`--ff` know
+//! what failed, and `-n auto` and `runner predict` know which tests compute and which wait.
 //!
 //! The file is replaced atomically (a temporary file in the same directory, then a rename), so a
 //! crash never leaves it half-written, and each run folds its results in under a lock on
@@ -58,6 +58,11 @@ struct TestRecord {
     /// The same, run inside a batch: no process start-up, so much shorter for tiny tests.
     #[serde(default)]
     batched: Vec<f64>,
+    /// (wall, CPU) seconds of recent runs in its own process that had a core to itself (see
+    /// [`Observation::cpu`]), most recent last. Files written before CPU times were kept have
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cpu: Vec<(f64, f64)>,
     failed: bool,
     /// The run number that last ran this test.
     last_run: u64,
@@ -68,11 +73,21 @@ impl TestRecord {
     fn drop_incredible(&mut self) -> usize {
         let credible =
             |secs: &f64| secs.is_finite() && (0.0..=LONGEST_CREDIBLE_SECS).contains(secs);
-        let before = self.durations.len() + self.batched.len();
+        let before = self.durations.len() + self.batched.len() + self.cpu.len();
         self.durations.retain(credible);
         self.batched.retain(credible);
-        before - self.durations.len() - self.batched.len()
+        self.cpu
+            .retain(|(wall, cpu)| credible(wall) && credible(cpu));
+        before - self.durations.len() - self.batched.len() - self.cpu.len()
     }
+}
+
+/// What a test costs when it has a core to itself: its wall time, and the part of it spent on
+/// a CPU (the rest it waits: on a sleep, a socket, a file, a child).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    pub wall: Duration,
+    pub cpu: Duration,
 }
 
 /// What one run contributes: every test that ran, its duration and whether it failed.
@@ -83,6 +98,10 @@ pub struct Observation {
     pub failed: bool,
     /// Measured inside a batch rather than in its own process.
     pub batched: bool,
+    /// The test's CPU time, when it ran in its own process with a core to itself; `None` in a
+    /// batch (the process's CPU time is the whole chunk's) and in a run that oversubscribed
+    /// the cores (its wall time includes waiting for a core, which would look like I/O).
+    pub cpu: Option<Duration>,
 }
 
 impl History {
@@ -203,6 +222,18 @@ impl History {
         mean(&record.durations).or_else(|| mean(&record.batched))
     }
 
+    /// What the test costs with a core to itself: the means of its recent (wall, CPU) pairs;
+    /// `None` when no run measured its CPU time.
+    pub fn cost(&self, id: &TestId) -> Option<Cost> {
+        let pairs = &self.record_of(id)?.cpu;
+        let walls: Vec<f64> = pairs.iter().map(|(wall, _)| *wall).collect();
+        let cpus: Vec<f64> = pairs.iter().map(|(_, cpu)| *cpu).collect();
+        Some(Cost {
+            wall: mean(&walls)?,
+            cpu: mean(&cpus)?,
+        })
+    }
+
     /// The expected duration of a test inside a batch, falling back to its own-process time.
     pub fn expected_batched(&self, id: &TestId) -> Option<Duration> {
         let record = self.record_of(id)?;
@@ -229,9 +260,11 @@ impl History {
             } else {
                 &mut record.durations
             };
-            list.push(observation.duration.as_secs_f64());
-            let excess = list.len().saturating_sub(DURATIONS_KEPT);
-            list.drain(..excess);
+            let wall = observation.duration.as_secs_f64();
+            keep_recent(list, wall);
+            if let Some(cpu) = observation.cpu.filter(|_| !observation.batched) {
+                keep_recent(&mut record.cpu, (wall, cpu.as_secs_f64()));
+            }
             record.failed = observation.failed;
             record.last_run = run;
         }
@@ -250,6 +283,13 @@ impl History {
         }
         self.binaries.retain(|_, tests| !tests.is_empty());
     }
+}
+
+/// Add `value` as the most recent, keeping the last [`DURATIONS_KEPT`].
+fn keep_recent<T>(list: &mut Vec<T>, value: T) {
+    list.push(value);
+    let excess = list.len().saturating_sub(DURATIONS_KEPT);
+    list.drain(..excess);
 }
 
 /// The mean of credible durations (see [`LONGEST_CREDIBLE_SECS`]).
@@ -280,6 +320,7 @@ mod tests {
             duration: Duration::from_millis(ms),
             failed,
             batched: false,
+            cpu: None,
         }
     }
 
@@ -332,6 +373,41 @@ mod tests {
     }
 
     #[test]
+    fn cpu_times_are_kept_beside_their_walls_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let mut history = History::default();
+        let listed = HashSet::new();
+        let with_cpu = |name: &str, wall_ms, cpu_ms| Observation {
+            cpu: Some(Duration::from_millis(cpu_ms)),
+            ..observe(name, wall_ms, false)
+        };
+        history.record(&[observe("a", 100, false)], &listed);
+        assert_eq!(
+            history.cost(&id("a")),
+            None,
+            "a wall alone says nothing of CPU"
+        );
+        history.record(&[with_cpu("a", 200, 20)], &listed);
+        history.record(&[with_cpu("a", 400, 60)], &listed);
+        // A batched run's CPU time is its chunk's: not kept.
+        let batched = Observation {
+            batched: true,
+            ..with_cpu("a", 1, 1)
+        };
+        history.record(&[batched], &listed);
+        history.save(&path).unwrap();
+        let loaded = History::load(&path).unwrap();
+        let cost = loaded.cost(&id("a")).unwrap();
+        assert_eq!(cost.wall, Duration::from_millis(300));
+        assert_eq!(cost.cpu, Duration::from_millis(40));
+        for _ in 0..10 {
+            history.record(&[with_cpu("a", 10, 1)], &listed);
+        }
+        assert_eq!(history.binaries["bin"]["a"].cpu.len(), DURATIONS_KEPT);
+    }
+
+    #[test]
     fn corrupt_file_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.json");
@@ -352,6 +428,7 @@ mod tests {
             duration: Duration::from_millis(5),
             failed: true,
             batched: false,
+            cpu: None,
         };
         let mut history = History::default();
         history.record(&[observation], &[spaced.clone()].into());
@@ -375,7 +452,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.json");
         let text = r#"{"version":2,"runs":1,"binaries":{"bin":{
-            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1},
+            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1,
+                 "cpu":[[0.5,0.1],[1e300,0.1],[0.5,-1]]},
             "b":{"durations":[1e300],"failed":false,"last_run":1}}}}"#;
         std::fs::write(&path, text).unwrap();
         let history = History::load(&path).unwrap();
@@ -385,6 +463,16 @@ mod tests {
             Some(Duration::from_millis(250))
         );
         assert_eq!(history.expected(&id("b")), None);
+        let cost = history.cost(&id("a")).unwrap();
+        assert_eq!(
+            (cost.wall, cost.cpu),
+            (Duration::from_millis(500), Duration::from_millis(100))
+        );
+        assert_eq!(
+            history.cost(&id("b")),
+            None,
+            "no CPU times: files of earlier runners"
+        );
     }
 
     #[test]

@@ -97,6 +97,7 @@ mod tests {
                 duration: Duration::from_millis(*ms),
                 failed: *failed,
                 batched: false,
+                cpu: None,
             })
             .collect();
         let mut history = History::default();

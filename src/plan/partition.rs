@@ -249,6 +249,7 @@ mod tests {
                 duration: Duration::from_millis((i as u64 * 37) % 500 + 1),
                 failed: false,
                 batched: false,
+                cpu: None,
             })
             .collect();
         history.record(&observations, &HashSet::new());
@@ -275,6 +276,7 @@ mod tests {
                 duration: Duration::from_millis((i as u64 * 7919) % 2000 + 5),
                 failed: false,
                 batched: false,
+                cpu: None,
             })
             .collect();
         let mut history = History::default();

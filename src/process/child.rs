@@ -4,14 +4,13 @@
 //! Every test process and every listing runs through here (cargo itself is started by
 //! discovery with plain `std::process`). Every wait is a `poll` on the two pipes and a pidfd,
 //! so a child that prints nothing costs no CPU, and a child whose pipes are held open by
-//! something it spawned cannot stall us.
+//! something it spawned cannot stall us. Reaping it, with the CPU time it used, is `reap`'s.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -20,6 +19,7 @@ use nix::unistd::Pid;
 
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
+use super::reap::{cpu_pressure, has_exited, reap, Exit};
 use super::spawn::{spawn_patiently, OutputMode};
 use super::tracking::{self, Tracked};
 
@@ -57,37 +57,17 @@ impl Default for Limits {
     }
 }
 
-/// How the child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-}
-
-impl From<ExitStatus> for Exit {
-    fn from(status: ExitStatus) -> Self {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(signal)) => Exit::Signal(signal),
-            (None, None) => Exit::Code(-1),
-        }
-    }
-}
-
-/// The conventional name of a signal number (`SIGSEGV`), or `signal N`.
-pub fn signal_name(signal: i32) -> String {
-    match Signal::try_from(signal) {
-        Ok(sig) => sig.as_str().to_string(),
-        Err(_) => format!("signal {signal}"),
-    }
-}
-
 #[derive(Debug)]
 pub struct Finished {
     pub exit: Exit,
     pub stdout: Captured,
     pub stderr: Captured,
     pub duration: Duration,
+    /// CPU time (user + system) of the child and of the descendants it waited for.
+    pub cpu: Duration,
+    /// How long, while the child ran, some task on the machine waited for a CPU (Linux's
+    /// pressure stall information); `None` where the kernel does not say.
+    pub cpu_pressure: Option<Duration>,
     /// The timeout ran out and the child was terminated.
     pub timed_out: bool,
     /// The child exited but something it spawned kept its output pipes open.
@@ -119,6 +99,7 @@ pub fn run(
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
+    let pressure_at_start = cpu_pressure();
     let tag = tracking::tag(command);
     let (mut child, _running) = spawn_patiently(command, limits.output)?;
     let leader = child.id() as i32;
@@ -134,8 +115,8 @@ pub fn run(
     let leaked = loop {
         let now = Instant::now();
         if !exited && !pipes.has_pidfd() {
-            // No pidfd on this kernel: check by polling the child.
-            exited = child.try_wait()?.is_some();
+            // No pidfd on this kernel: check by polling the child (without reaping it).
+            exited = has_exited(leader)?;
         }
         if exited && !pipes.open() {
             break false;
@@ -157,13 +138,18 @@ pub fn run(
     }
     control.unregister(leader);
     let duration = clock.active(Instant::now());
-    let status = child.wait()?;
+    let (status, cpu) = reap(leader)?;
+    let pressure = cpu_pressure()
+        .zip(pressure_at_start)
+        .map(|(end, start)| end.saturating_sub(start));
     let (stdout, stderr) = pipes.into_captured();
     Ok(Finished {
         exit: Exit::from(status),
         stdout,
         stderr,
         duration,
+        cpu,
+        cpu_pressure: pressure,
         timed_out: clock.timed_out(),
         leaked,
     })
@@ -394,6 +380,7 @@ fn open_pidfd(pid: u32) -> Option<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::reap::signal_name;
 
     fn sh(script: &str) -> Command {
         let mut c = Command::new("sh");
@@ -415,6 +402,27 @@ mod tests {
         assert_eq!(done.stdout.to_text(), "out\n");
         assert_eq!(done.stderr.to_text(), "err\n");
         assert!(!done.timed_out && !done.leaked);
+    }
+
+    #[test]
+    fn cpu_time_of_the_child_and_its_waited_for_descendants() {
+        // The work is done by a grandchild that the child waits for: it counts too.
+        let script = "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'";
+        let done = run(
+            &mut sh(script),
+            &Limits::default(),
+            &RunControl::new(),
+            None,
+            Hooks::default(),
+        )
+        .unwrap();
+        assert_eq!(done.exit, Exit::Code(0));
+        assert!(done.cpu > Duration::ZERO, "{done:?}");
+        // One thread at a time: no more CPU than time (rusage rounds to microseconds).
+        assert!(
+            done.cpu <= done.duration + Duration::from_millis(5),
+            "{done:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod capture;
 mod child;
 pub mod control;
 mod orphans;
+mod reap;
 pub mod signals;
 mod spawn;
 pub mod tracking;
@@ -17,8 +18,9 @@ mod watchdog;
 
 #[cfg(test)]
 pub use capture::Captured;
-pub use child::{run, signal_name, Exit, Finished, Hooks, Limits};
+pub use child::{run, Finished, Hooks, Limits};
 pub use orphans::{become_subreaper, kill_orphans};
+pub use reap::{signal_name, Exit};
 pub use spawn::OutputMode;
-pub use usage::{mark_start, own_usage, raise_open_file_limit};
+pub use usage::{available_memory_kib, mark_start, own_usage, raise_open_file_limit};
 pub use watchdog::start as start_watchdog;

@@ -1,5 +1,5 @@
 //! The runner's own resources: its usage (CPU time and peak memory) for the overhead figures
-//! of a run, and its open-file limit.
+//! of a run, its open-file limit, and the memory the system has left for tests.
 
 use std::time::Duration;
 
@@ -41,14 +41,23 @@ pub fn own_usage() -> (Duration, u64) {
     (cpu, peak_rss_kib())
 }
 
+/// `MemAvailable` of `/proc/meminfo`, in KiB: what the kernel estimates new processes can use
+/// without swapping. `None` where it cannot be read.
+pub fn available_memory_kib() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_field(&meminfo, "MemAvailable:")
+}
+
+/// A `Name:   1234 kB` field of a `/proc` status file, in KiB.
+fn meminfo_field(text: &str, name: &str) -> Option<u64> {
+    let rest = text.lines().find_map(|line| line.strip_prefix(name))?;
+    rest.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 /// `VmHWM` of this process image: unlike `ru_maxrss`, it starts afresh at `execve`.
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    meminfo_field(&status, "VmHWM:").unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -60,5 +69,13 @@ mod tests {
         mark_start();
         let (_, peak) = own_usage();
         assert!(peak > 0);
+    }
+
+    #[test]
+    fn memory_fields_are_read_in_kib() {
+        let text = "MemTotal:       24000000 kB\nMemAvailable:   22000000 kB\n";
+        assert_eq!(meminfo_field(text, "MemAvailable:"), Some(22_000_000));
+        assert_eq!(meminfo_field(text, "SwapFree:"), None);
+        assert!(available_memory_kib().is_some_and(|kib| kib > 0));
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ListFailure;
 pub use crate::model::TestId;
+pub use crate::plan::sizing::AutoWorkers;
 
 pub use super::result::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestResult, Verdict,
@@ -213,6 +214,9 @@ pub enum TestEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         label: Option<PassLabel>,
         mode: RunMode,
+        /// Why `-n auto` chose `workers` (absent when the count was given).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auto: Option<AutoWorkers>,
     },
     /// Something the user should know that is not a test result.
     Note {
@@ -253,6 +257,17 @@ pub(super) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok,
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e6)
 }
 
+/// [`seconds`] for a duration that may be missing (the field is skipped when it is).
+pub(super) fn optional_seconds<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => seconds(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +292,35 @@ mod tests {
         assert_eq!(json["signal"], "SIGSEGV");
         assert_eq!(json["binary_id"], "pkg::it");
         assert_eq!(json["duration"], 1.5);
+    }
+
+    #[test]
+    fn run_started_says_why_auto_chose_its_workers_and_only_then() {
+        let started = |auto| TestEvent::RunStarted {
+            format_version: FORMAT_VERSION,
+            tests: 24,
+            binaries: 2,
+            ignored: 0,
+            workers: 8,
+            label: None,
+            mode: RunMode::Process,
+            auto,
+        };
+        let json = serde_json::to_value(started(None)).unwrap();
+        assert!(json.get("auto").is_none(), "{json}");
+        let auto = AutoWorkers {
+            workers: 8,
+            cores: 2,
+            cpu_fraction: Some(0.12),
+            waiting: 20.0,
+            tests_with_history: 24,
+            tests: 24,
+            limit: None,
+        };
+        let json = serde_json::to_value(started(Some(auto))).unwrap();
+        assert_eq!(json["workers"], 8);
+        assert_eq!(json["auto"]["cpu_fraction"], 0.12);
+        assert_eq!(json["auto"]["cores"], 2);
     }
 
     #[test]

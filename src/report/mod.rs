@@ -1,6 +1,7 @@
 //! Showing a run: the events the run stage emits (the only thing it shares with this stage),
 //! the summary folded from them, rerun commands, and the reporters (human, JSON, JUnit, GitHub,
-//! the HTML timeline and the Chrome trace) plus `runner list`'s listing.
+//! the HTML timeline and the Chrome trace) plus `runner list`'s listing and `runner predict`'s
+//! table.
 //!
 //! What belongs here: everything that formats or writes what a run did. What does not: deciding
 //! or running anything; reporters only consume events and never drive the run.
@@ -16,6 +17,7 @@ mod json;
 mod junit;
 mod listing;
 mod panic_text;
+mod prediction;
 mod reporters;
 pub mod rerun;
 mod result;
@@ -27,5 +29,6 @@ pub use human::{HumanOptions, HumanReporter, OutputBounds};
 pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::print_listing;
+pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};
 pub use timeline::{from_saved_stream as timeline_from_saved_stream, Pictures, TimelineReporter};

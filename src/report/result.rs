@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::event::{seconds, TestId};
+use super::event::{optional_seconds, seconds, TestId};
 
 /// How one attempt of a test ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,6 +93,17 @@ pub struct Attempt {
     pub outcome: Outcome,
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
+    /// CPU time of the test's process (and the processes it waited for); none inside a batch,
+    /// whose process's CPU time is the whole chunk's.
+    #[serde(
+        serialize_with = "optional_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cpu: Option<Duration>,
+    /// How long, while the test ran, some task on the machine waited for a CPU; `None` where
+    /// the kernel does not say. Tells whether `duration - cpu` is the test's own waiting.
+    #[serde(skip)]
+    pub cpu_pressure: Option<Duration>,
     pub stdout: String,
     pub stderr: String,
     /// The test exited but something it spawned held its output open.
@@ -137,6 +148,8 @@ impl Attempt {
             attempt,
             outcome,
             duration,
+            cpu: None,
+            cpu_pressure: None,
             stdout: String::new(),
             stderr: String::new(),
             leaked: false,
@@ -347,6 +360,11 @@ impl Serialize for TestResult {
             status: Status<'a>,
             #[serde(serialize_with = "seconds")]
             duration: Duration,
+            #[serde(
+                serialize_with = "optional_seconds",
+                skip_serializing_if = "Option::is_none"
+            )]
+            cpu: Option<Duration>,
             stdout: &'a str,
             stderr: &'a str,
             leaked: bool,
@@ -369,6 +387,7 @@ impl Serialize for TestResult {
             id: &self.id,
             status,
             duration: last.duration,
+            cpu: last.cpu,
             stdout: &last.stdout,
             stderr: &last.stderr,
             leaked: last.leaked,
@@ -464,5 +483,16 @@ mod tests {
         let plain = plain.unwrap();
         assert_eq!(plain["status"], "passed");
         assert!(plain.get("failed_attempts").is_none() && plain.get("rerun").is_none());
+        assert!(plain.get("cpu").is_none(), "no CPU time, no field: {plain}");
+    }
+
+    #[test]
+    fn cpu_time_is_in_seconds_beside_the_duration() {
+        let mut attempt = Attempt::bare(1, Outcome::Passed, Duration::from_millis(400));
+        attempt.cpu = Some(Duration::from_millis(25));
+        let result = TestResult::new(id(), vec![attempt], ResultPolicy::default(), false);
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["cpu"], 0.025);
+        assert_eq!(json["duration"], 0.4);
     }
 }

@@ -157,6 +157,7 @@ mod tests {
                 },
                 failed: false,
                 batched: false,
+                cpu: None,
             })
             .collect();
         let mut history = History::default();

@@ -79,6 +79,8 @@ pub fn run_doc_job(
         duration: cost?,
         failed: false,
         batched: false,
+        // The job's own cost is cargo and rustdoc working, not a test's CPU share.
+        cpu: None,
     })
 }
 

@@ -233,6 +233,7 @@ mod tests {
             duration: Duration::from_secs(secs),
             failed: false,
             batched: false,
+            cpu: None,
         }
     }
 

@@ -4,32 +4,41 @@
 //! Worker threads only run tests and emit events. What a result needs beyond that (the command
 //! that reruns a failure, the history's observation) is added here, in the one loop that
 //! receives the events, so the workers never do presentation work.
+//!
+//! The history keeps a test's CPU time only where its wall time is its own: where waiting for a
+//! core, which would pass for I/O and lead `-n auto` to add still more workers, cannot have
+//! made up much of it. The kernel's CPU pressure says how long some task waited for a CPU while
+//! the test ran (see `uncontended`); on a kernel that does not report it, the pass decides:
+//! no more workers than cores, or cores left mostly idle.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::batch;
 use super::doctest;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, Placer, TestSettings};
-use crate::cli::{RunConfig, Source};
+use crate::cli::{self, RunConfig, Source};
 use crate::model::TestCase;
 use crate::plan::history::Observation;
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
-use crate::report::event::{PassLabel, SkipReason, TestEvent, TestId, Verdict, FORMAT_VERSION};
+use crate::report::event::{
+    AutoWorkers, PassLabel, SkipReason, TestEvent, TestId, TestResult, Verdict, FORMAT_VERSION,
+};
 use crate::report::isolation;
 use crate::report::rerun;
 use crate::report::summary::Summary;
 use crate::report::{Reporter, Reporters};
 
-/// One run of the pool: how many workers, what it is called under a comparison, and whether
-/// binaries are batched.
+/// One run of the pool: how many workers (and why, when `-n auto` chose them), what it is
+/// called under a comparison, and whether binaries are batched.
 #[derive(Debug, Clone, Copy)]
 pub struct Pass {
     pub workers: usize,
+    pub auto: Option<AutoWorkers>,
     pub label: Option<PassLabel>,
     pub batch: BatchChoice,
 }
@@ -59,6 +68,7 @@ pub fn run_pass(
         workers: pass.workers,
         label: pass.label,
         mode: jobs::run_mode(&jobs),
+        auto: pass.auto,
     });
     for event in planned_events(plan) {
         receiver.receive(event);
@@ -170,6 +180,9 @@ struct Receiver<'a> {
     cases: HashMap<TestId, &'a TestCase>,
     summary: Summary,
     observations: Vec<Observation>,
+    /// Observations with a CPU time but no pressure figure: the pass as a whole decides.
+    judged_by_pass: Vec<usize>,
+    workers: usize,
     reporters: &'a mut Reporters,
 }
 
@@ -187,6 +200,8 @@ impl<'a> Receiver<'a> {
             cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
             summary,
             observations: Vec::new(),
+            judged_by_pass: Vec::new(),
+            workers: pass.workers,
             reporters,
         }
     }
@@ -201,12 +216,7 @@ impl<'a> Receiver<'a> {
                     }
                 }
                 if result.verdict() != Verdict::Cancelled {
-                    self.observations.push(Observation {
-                        id: result.id.clone(),
-                        duration: result.duration(),
-                        failed: result.is_failure(),
-                        batched: result.batched,
-                    });
+                    self.record(result);
                 }
             }
             _ => {}
@@ -215,13 +225,43 @@ impl<'a> Receiver<'a> {
         self.reporters.on_event(&event);
     }
 
+    /// The history's observation of a finished test, with its CPU time where its wall time
+    /// was its own (see `uncontended`).
+    fn record(&mut self, result: &TestResult) {
+        let last = result.last();
+        let cpu = match last.cpu_pressure {
+            Some(pressure) => last
+                .cpu
+                .filter(|cpu| uncontended(pressure, *cpu, last.duration)),
+            None if last.cpu.is_some() => {
+                self.judged_by_pass.push(self.observations.len());
+                last.cpu
+            }
+            None => None,
+        };
+        self.observations.push(Observation {
+            id: result.id.clone(),
+            duration: result.duration(),
+            failed: result.is_failure(),
+            batched: result.batched,
+            cpu,
+        });
+    }
+
     fn finish(
         mut self,
         started: Instant,
         control: &RunControl,
         earlier: &[&Summary],
     ) -> PassOutcome {
-        self.summary.finish(started.elapsed(), process::own_usage());
+        let wall = started.elapsed();
+        let cpu: Duration = self.observations.iter().filter_map(|o| o.cpu).sum();
+        if !had_a_core_each(self.workers, cli::available_cpus(), cpu, wall) {
+            for &index in &self.judged_by_pass {
+                self.observations[index].cpu = None;
+            }
+        }
+        self.summary.finish(wall, process::own_usage());
         self.summary.cancelled_by = control.cancelled();
         if !earlier.is_empty() {
             isolation::check(&mut self.summary, earlier);
@@ -229,5 +269,46 @@ impl<'a> Receiver<'a> {
         let stats = self.summary.stats.clone();
         self.reporters.on_event(&TestEvent::RunFinished(stats));
         (self.summary, self.observations)
+    }
+}
+
+/// Whether a test's wall time less its CPU time is time it waited on something other than a
+/// core, given that some task on the machine waited for a CPU during `pressure` of it: when
+/// that is under a tenth of its wall time, or when the test spent under 5% of its time on CPU
+/// (a sleeping test on a busy machine: a test that computes gets that little of a CPU only
+/// when twenty tasks per core compete for them).
+fn uncontended(pressure: Duration, cpu: Duration, wall: Duration) -> bool {
+    pressure.as_secs_f64() <= 0.1 * wall.as_secs_f64()
+        || cpu.as_secs_f64() <= 0.05 * wall.as_secs_f64()
+}
+
+/// Without pressure figures: whether the tests of a pass each had a core to themselves, as far
+/// as the pass can tell: no more workers than cores, or tests that used under three quarters of
+/// the cores' time.
+fn had_a_core_each(workers: usize, cores: usize, cpu: Duration, wall: Duration) -> bool {
+    let available = wall.as_secs_f64() * cores.max(1) as f64;
+    workers <= cores || cpu.as_secs_f64() < 0.75 * available
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_times_count_where_tests_had_a_core_each() {
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // A test that computed for 900 ms of its second, while something waited 100 ms or more.
+        assert!(uncontended(ms(100), ms(900), secs(1)));
+        assert!(!uncontended(ms(101), ms(900), secs(1)));
+        // A test that slept for nearly all of its second, however busy the machine was.
+        assert!(uncontended(secs(1), ms(50), secs(1)));
+        assert!(!uncontended(secs(1), ms(51), secs(1)));
+        // As many workers as cores, however busy.
+        assert!(had_a_core_each(2, 2, secs(20), secs(10)));
+        // Eight workers on two cores, mostly waiting: the cores were free.
+        assert!(had_a_core_each(8, 2, secs(3), secs(10)));
+        // Eight workers on two busy cores: walls include waiting for a core.
+        assert!(!had_a_core_each(8, 2, secs(19), secs(10)));
     }
 }

@@ -139,6 +139,8 @@ fn run_attempt(
         attempt,
         outcome: classify(case.invocation, &finished),
         duration: finished.duration,
+        cpu: Some(finished.cpu),
+        cpu_pressure: finished.cpu_pressure,
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
@@ -227,6 +229,8 @@ mod tests {
             stdout: Captured::from_bytes(stdout.as_bytes()),
             stderr: Captured::default(),
             duration: Duration::ZERO,
+            cpu: Duration::ZERO,
+            cpu_pressure: None,
             timed_out: false,
             leaked: false,
         }

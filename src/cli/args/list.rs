@@ -100,3 +100,31 @@ impl ListArgs {
         }
     }
 }
+
+/// `runner predict`'s options: the selection, as for `runner list`, and the worker count to
+/// predict beside the usual ones.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+
+    /// Also predict this many workers: a number, or `auto` for what `-n auto` would choose.
+    #[arg(
+        short = 'n',
+        long = "jobs",
+        value_name = "N|auto",
+        env = "RUNNER_JOBS",
+        allow_negative_numbers = true
+    )]
+    pub jobs: Option<String>,
+}
+
+impl PredictArgs {
+    /// The same choices as a run's arguments, with the worker count given.
+    pub fn into_run_args(self) -> RunArgs {
+        RunArgs {
+            jobs: self.jobs,
+            ..self.list.into_run_args()
+        }
+    }
+}

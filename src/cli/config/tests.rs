@@ -10,11 +10,12 @@ fn defaults() -> RunArgs {
 
 #[test]
 fn jobs_values() {
-    assert_eq!(parse_jobs("4").unwrap(), 4);
-    assert_eq!(parse_jobs("0").unwrap(), 1);
-    assert_eq!(parse_jobs("1").unwrap(), 1);
-    assert_eq!(parse_jobs("64").unwrap(), 64);
-    assert_eq!(parse_jobs("auto").unwrap(), available_cpus());
+    assert_eq!(parse_jobs("4").unwrap(), Workers::Count(4));
+    assert_eq!(parse_jobs("0").unwrap(), Workers::Count(1));
+    assert_eq!(parse_jobs("1").unwrap(), Workers::Count(1));
+    assert_eq!(parse_jobs("64").unwrap(), Workers::Count(64));
+    assert_eq!(parse_jobs("auto").unwrap(), Workers::Auto);
+    assert_eq!(parse_jobs(" AUTO ").unwrap(), Workers::Auto);
     for bad in ["x", "-3", "", "4.5"] {
         let err = parse_jobs(bad).unwrap_err().to_string();
         assert!(err.contains("--jobs"), "{err}");
@@ -49,8 +50,12 @@ fn profile_values_resolve_like_flags_and_yield_to_them() {
         "[profile.p]\njobs = 0\nfail-fast = 3\ntimeout = \"1m30s\"\nleak-timeout = \"1s\"\n\
          flaky-result = \"fail\"\n",
     );
-    assert_eq!(jobs(None, &p).unwrap(), 1, "0 means one at a time, as -n0");
-    assert_eq!(jobs(Some("3"), &p).unwrap(), 3);
+    assert_eq!(
+        jobs(None, &p).unwrap(),
+        Workers::Count(1),
+        "0 means one at a time, as -n0"
+    );
+    assert_eq!(jobs(Some("3"), &p).unwrap(), Workers::Count(3));
     let args = defaults();
     assert_eq!(max_failures(&args, &p).unwrap(), Some(3));
     let timeouts = Timeouts::resolve(&args, &p).unwrap();

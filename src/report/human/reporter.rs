@@ -13,9 +13,11 @@ use crate::cli::{Levels, ShowOutput, StatusLevel, Verbosity};
 use crate::model::ListFailure;
 use crate::report::escape::visible;
 use crate::report::event::{
-    Attempt, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId, TestResult, Verdict,
+    Attempt, AutoWorkers, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId, TestResult,
+    Verdict,
 };
 use crate::report::figures::{self, plural};
+use crate::report::prediction::auto_reason;
 use crate::report::summary::{Passes, Summary};
 use crate::report::Reporter;
 
@@ -106,7 +108,7 @@ impl HumanReporter {
         &mut self,
         (tests, binaries, ignored): (usize, usize, usize),
         workers: usize,
-        mode: RunMode,
+        (mode, auto): (RunMode, Option<&AutoWorkers>),
     ) {
         self.running = 0;
         self.passed = 0;
@@ -124,8 +126,13 @@ impl HumanReporter {
                 0 => String::new(),
                 n => format!(", {n} ignored"),
             };
+            // Why `-n auto` chose this many workers, when it did.
+            let why = match auto {
+                Some(auto) => format!("; auto: {}", auto_reason(auto)),
+                None => String::new(),
+            };
             let line = format!(
-                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({}){ignored}\n",
+                "{pass}Running {tests} test{} from {binaries} binar{} with {workers} worker{} ({}{why}){ignored}\n",
                 plural(tests),
                 if binaries == 1 { "y" } else { "ies" },
                 plural(workers),
@@ -326,10 +333,12 @@ impl Reporter for HumanReporter {
                 workers,
                 label,
                 mode,
+                auto,
                 ..
             } => {
                 self.label = *label;
-                self.on_run_started((*tests, *binaries, *ignored), *workers, *mode);
+                let how = (*mode, auto.as_ref());
+                self.on_run_started((*tests, *binaries, *ignored), *workers, how);
             }
             TestEvent::Note { message } => self.on_note(message),
             TestEvent::ListFailed(ListFailure { binary_id, message }) => {
