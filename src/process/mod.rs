@@ -8,6 +8,7 @@
 mod capture;
 mod child;
 pub mod control;
+mod deadlines;
 mod orphans;
 mod reap;
 pub mod signals;

@@ -78,9 +78,22 @@ pub fn run_pass(
         max_failures: config.max_failures,
         group_limits: config.groups.limits(),
     };
-    let (sender, events) = crossbeam_channel::unbounded();
     let started = Instant::now();
-    // The doctest jobs' own costs, for the history: no test event carries them.
+    let job_costs = run_jobs(&jobs, &options, (settings, control), started, &mut receiver);
+    receiver.observations.extend(job_costs);
+    receiver.finish(started, control, earlier)
+}
+
+/// Run the jobs on the pool, handing every event to `receiver` as it comes; returns the
+/// doctest jobs' own costs, for the history (no test event carries them).
+fn run_jobs(
+    jobs: &[Job],
+    options: &PoolOptions,
+    (settings, control): (&TestSettings, &RunControl),
+    started: Instant,
+    receiver: &mut Receiver,
+) -> Vec<Observation> {
+    let (sender, events) = crossbeam_channel::unbounded();
     let job_costs = Mutex::new(Vec::new());
     let job_costs_ref = &job_costs;
     let run_pool = move || {
@@ -108,7 +121,7 @@ pub fn run_pass(
             }
         };
         let cancelled = || control.cancelled().is_some();
-        pool::run_pool(&jobs, &options, run_one, &cancelled, &sender);
+        pool::run_pool(jobs, options, run_one, &cancelled, &sender);
     };
     // Taken by whichever thread runs the pool: its own, or this one if no thread can start.
     let pool_job = Mutex::new(Some(run_pool));
@@ -131,9 +144,7 @@ pub fn run_pass(
             receiver.receive(event);
         }
     });
-    let job_costs = job_costs.into_inner().unwrap_or_else(|e| e.into_inner());
-    receiver.observations.extend(job_costs);
-    receiver.finish(started, control, earlier)
+    job_costs.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The workers these jobs can keep busy at once: no more than there are jobs, and no more
