@@ -120,10 +120,32 @@ pub struct RunStats {
     pub runner_cpu: Duration,
     /// The runner's peak resident memory, in KiB.
     pub peak_rss_kib: u64,
+    /// This run's durations against the same tests' durations alone, where the history has
+    /// them: how much the tests slowed each other down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contention: Option<Contention>,
     /// Tests whose outcome differed between the passes of a comparison (`--compare`,
     /// `--compare-modes`): they are not isolated from what runs beside them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_isolated: Vec<NotIsolated>,
+}
+
+/// The tests of a run whose duration alone (with a core to itself) the history knows: their
+/// summed durations in this run, and alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Contention {
+    pub tests: usize,
+    #[serde(serialize_with = "seconds")]
+    pub measured: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub alone: Duration,
+}
+
+impl Contention {
+    /// How many times slower than alone the tests ran (1.0: no contention).
+    pub fn factor(&self) -> f64 {
+        ratio(self.measured, self.alone)
+    }
 }
 
 /// A test that passed in one pass of a comparison and failed in another.
@@ -181,10 +203,15 @@ impl RunStats {
         self.concurrency() / self.usable() as f64
     }
 
-    /// The wall time no scheduler can beat with these durations: max(longest test, summed /
-    /// usable workers).
+    /// The wall time no scheduler can beat: max(longest test, summed / usable workers), with
+    /// the durations the tests take alone where the history has them (a congested run must
+    /// not look ideal because its own stretched durations are the yardstick).
     pub fn ideal_wall(&self) -> Duration {
-        let spread = self.summed / self.usable() as u32;
+        let summed = match &self.contention {
+            Some(c) => self.summed.saturating_sub(c.measured) + c.alone,
+            None => self.summed,
+        };
+        let spread = summed / self.usable() as u32;
         let longest = self.longest.as_ref().map_or(Duration::ZERO, |l| l.duration);
         spread.max(longest)
     }
@@ -348,5 +375,16 @@ mod tests {
         };
         assert_eq!(few.efficiency(), 1.5);
         assert_eq!(few.ideal_wall(), Duration::from_secs(3));
+        // Tests that took 4 s here but 2 s alone: the ideal is drawn from 2 s, not 4.
+        let congested = RunStats {
+            contention: Some(Contention {
+                tests: 3,
+                measured: Duration::from_secs(4),
+                alone: Duration::from_secs(2),
+            }),
+            ..few.clone()
+        };
+        assert_eq!(congested.contention.unwrap().factor(), 2.0);
+        assert_eq!(congested.ideal_wall(), Duration::from_secs(2));
     }
 }

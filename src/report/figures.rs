@@ -39,6 +39,16 @@ pub fn closing_figures(summary: &Summary) -> String {
         stats.runner_cpu.as_secs_f64() * 1000.0 / tests as f64,
         stats.peak_rss_kib as f64 / 1024.0
     );
+    if let Some(contention) = stats.contention.filter(|c| c.tests > 0) {
+        text += &format!(
+            "Contention: the {} test{} with a history ran {:.2}x as long as alone (summed {} here, {} alone)\n",
+            contention.tests,
+            plural(contention.tests),
+            contention.factor(),
+            secs(contention.measured),
+            secs(contention.alone)
+        );
+    }
     if let Some(longest) = &stats.longest {
         text += &format!(
             "Longest test: {} ({}); ideal wall time max(longest, summed / usable workers) = {}\n",

@@ -22,7 +22,7 @@ use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, Placer, TestSettings};
 use crate::cli::{self, RunConfig, Source};
 use crate::model::TestCase;
-use crate::plan::history::Observation;
+use crate::plan::history::{History, Observation};
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
 use crate::report::event::{
@@ -194,6 +194,8 @@ struct Receiver<'a> {
     /// Observations with a CPU time but no pressure figure: the pass as a whole decides.
     judged_by_pass: Vec<usize>,
     workers: usize,
+    /// The history as the run started: the tests' durations alone.
+    history: &'a History,
     reporters: &'a mut Reporters,
 }
 
@@ -213,6 +215,7 @@ impl<'a> Receiver<'a> {
             observations: Vec::new(),
             judged_by_pass: Vec::new(),
             workers: pass.workers,
+            history: &plan.history,
             reporters,
         }
     }
@@ -228,12 +231,25 @@ impl<'a> Receiver<'a> {
                 }
                 if result.verdict() != Verdict::Cancelled {
                     self.record(result);
+                    self.compare_with_alone(result);
                 }
             }
             _ => {}
         }
         self.summary.observe(&event);
         self.reporters.on_event(&event);
+    }
+
+    /// Add a test's duration, and its duration alone if the history has it, to the run's
+    /// contention figure. Batched durations have no process start to compare with.
+    fn compare_with_alone(&mut self, result: &TestResult) {
+        let Some(cost) = self.history.cost(&result.id).filter(|_| !result.batched) else {
+            return;
+        };
+        let contention = self.summary.stats.contention.get_or_insert_default();
+        contention.tests += 1;
+        contention.measured += result.duration();
+        contention.alone += cost.wall;
     }
 
     /// The history's observation of a finished test, with its CPU time where its wall time

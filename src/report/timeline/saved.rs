@@ -222,6 +222,8 @@ impl RunFinished {
             }),
             runner_cpu: seconds(self.runner_cpu),
             peak_rss_kib: self.peak_rss_kib,
+            // A saved stream's ideal bound is drawn from its own durations.
+            contention: None,
             not_isolated: self
                 .not_isolated
                 .into_iter()
