@@ -16,14 +16,16 @@
 //! to stderr, results to stdout; the end of stdout is Markdown for the README and the command
 //! that reproduces it.
 
+mod harness;
 // Each bench uses its own part of the generator.
 #[allow(dead_code)]
 mod workload;
 
+use harness::{median, timed, Machine};
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::process::{Command, Output};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
@@ -141,54 +143,19 @@ impl Tool {
     }
 }
 
-/// This machine and its tools.
-struct Machine {
-    cargo: std::ffi::OsString,
-    runner: PathBuf,
-    cores: usize,
-    /// `cargo nextest --version`, or why it cannot run.
-    nextest: Result<String, String>,
-    rustc: String,
-}
-
-impl Machine {
-    fn detect() -> Machine {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let version = |program: &std::ffi::OsStr, args: &[&str]| {
-            let out = Command::new(program)
-                .args(args)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| e.to_string())?;
-            match out.status.success() {
-                true => Ok(first_line(&out.stdout)),
-                false => Err(format!("{}: {}", out.status, first_line(&out.stderr))),
-            }
-        };
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        Machine {
-            nextest: version(&cargo, &["nextest", "--version"]),
-            rustc: version(&rustc, &["--version"]).unwrap_or_else(|_| "rustc (unknown)".into()),
-            cargo,
-            runner: PathBuf::from(env!("CARGO_BIN_EXE_runner")),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+/// Every tool, each worker count once: `-n <cores>` doubles as one of the predicted ones.
+fn tools(machine: &Machine) -> Vec<Tool> {
+    let mut tools = vec![Tool::CargoTest];
+    if machine.nextest.is_ok() {
+        tools.push(Tool::Nextest);
+    }
+    tools.push(Tool::Auto);
+    for n in std::iter::once(machine.cores).chain(PREDICTED) {
+        if !tools.contains(&Tool::Runner(n)) {
+            tools.push(Tool::Runner(n));
         }
     }
-
-    /// Every tool, each worker count once: `-n <cores>` doubles as one of the predicted ones.
-    fn tools(&self) -> Vec<Tool> {
-        let mut tools = vec![Tool::CargoTest];
-        if self.nextest.is_ok() {
-            tools.push(Tool::Nextest);
-        }
-        tools.push(Tool::Auto);
-        for n in std::iter::once(self.cores).chain(PREDICTED) {
-            if !tools.contains(&Tool::Runner(n)) {
-                tools.push(Tool::Runner(n));
-            }
-        }
-        tools
-    }
+    tools
 }
 
 /// A generated workspace, and commands that run in it with a clean environment.
@@ -200,32 +167,7 @@ struct Space {
 impl Space {
     /// `program` without this bench's cargo variables or a user's RUNNER_*/NEXTEST_* settings.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        for (key, _) in std::env::vars_os() {
-            let Some(key) = key.to_str() else { continue };
-            let leak = ["CARGO_PKG_", "CARGO_BIN_EXE_", "RUNNER_", "NEXTEST_"]
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_MAKEFLAGS"
-                        | "OUT_DIR"
-                        | "RUST_TEST_THREADS"
-                );
-            if leak {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target_dir)
-            .env("CARGO_TERM_COLOR", "never")
-            .stdin(Stdio::null());
-        command
+        harness::clean_command(program, &self.target_dir)
     }
 
     fn runner(&self, machine: &Machine, args: &[&str]) -> Command {
@@ -261,22 +203,6 @@ impl Space {
             }
         }
     }
-}
-
-/// Run to completion; the wall time in seconds. A non-zero exit is an error.
-fn timed(command: &mut Command, what: &str) -> Result<(f64, Output)> {
-    let start = Instant::now();
-    let output = command
-        .output()
-        .with_context(|| format!("{what}: could not start {:?}", command.get_program()))?;
-    let secs = start.elapsed().as_secs_f64();
-    if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(25)..].join("\n");
-        bail!("{what} failed ({})\n{tail}", output.status);
-    }
-    Ok((secs, output))
 }
 
 /// Of other processes' use of the CPUs, the share that spoils a measurement.
@@ -369,22 +295,6 @@ fn quiet_run(
             "  ({what}: other processes used {:.0}% of the CPUs: again)",
             share * 100.0
         );
-    }
-}
-
-fn first_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    text.lines().next().unwrap_or("").trim().to_string()
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    match sorted.len() {
-        0 => None,
-        n if n % 2 == 0 => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
-        _ => Some(sorted[mid]),
     }
 }
 
@@ -550,7 +460,7 @@ fn bench_profile(machine: &Machine, options: &Options, profile: Profile) -> Resu
     );
     let (predicted, without_history) = predict(machine, &space)?;
     eprintln!("runner predict: {predicted:?}");
-    let tools = machine.tools();
+    let tools = tools(machine);
     let cores = machine.cores;
     let mut measured = Measured {
         profile,

@@ -11,17 +11,17 @@
 //! ranges, ratios, and a Markdown table for the README.
 //! Progress goes to stderr, results to stdout.
 
+mod harness;
 mod workload;
 
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
+use harness::{timed, Machine};
 use workload::{Kind, Profile, Workload};
 
 const USAGE: &str = "\
@@ -179,57 +179,11 @@ impl Tool {
     }
 }
 
-/// Facts about this machine and the tools, found once.
-struct Machine {
-    cargo: OsString,
-    runner: PathBuf,
-    cores: usize,
-    /// First line of `cargo nextest --version`, or why it is unusable.
-    nextest: Result<String, String>,
-    rustc: String,
-}
-
-impl Machine {
-    fn detect() -> Machine {
-        // The cargo that runs this bench, like the runner itself does (it reads $CARGO too).
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let nextest = match Command::new(&cargo)
-            .args(["nextest", "--version"])
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(out) if out.status.success() => Ok(first_line(&out.stdout)),
-            Ok(out) => Err(format!(
-                "`cargo nextest --version` failed ({}): {}",
-                out.status,
-                first_line(&out.stderr)
-            )),
-            Err(e) => Err(format!("`cargo nextest --version` could not start: {e}")),
-        };
-        let rustc = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map_or_else(
-                || "rustc (unknown version)".into(),
-                |o| first_line(&o.stdout),
-            );
-        Machine {
-            cargo,
-            runner: PathBuf::from(env!("CARGO_BIN_EXE_runner")),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            nextest,
-            rustc,
-        }
-    }
-
-    fn tools(&self) -> Vec<Tool> {
-        TOOLS
-            .into_iter()
-            .filter(|t| *t != Tool::Nextest || self.nextest.is_ok())
-            .collect()
-    }
+fn tools(machine: &Machine) -> Vec<Tool> {
+    TOOLS
+        .into_iter()
+        .filter(|t| *t != Tool::Nextest || machine.nextest.is_ok())
+        .collect()
 }
 
 /// A generated workspace on disk.
@@ -242,34 +196,7 @@ impl Space {
     /// A command with an environment that does not leak this bench's cargo variables (or a
     /// user's RUNNER_*/NEXTEST_* settings) into the tools, and a target directory of its own.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        for (key, _) in std::env::vars_os() {
-            let Some(key) = key.to_str() else { continue };
-            let leak = key.starts_with("CARGO_PKG_")
-                || key.starts_with("CARGO_BIN_EXE_")
-                || key.starts_with("RUNNER_")
-                || key.starts_with("NEXTEST_")
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_MAKEFLAGS"
-                        | "OUT_DIR"
-                        | "RUST_TEST_THREADS"
-                );
-            if leak {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target_dir)
-            .env("CARGO_TERM_COLOR", "never")
-            .stdin(Stdio::null());
-        command
+        harness::clean_command(program, &self.target_dir)
     }
 
     fn tool(&self, machine: &Machine, tool: Tool, workers: usize) -> Command {
@@ -312,39 +239,6 @@ impl Space {
         c.args(["--message-format", "json"]);
         c
     }
-}
-
-/// Run to completion and return the wall time in seconds; a non-zero exit is an error.
-fn timed(command: &mut Command, what: &str) -> Result<(f64, Output)> {
-    let start = Instant::now();
-    let output = command
-        .output()
-        .with_context(|| format!("{what}: could not start {:?}", command.get_program()))?;
-    let secs = start.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "{what} failed ({})\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
-            output.status,
-            tail(&output.stdout, 15),
-            tail(&output.stderr, 25)
-        );
-    }
-    Ok((secs, output))
-}
-
-fn tail(bytes: &[u8], lines: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn first_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
 }
 
 /// What one `runner --message-format json` run reported.
@@ -643,7 +537,7 @@ fn bench_profile(
         serial.summed, serial.cpu, serial.longest
     );
 
-    let tools = machine.tools();
+    let tools = tools(machine);
     let mut rows = Vec::new();
     for &workers in jobs {
         // Warm-up: leaves a timing history for -nN (the serial run already left one) and

@@ -13,12 +13,15 @@
 //! every run, for every tool: nothing is cached between runs. Progress goes to stderr, results
 //! to stdout, ending with a Markdown table for the README and the command that reproduces it.
 
+mod harness;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
+use harness::median;
 
 const USAGE: &str = "\
 usage: cargo bench --bench doctests -- [--edition 2021|2024]... [--functions F] [--jobs N] [--runs K] [--seed S] [--keep DIR]
@@ -249,32 +252,7 @@ impl Space {
     /// A command without this bench's cargo variables (or the user's RUNNER_* and NEXTEST_*
     /// settings), with the workspace's own target directory.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        for (key, _) in std::env::vars_os() {
-            let Some(key) = key.to_str() else { continue };
-            let leak = ["CARGO_PKG_", "CARGO_BIN_EXE_", "RUNNER_", "NEXTEST_"]
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
-                || matches!(
-                    key,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_MAKEFLAGS"
-                        | "OUT_DIR"
-                        | "RUST_TEST_THREADS"
-                );
-            if leak {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target_dir)
-            .env("CARGO_TERM_COLOR", "never")
-            .stdin(Stdio::null());
-        command
+        harness::clean_command(program, &self.target_dir)
     }
 
     fn cargo(&self, args: &[&str]) -> Command {
@@ -331,16 +309,6 @@ impl Space {
     }
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    match sorted.len() % 2 {
-        0 => (sorted[mid - 1] + sorted[mid]) / 2.0,
-        _ => sorted[mid],
-    }
-}
-
 /// Build, warm up and time one edition; the README row.
 fn measure(options: &Options, edition: u32, root: &Path) -> Result<String> {
     let dir = root.join(edition.to_string());
@@ -372,7 +340,7 @@ fn measure(options: &Options, edition: u32, root: &Path) -> Result<String> {
             times[index].push(secs);
         }
     }
-    let medians: Vec<f64> = times.iter().map(|t| median(t)).collect();
+    let medians: Vec<f64> = times.iter().map(|t| median(t).unwrap_or(0.0)).collect();
     println!(
         "\nedition {edition}, {} documented functions, -n {}:",
         options.functions, options.jobs
@@ -384,7 +352,7 @@ fn measure(options: &Options, edition: u32, root: &Path) -> Result<String> {
         let label = tool.label();
         println!(
             "  {label:<38} median {:.2} s  [{lo:.2} - {hi:.2}]",
-            median(values)
+            median(values).unwrap_or(0.0)
         );
     }
     let (cargo, nextest, runner) = (medians[0], medians[1], medians[2]);

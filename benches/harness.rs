@@ -1,0 +1,125 @@
+//! What the benchmarks share: the machine they measure on (cargo, the runner, nextest, rustc,
+//! its cores), commands whose environment leaks nothing of the bench into the tools, timing a
+//! command, and the median of a few runs.
+
+// Each bench uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+/// The tools and the machine a benchmark measures.
+pub struct Machine {
+    pub cargo: OsString,
+    pub runner: PathBuf,
+    pub cores: usize,
+    /// First line of `cargo nextest --version`, or why it is unusable.
+    pub nextest: Result<String, String>,
+    pub rustc: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        // The cargo that runs this bench, like the runner itself does (it reads $CARGO too).
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let version = |program: &OsStr, args: &[&str]| {
+            let out = Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("could not start: {e}"))?;
+            match out.status.success() {
+                true => Ok(first_line(&out.stdout)),
+                false => Err(format!("{}: {}", out.status, first_line(&out.stderr))),
+            }
+        };
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        Machine {
+            nextest: version(&cargo, &["nextest", "--version"])
+                .map_err(|e| format!("`cargo nextest --version` failed ({e})")),
+            rustc: version(&rustc, &["--version"])
+                .unwrap_or_else(|_| "rustc (unknown version)".into()),
+            cargo,
+            runner: PathBuf::from(env!("CARGO_BIN_EXE_runner")),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// `program` with a target directory of its own and an environment that does not leak this
+/// bench's cargo variables (or a user's RUNNER_*/NEXTEST_* settings) into the tools.
+pub fn clean_command(program: impl AsRef<OsStr>, target_dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let leak = ["CARGO_PKG_", "CARGO_BIN_EXE_", "RUNNER_", "NEXTEST_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_MAKEFLAGS"
+                    | "OUT_DIR"
+                    | "RUST_TEST_THREADS"
+            );
+        if leak {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_TERM_COLOR", "never")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Run `command` to its end; its wall time in seconds, or an error with the end of its output.
+pub fn timed(command: &mut Command, what: &str) -> Result<(f64, Output)> {
+    let start = Instant::now();
+    let output = command
+        .output()
+        .with_context(|| format!("{what}: could not start {:?}", command.get_program()))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({})\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
+            output.status,
+            tail(&output.stdout, 15),
+            tail(&output.stderr, 25)
+        );
+    }
+    Ok((secs, output))
+}
+
+/// The last `lines` lines of some output.
+pub fn tail(bytes: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub fn first_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// The median of some runs' figures; `None` for no runs.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 0 => Some((sorted[mid - 1] + sorted[mid]) / 2.0),
+        _ => Some(sorted[mid]),
+    }
+}
