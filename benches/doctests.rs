@@ -14,6 +14,9 @@
 //! to stdout, ending with a Markdown table for the README and the command that reproduces it.
 
 mod harness;
+// This bench uses the generator's random numbers and CPU calibration only.
+#[allow(dead_code)]
+mod workload;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use harness::median;
+use workload::{Rng, SPIN_ITERS_PER_MS};
 
 const USAGE: &str = "\
 usage: cargo bench --bench doctests -- [--edition 2021|2024]... [--functions F] [--jobs N] [--runs K] [--seed S] [--keep DIR]
@@ -32,10 +36,6 @@ usage: cargo bench --bench doctests -- [--edition 2021|2024]... [--functions F] 
   --runs K        timed runs per tool (default 3)
   --seed S        workload seed (default 1)
   --keep DIR      generate into DIR/<edition> and keep it (default: a temporary directory)";
-
-/// Iterations of the generated `spin` loop per millisecond in a debug build (as in
-/// `workload.rs`, measured on the 2-core benchmark machine).
-const SPIN_ITERS_PER_MS: u64 = 140_000;
 
 struct Options {
     editions: Vec<u32>,
@@ -105,25 +105,6 @@ impl Options {
             self.functions, self.jobs, self.runs, self.seed
         );
         out
-    }
-}
-
-/// xorshift64*, seeded through splitmix64 (as in `workload.rs`).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        lo + self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % (hi - lo + 1)
     }
 }
 

@@ -153,10 +153,10 @@ pub struct Workload {
 
 /// xorshift64*, seeded through splitmix64: a few lines, and stable forever, unlike a
 /// dependency's generator.
-struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -171,7 +171,7 @@ impl Rng {
     }
 
     /// Uniform in `lo..=hi` (the modulo bias is irrelevant here).
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
     }
 

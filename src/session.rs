@@ -233,16 +233,12 @@ fn compare(
         if control.cancelled().is_some() {
             break;
         }
-        let earlier: Vec<Summary> = match round == runs {
-            true => passes
-                .baselines
-                .iter()
-                .chain(&passes.compared)
-                .cloned()
-                .collect(),
+        // Only the last pass is checked for isolation, against every pass before it.
+        let earlier: Vec<&Summary> = match round == runs {
+            true => passes.baselines.iter().chain(&passes.compared).collect(),
             false => Vec::new(),
         };
-        let (summary, seen) = run(compared, &earlier.iter().collect::<Vec<_>>());
+        let (summary, seen) = run(compared, &earlier);
         passes.compared.push(summary);
         observations = seen;
         if control.cancelled().is_some() {

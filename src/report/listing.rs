@@ -90,6 +90,12 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
             plan.ignored.len()
         )?;
     }
+    Ok(say_list_failures(plan))
+}
+
+/// The binaries that could not be listed, one error line each, and the exit code of a listing
+/// (or a prediction) that had them.
+pub(super) fn say_list_failures(plan: &Plan) -> i32 {
     for ListFailure { binary_id, message } in &plan.list_failures {
         eprintln!(
             "error: could not list the tests of {}: {}",
@@ -97,9 +103,9 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
             visible(message)
         );
     }
-    Ok(if plan.list_failures.is_empty() {
+    if plan.list_failures.is_empty() {
         exit_code::OK
     } else {
         exit_code::LIST_FAILED
-    })
+    }
 }

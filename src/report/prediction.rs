@@ -9,9 +9,8 @@ use serde::Serialize;
 
 use super::escape::visible;
 use super::figures::plural;
+use super::listing;
 use crate::cli::RunConfig;
-use crate::exit_code;
-use crate::model::ListFailure;
 use crate::plan::predict::{Forecast, Prediction};
 use crate::plan::sizing::{AutoLimit, AutoWorkers, MAX_PER_CORE};
 use crate::plan::Plan;
@@ -85,18 +84,7 @@ pub fn print_prediction(
         }
         out.write_all(table(forecast, binaries, auto).as_bytes())?;
     }
-    for ListFailure { binary_id, message } in &plan.list_failures {
-        eprintln!(
-            "error: could not list the tests of {}: {}",
-            visible(binary_id),
-            visible(message)
-        );
-    }
-    Ok(if plan.list_failures.is_empty() {
-        exit_code::OK
-    } else {
-        exit_code::LIST_FAILED
-    })
+    Ok(listing::say_list_failures(plan))
 }
 
 /// The human form: a heading, one row per worker count, what `-n auto` would do, and what the
