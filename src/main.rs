@@ -7,6 +7,7 @@ mod files;
 mod libtest;
 mod model;
 mod panics;
+mod phases;
 mod plan;
 mod process;
 mod report;
@@ -17,6 +18,7 @@ mod session;
 use cli::Invocation;
 
 fn main() {
+    phases::mark_start();
     process::mark_start();
     process::raise_open_file_limit();
     // Before any thread exists: the watchdog is forked.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
 use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
+use crate::phases::{self, Phase};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
@@ -40,6 +41,7 @@ impl Plan {
             Source::Binaries(_) => None,
         };
         let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
+        phases::mark(Phase::Listed);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
             target_dir: discovered.target_dir,

@@ -22,6 +22,7 @@ use cargo_metadata::{
 use crate::cli;
 use crate::cli::{CargoOptions, DocTests};
 use crate::model::{binary_id, TargetKind, TestBinary};
+use crate::phases::{self, Phase};
 use crate::plan::doc_packages;
 
 /// Why discovery failed; the caller picks the exit code from it.
@@ -55,7 +56,11 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     // `cargo metadata --no-deps` takes no build lock: ask it while the build runs.
     let metadata = {
         let (cargo, args) = (cargo.clone(), args.clone());
-        std::thread::spawn(move || cargo_metadata(&cargo, &args))
+        std::thread::spawn(move || {
+            let metadata = cargo_metadata(&cargo, &args);
+            phases::mark(Phase::Metadata);
+            metadata
+        })
     };
     let mut child = Command::new(&cargo)
         .args([
@@ -73,6 +78,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
+    phases::mark(Phase::Build);
     let metadata = metadata
         .join()
         .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))?;
