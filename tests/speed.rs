@@ -64,3 +64,57 @@ fn verbose_report_shows_the_phases() {
     let quiet = run_fixture("ordering", &["-n2"]);
     assert!(!quiet.stdout.contains("Phases since start"));
 }
+
+/// A binary that has not changed is not listed again: its tests come from the listing kept in
+/// `target/runner/listings.json` (proved by editing that listing), until it is rebuilt.
+#[test]
+fn an_unchanged_binary_is_listed_from_the_kept_listing() {
+    let target = tempfile::tempdir().expect("tempdir");
+    let manifest = fixture_manifest("ordering");
+    let args = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--manifest-path".into(),
+            manifest.clone().into(),
+            "--target-dir".into(),
+            target.path().into(),
+            "--message-format".into(),
+            "json".into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        args
+    };
+    let ran = |run: &Run| {
+        run.assert_code(0);
+        let events = run.events();
+        let mut names: Vec<String> = final_events(&events).into_keys().map(|(_, n)| n).collect();
+        names.sort();
+        names
+    };
+    let first = run(args(&[]));
+    assert_eq!(ran(&first), ["alpha", "beta", "delta", "gamma"]);
+    // Forget `gamma` in the kept listing of the library's tests.
+    let path = target.path().join("runner").join("listings.json");
+    let text = std::fs::read_to_string(&path).expect("the listings are kept");
+    let mut kept: Value = serde_json::from_str(&text).unwrap();
+    let mut lib_binary = None;
+    for (binary, entry) in kept["binaries"].as_object_mut().unwrap() {
+        let tests = entry["tests"].as_array_mut().unwrap();
+        if tests.iter().any(|t| t == "gamma") {
+            tests.retain(|t| t != "gamma");
+            lib_binary = Some(binary.clone());
+        }
+    }
+    let lib_binary = lib_binary.expect("a kept listing holds gamma");
+    std::fs::write(&path, kept.to_string()).unwrap();
+    assert_eq!(ran(&run(args(&[]))), ["alpha", "beta", "delta"]);
+    // A rebuilt binary (here: another modification time) is listed afresh.
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&lib_binary)
+        .unwrap();
+    file.set_modified(earlier).unwrap();
+    // Closed before it runs: a file open for writing cannot be executed.
+    drop(file);
+    assert_eq!(ran(&run(args(&[]))), ["alpha", "beta", "delta", "gamma"]);
+}

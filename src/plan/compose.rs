@@ -10,6 +10,7 @@ use crate::phases::{self, Phase};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
+use crate::plan::list_cache;
 use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition};
@@ -40,7 +41,12 @@ impl Plan {
             }),
             Source::Binaries(_) => None,
         };
-        let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
+        let listings = list_cache::list_all(
+            &discovered.binaries,
+            discovered.target_dir.as_deref(),
+            (config.list_timeout, control),
+            doc,
+        );
         phases::mark(Phase::Listed);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
