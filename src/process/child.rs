@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
 use super::deadlines::Deadlines;
-use super::reap::{cpu_pressure, has_exited, reap, Exit};
+use super::reap::{cpu_pressure, cpu_pressure_at_start, has_exited, reap, Exit};
 use super::spawn::{spawn_patiently, OutputMode};
 use super::tracking::{self, Tracked};
 
@@ -100,7 +100,7 @@ pub fn run(
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
-    let pressure_at_start = cpu_pressure();
+    let pressure_at_start = cpu_pressure_at_start();
     let tag = tracking::tag(command);
     let (mut child, _running) = spawn_patiently(command, limits.output)?;
     let leader = child.id() as i32;
