@@ -118,3 +118,40 @@ fn an_unchanged_binary_is_listed_from_the_kept_listing() {
     drop(file);
     assert_eq!(ran(&run(args(&[]))), ["alpha", "beta", "delta", "gamma"]);
 }
+
+/// A warm run starts no `cargo metadata`: `cargo test` does not need one, and the runner keeps
+/// the answer while the manifests are unchanged (`$CARGO` here logs every cargo command).
+#[test]
+fn a_warm_run_asks_cargo_only_for_the_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("cargo.log");
+    let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = write_script(
+        dir.path(),
+        "cargo",
+        &format!(
+            "#!/bin/sh\necho \"$1\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    );
+    let target = dir.path().join("target");
+    let manifest = fixture_manifest("ordering");
+    let run_once = || {
+        let args: [&std::ffi::OsStr; 4] = [
+            "--manifest-path".as_ref(),
+            manifest.as_os_str(),
+            "--target-dir".as_ref(),
+            target.as_os_str(),
+        ];
+        let run = run_with(args, |c| {
+            c.env("CARGO", &cargo);
+        });
+        run.assert_code(0);
+        assert_eq!(run.last_stdout_line(), summary_line(4, 0, 0));
+        let commands = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        commands.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(run_once(), ["test", "metadata"]);
+    assert_eq!(run_once(), ["test"]);
+}

@@ -24,9 +24,9 @@ use crate::process::control::RunControl;
 /// Bumped when what an entry means changes: an older file is then ignored and rewritten.
 const VERSION: u32 = 1;
 
-/// What tells one build of a binary from another.
+/// What tells one version of a file from another: a rebuilt binary, an edited manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Identity {
+pub(super) struct Identity {
     size: u64,
     modified_secs: i64,
     modified_nanos: i64,
@@ -34,7 +34,7 @@ struct Identity {
 }
 
 impl Identity {
-    fn of(path: &Path) -> Option<Identity> {
+    pub(super) fn of(path: &Path) -> Option<Identity> {
         let meta = std::fs::metadata(path).ok()?;
         Some(Identity {
             size: meta.len(),
