@@ -6,7 +6,8 @@
 //! `--offline`, working directory), the kept answer is used and no second cargo runs beside
 //! the build.
 //!
-//! It is kept in `target/runner/metadata.json`. The target directory is where the build put the
+//! It is kept in `target/runner/metadata-<hash>.json`, one file per command line (workspaces
+//! may share a target directory through `CARGO_TARGET_DIR`). The target directory is where the build put the
 //! test binaries (or the one `--target-dir` names), so the kept answer is found after the build
 //! and checked to name that directory; a test binary of a package the answer does not know (a
 //! new member of the workspace) means asking cargo again.
@@ -46,7 +47,7 @@ pub fn metadata(
 ) -> Result<Metadata> {
     let invocation = invocation(args);
     for dir in target_dirs(args, built) {
-        let path = path_in(&dir);
+        let path = path_in(&dir, &invocation);
         if let Some(kept) = load(&path).filter(|kept| holds(kept, &invocation, &dir, built)) {
             return Ok(kept.metadata);
         }
@@ -56,8 +57,14 @@ pub fn metadata(
     Ok(metadata)
 }
 
-fn path_in(target_dir: &Path) -> PathBuf {
-    target_dir.join("runner").join("metadata.json")
+/// The file of one command line's answer. The hash only spreads command lines over files: the
+/// file says whose answer it holds.
+fn path_in(target_dir: &Path, invocation: &str) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    invocation.hash(&mut hasher);
+    let name = format!("metadata-{:016x}.json", hasher.finish());
+    target_dir.join("runner").join(name)
 }
 
 /// What of the command line changes the answer, or where it is looked for.
@@ -126,7 +133,7 @@ fn save(metadata: &Metadata, invocation: String) {
         manifests,
         metadata: metadata.clone(),
     };
-    let path = path_in(metadata.target_directory.as_std_path());
+    let path = path_in(metadata.target_directory.as_std_path(), &kept.invocation);
     let _ = files::write_atomically(&path, |out| {
         serde_json::to_writer(out, &kept)?;
         Ok(())

@@ -214,13 +214,31 @@ impl Pipes {
         // A read that filled the buffer left more waiting: pausing would only hold up a child
         // that prints faster than the pauses let it (a flood of output would crawl).
         let full = read == self.buf.len();
+        let mut exited = exited;
         if let Some(pause) = coalesce.filter(|_| out_ready && self.stdout.is_some() && !full) {
-            std::thread::sleep(pause);
+            exited |= self.pause(pause)?;
         }
         if exited {
             self.pidfd = None;
         }
         Ok(exited)
+    }
+
+    /// Let output pile up for `pause`, but no longer than the child lives: the pause ends at
+    /// its exit (a batch's last lines come just before it), which it returns. Without a
+    /// pidfd, a plain sleep.
+    fn pause(&self, pause: Duration) -> io::Result<bool> {
+        let Some(pidfd) = self.pidfd.as_ref() else {
+            std::thread::sleep(pause);
+            return Ok(false);
+        };
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(pause).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Which of stdout, stderr and the pidfd are ready; `None` when a signal interrupted the
