@@ -175,7 +175,7 @@ fn fetch(machine: &Machine, crates: &[String], dir: &Path) -> Result<Vec<PathBuf
             .to_path_buf();
         let copy = dir.join(format!("{name}-{version}"));
         if !copy.exists() {
-            copy_dir(&source, &copy)?;
+            harness::copy_dir(&source, &copy)?;
             let manifest = copy.join("Cargo.toml");
             let text = std::fs::read_to_string(&manifest)?;
             if !text.lines().any(|l| l.trim() == "[workspace]") {
@@ -185,25 +185,6 @@ fn fetch(machine: &Machine, crates: &[String], dir: &Path) -> Result<Vec<PathBuf
         manifests.push(copy.join("Cargo.toml"));
     }
     Ok(manifests)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
-            // The registry's copies are read-only; tests may write beside their sources.
-            let mut permissions = std::fs::metadata(&dest)?.permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            permissions.set_readonly(false);
-            std::fs::set_permissions(&dest, permissions)?;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,29 +237,17 @@ impl Tool {
 
 /// Passed, failed and ignored tests as `cargo test` counts them (its `test result:` lines).
 fn cargo_counts(stdout: &[u8]) -> (u64, u64, u64) {
-    let mut counts = (0, 0, 0);
-    for line in String::from_utf8_lossy(stdout).lines() {
-        let Some(rest) = line.strip_prefix("test result: ") else {
-            continue;
-        };
-        let number = |word: &str| {
-            rest.split(';')
-                .find_map(|part| {
-                    part.trim()
-                        .strip_suffix(word)?
-                        .trim()
-                        .rsplit(' ')
-                        .next()?
-                        .parse()
-                        .ok()
-                })
-                .unwrap_or(0)
-        };
-        counts.0 += number("passed");
-        counts.1 += number("failed");
-        counts.2 += number("ignored");
-    }
-    counts
+    let text = String::from_utf8_lossy(stdout);
+    let count = |word: &str| -> u64 {
+        let parts = (text.lines())
+            .filter_map(|line| line.strip_prefix("test result: "))
+            .flat_map(|rest| rest.split(';'));
+        parts
+            .filter_map(|part| part.trim().strip_suffix(word)?.split_whitespace().last())
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum()
+    };
+    (count(" passed"), count(" failed"), count(" ignored"))
 }
 
 /// A runner run's `run-started` and `run-finished` events.
@@ -319,21 +288,20 @@ impl Row {
         Some(self.wall(a)? / self.wall(b)?)
     }
 
-    /// The median of each phase over a mode's runs: `build 0.081 · listed 0.120 · ...`.
+    /// The phases of the mode's run whose wall time was the median (each phase's own median
+    /// would mix runs): `build 0.081 · listed 0.120 · ...`.
     fn phases(&self, tool: Tool) -> String {
-        let runs = self
-            .phases
-            .get(tool.name())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let cells: Vec<String> = PHASES
-            .iter()
-            .filter_map(|phase| {
-                let values: Vec<f64> = runs.iter().filter_map(|p| p[*phase].as_f64()).collect();
-                median(&values).map(|m| format!("{phase} {m:.3}"))
-            })
-            .collect();
-        cells.join(" · ")
+        let (Some(walls), Some(runs)) = (self.walls.get(tool.name()), self.phases.get(tool.name()))
+        else {
+            return String::new();
+        };
+        let mid = median(walls).unwrap_or_default();
+        let distance = |i: &usize| (walls[*i] - mid).abs();
+        let Some(run) = (0..walls.len()).min_by(|a, b| distance(a).total_cmp(&distance(b))) else {
+            return String::new();
+        };
+        let at = |phase: &&str| Some(format!("{phase} {:.3}", runs.get(run)?[*phase].as_f64()?));
+        PHASES.iter().filter_map(at).collect::<Vec<_>>().join(" · ")
     }
 }
 
@@ -467,7 +435,7 @@ fn markdown(machine: &Machine, options: &Options, jobs: usize, rows: &[Row]) -> 
             cell(row.ratio(Tool::Runner, Tool::Nextest), ""),
         );
     }
-    out += "\nThe runner's phases, seconds since it started (median of the timed runs):\n\n";
+    out += "\nThe runner's phases, seconds since it started (its run of median wall time):\n\n";
     out += "| crate | mode | phases |\n|---|---|---|\n";
     for row in rows {
         for tool in [Tool::Runner, Tool::RunnerBatch] {
