@@ -1,6 +1,7 @@
 //! One invocation from start to end: discover → list → select → run (once, or twice under
 //! `--compare`) → report, returning the exit code; or, for `runner list` and `runner predict`,
-//! discover → list → select → print.
+//! discover → list → select → print. An overlapped run (`overlap`) starts tests while cargo
+//! still builds.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -26,8 +27,11 @@ use crate::report::{
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
+use crate::run::Early;
 use crate::run::TestSettings;
 use crate::run::{run_pass, Pass, PassOutcome};
+
+mod overlap;
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
@@ -37,6 +41,9 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
             eprintln!("warning: {e:#}; an interruption will stop the runner without a report");
         }
         process::become_subreaper();
+    }
+    if overlap::applies(config) {
+        return overlap::execute(config, &control);
     }
     let discovered = match discover(config, &control)? {
         Ok(discovered) => discovered,
@@ -53,7 +60,7 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
         Mode::Predict => predict_plan(config, &plan),
-        Mode::Run => run_plan(config, &plan, &control),
+        Mode::Run => run_plan(config, &plan, &control, &Early::default()),
     }
 }
 
@@ -83,6 +90,14 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
     };
+    settle(discovered, control)
+}
+
+/// A discovery's binaries, or the exit code of one that failed (said once, on stderr).
+fn settle(
+    discovered: Result<Discovered, DiscoverError>,
+    control: &RunControl,
+) -> Result<Result<Discovered, i32>> {
     match discovered {
         Ok(found) => Ok(Ok(found)),
         // Ctrl-C reaches cargo too: a cargo killed by a cancelling signal means the run was
@@ -171,7 +186,7 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
     }
 }
 
-fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32> {
+fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early) -> Result<i32> {
     let logs = logs::prepare(plan.target_dir.as_deref());
     let settings = test_settings(config, logs.dir().to_path_buf());
     let mut reporters = reporters(config, plan);
@@ -184,6 +199,7 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
             pass,
             earlier,
             &mut reporters,
+            early,
         )
     };
     let (summary, observations, passes) = match passes(config, plan) {

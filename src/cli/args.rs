@@ -385,6 +385,11 @@ pub struct CargoArgs {
     /// Run without accessing the network.
     #[arg(long)]
     pub offline: bool,
+
+    /// Build every test binary before the first test starts (by default the tests of built
+    /// binaries start while cargo is still building the others).
+    #[arg(long)]
+    pub no_overlap: bool,
 }
 
 impl CargoArgs {

@@ -120,6 +120,8 @@ pub struct CargoOptions {
     pub offline: bool,
     /// Whether the selected libraries' doctests run (`--doc`, `--doc-only`, `doc = true`).
     pub doc: DocTests,
+    /// `--no-overlap`: build every test binary before the first test starts.
+    pub no_overlap: bool,
 }
 
 /// Which tests of the selected packages run, as to doctests.
@@ -144,6 +146,7 @@ impl From<CargoArgs> for CargoOptions {
             locked: args.locked,
             offline: args.offline,
             doc: DocTests::Off,
+            no_overlap: args.no_overlap,
         }
     }
 }

@@ -175,7 +175,7 @@ fn apply_partition(partition: &Partition, plan: &mut Plan) {
 }
 
 /// The history of earlier runs; without a target directory, or with a bad file, none.
-fn load_history(target_dir: Option<&Path>) -> History {
+pub fn load_history(target_dir: Option<&Path>) -> History {
     let Some(dir) = target_dir else {
         return History::default();
     };

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -53,7 +53,16 @@ pub struct Discovered {
 /// Build with cargo and return the test binaries it produced, sorted by id.
 pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let cargo = cargo_command();
-    let mut child = Command::new(&cargo)
+    let mut child = spawn_build(&cargo, args)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let build = Build::read(BufReader::new(stdout))?;
+    let status = child.wait().context("waiting for cargo")?;
+    conclude(&cargo, args, status, build)
+}
+
+/// `cargo test --no-run` with its JSON messages on a pipe.
+pub(super) fn spawn_build(cargo: &str, args: &CargoOptions) -> Result<Child, DiscoverError> {
+    let child = Command::new(cargo)
         .args([
             "test",
             "--no-run",
@@ -66,14 +75,21 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("could not start `{cargo}`; is cargo installed and on PATH?"))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let build = Build::read(BufReader::new(stdout))?;
-    let status = child.wait().context("waiting for cargo")?;
+    Ok(child)
+}
+
+/// What a build that exited with `status` found: its binaries, or why there are none.
+pub(super) fn conclude(
+    cargo: &str,
+    args: &CargoOptions,
+    status: ExitStatus,
+    build: Build,
+) -> Result<Discovered, DiscoverError> {
     phases::mark(Phase::Build);
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
         let signal = status.signal();
-        let metadata = cargo_metadata(&cargo, args);
+        let metadata = cargo_metadata(cargo, args);
         // cargo has said what is wrong, once. A manifest it cannot read, or a package that is
         // not in the workspace, is the command line's mistake, not a broken build.
         let usage = match &metadata {
@@ -88,14 +104,9 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
             signal,
         });
     }
-    // Kept from an earlier run while the manifests are unchanged: `cargo test` runs no
-    // `cargo metadata`, and a warm run need not either.
-    let built: Vec<_> = (build.tests.iter())
-        .filter_map(|a| Some((a.executable.as_ref()?, &a.package_id)))
-        .collect();
-    let metadata = metadata_cache::metadata(args, &built, || cargo_metadata(&cargo, args))?;
+    let metadata = build.metadata(cargo, args)?;
     phases::mark(Phase::Metadata);
-    let mut binaries = build.test_binaries(&cargo, &metadata);
+    let mut binaries = build.test_binaries(cargo, &metadata);
     match args.doc {
         DocTests::Off => {}
         DocTests::Also => binaries.extend(doc_packages::binaries(&metadata, args)),
@@ -124,7 +135,7 @@ fn unknown_package(selection: &[String], metadata: &Metadata) -> bool {
 /// What `cargo test --no-run` reported: the test executables, and what their environment
 /// needs from the rest of the build.
 #[derive(Default)]
-struct Build {
+pub(super) struct Build {
     tests: Vec<Artifact>,
     /// The binaries of each package, for `CARGO_BIN_EXE_<name>`.
     bin_exes: HashMap<PackageId, Vec<(String, Utf8PathBuf)>>,
@@ -136,57 +147,85 @@ impl Build {
     fn read(stdout: impl BufRead) -> Result<Build> {
         let mut build = Build::default();
         for message in Message::parse_stream(stdout) {
-            match message.context("reading cargo's output")? {
-                Message::CompilerArtifact(artifact) if artifact.executable.is_some() => {
-                    if artifact.profile.test {
-                        build.tests.push(artifact);
-                    } else if artifact.target.kind.contains(&CargoKind::Bin) {
-                        let exe = artifact.executable.clone().unwrap_or_default();
-                        let binaries = build.bin_exes.entry(artifact.package_id.clone());
-                        binaries
-                            .or_default()
-                            .push((artifact.target.name.clone(), exe));
-                    }
-                }
-                Message::BuildScriptExecuted(script) => {
-                    build.out_dirs.insert(script.package_id, script.out_dir);
-                }
-                _ => {}
-            }
+            build.take(message.context("reading cargo's output")?);
         }
         Ok(build)
     }
 
-    fn test_binaries(self, cargo: &str, metadata: &Metadata) -> Vec<Arc<TestBinary>> {
-        let packages: HashMap<&PackageId, &Package> =
-            metadata.packages.iter().map(|p| (&p.id, p)).collect();
-        let mut harness_cache: HashMap<Utf8PathBuf, HashSet<String>> = HashMap::new();
-        let mut binaries = Vec::new();
-        for artifact in &self.tests {
-            let Some(exe) = &artifact.executable else {
-                continue;
-            };
-            let manifest = &artifact.manifest_path;
-            let no_harness = harness_cache
-                .entry(manifest.clone())
-                .or_insert_with(|| cli::targets_without_harness(manifest.as_std_path()));
-            let package = packages.get(&artifact.package_id).copied();
-            let target = &artifact.target;
-            let package_name = package.map_or_else(|| target.name.clone(), |p| p.name.clone());
-            let kind = target_kind(&target.kind);
-            let cwd = manifest.parent().map(|p| p.as_std_path().to_path_buf());
-            binaries.push(Arc::new(TestBinary {
-                id: binary_id(&package_name, &kind, &target.name),
-                custom_harness: no_harness.contains(&target.name),
-                env: self.test_env(cargo, metadata, artifact, package),
-                path: exe.clone().into_std_path_buf(),
-                package: Some(package_name),
-                target_name: target.name.clone(),
-                kind,
-                cwd: cwd.unwrap_or_default(),
-            }));
+    /// Note one of cargo's messages; true when it reported a test binary (now the last of
+    /// `tests`).
+    pub(super) fn take(&mut self, message: Message) -> bool {
+        match message {
+            Message::CompilerArtifact(artifact) if artifact.executable.is_some() => {
+                if artifact.profile.test {
+                    self.tests.push(artifact);
+                    return true;
+                } else if artifact.target.kind.contains(&CargoKind::Bin) {
+                    let exe = artifact.executable.clone().unwrap_or_default();
+                    let binaries = self.bin_exes.entry(artifact.package_id.clone());
+                    binaries
+                        .or_default()
+                        .push((artifact.target.name.clone(), exe));
+                }
+            }
+            Message::BuildScriptExecuted(script) => {
+                self.out_dirs.insert(script.package_id, script.out_dir);
+            }
+            _ => {}
         }
-        binaries
+        false
+    }
+
+    /// The workspace's metadata for the test binaries reported so far: kept from an earlier
+    /// run while the manifests are unchanged (`cargo test` runs no `cargo metadata`, and a
+    /// warm run need not either), else cargo's.
+    pub(super) fn metadata(&self, cargo: &str, args: &CargoOptions) -> Result<Metadata> {
+        let built: Vec<_> = (self.tests.iter())
+            .filter_map(|a| Some((a.executable.as_ref()?, &a.package_id)))
+            .collect();
+        metadata_cache::metadata(args, &built, || cargo_metadata(cargo, args))
+    }
+
+    fn test_binaries(&self, cargo: &str, metadata: &Metadata) -> Vec<Arc<TestBinary>> {
+        let mut harness_cache = HashMap::new();
+        (self.tests.iter())
+            .filter_map(|artifact| self.binary(cargo, metadata, artifact, &mut harness_cache))
+            .collect()
+    }
+
+    /// The test binary of one test artifact (`None` without an executable).
+    pub(super) fn binary(
+        &self,
+        cargo: &str,
+        metadata: &Metadata,
+        artifact: &Artifact,
+        harness_cache: &mut HashMap<Utf8PathBuf, HashSet<String>>,
+    ) -> Option<Arc<TestBinary>> {
+        let exe = artifact.executable.as_ref()?;
+        let manifest = &artifact.manifest_path;
+        let no_harness = harness_cache
+            .entry(manifest.clone())
+            .or_insert_with(|| cli::targets_without_harness(manifest.as_std_path()));
+        let package = (metadata.packages.iter()).find(|p| p.id == artifact.package_id);
+        let target = &artifact.target;
+        let package_name = package.map_or_else(|| target.name.clone(), |p| p.name.clone());
+        let kind = target_kind(&target.kind);
+        let cwd = manifest.parent().map(|p| p.as_std_path().to_path_buf());
+        Some(Arc::new(TestBinary {
+            id: binary_id(&package_name, &kind, &target.name),
+            custom_harness: no_harness.contains(&target.name),
+            env: self.test_env(cargo, metadata, artifact, package),
+            path: exe.clone().into_std_path_buf(),
+            package: Some(package_name),
+            target_name: target.name.clone(),
+            kind,
+            cwd: cwd.unwrap_or_default(),
+        }))
+    }
+
+    /// The test artifacts reported so far.
+    pub(super) fn tests(&self) -> &[Artifact] {
+        &self.tests
     }
 
     /// The environment `cargo test` gives the tests of `artifact`.

@@ -3,7 +3,8 @@
 //! list_cache for binaries that have not changed since), which the user selected (select),
 //! which this machine runs (partition), in what order they start (order), how many workers
 //! `-n auto` runs (sizing), and the timing history those decisions read, from which `runner
-//! predict` also predicts a run (predict).
+//! predict` also predicts a run (predict). For a run that starts tests while cargo still builds, stream hands
+//! over each binary as cargo reports it and wave plans the tests of the binaries built so far.
 //!
 //! What does not belong here: starting tests (that is `run`) or showing anything (`report`).
 
@@ -21,5 +22,7 @@ pub mod partition;
 pub mod predict;
 mod select;
 pub mod sizing;
+pub mod stream;
+pub mod wave;
 
-pub use compose::{save_history, Plan};
+pub use compose::{load_history, save_history, Plan};

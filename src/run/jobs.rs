@@ -2,6 +2,7 @@
 //! (batched mode), or a package's doctests; which binaries are batched; and the order jobs
 //! start in when some hold many tests.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::chunks;
@@ -69,6 +70,21 @@ impl Job {
 }
 
 impl Job {
+    /// The job less the tests in `done` (run already, while cargo was building); `None` when
+    /// none is left.
+    pub fn without(self, done: &HashSet<TestId>) -> Option<Job> {
+        let left = |case: &TestCase| !done.contains(&case.id());
+        match self {
+            Job::Single(case, constraint) => left(&case).then_some(Job::Single(case, constraint)),
+            Job::Batch(chunk) => {
+                let chunk: Vec<TestCase> = chunk.into_iter().filter(left).collect();
+                (!chunk.is_empty()).then_some(Job::Batch(chunk))
+            }
+            // Doctests need the whole build: they never run early.
+            Job::Doctests(job) => Some(Job::Doctests(job)),
+        }
+    }
+
     /// How many workers the job can keep busy: rustdoc runs a package's doctests on several
     /// threads.
     pub fn parallelism(&self) -> usize {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::batch;
 use super::doctest;
+use super::early::Early;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
 use super::single::{self, Placer, TestSettings};
@@ -47,7 +48,9 @@ pub struct Pass {
 /// What a pass leaves behind: its summary, and the observations for the timing history.
 pub type PassOutcome = (Summary, Vec<Observation>);
 
-/// Run every planned test once, feeding events to the reporters.
+/// Run every planned test once, feeding events to the reporters. The tests `early` ran
+/// while cargo was still building are not run again: their events are handed on in its place.
+#[allow(clippy::too_many_arguments)]
 pub fn run_pass(
     config: &RunConfig,
     plan: &Plan,
@@ -56,8 +59,14 @@ pub fn run_pass(
     pass: Pass,
     earlier: &[&Summary],
     reporters: &mut Reporters,
+    early: &Early,
 ) -> PassOutcome {
+    let done = early.finished_in(plan);
     let jobs = jobs::make_jobs(config, plan, pass.batch, pass.workers);
+    let mode = jobs::run_mode(&jobs);
+    let jobs: Vec<Job> = (jobs.into_iter())
+        .filter_map(|job| job.without(&done))
+        .collect();
     let mut receiver = Receiver::new(config, plan, pass, reporters);
     receiver.summary.stats.usable_workers =
         usable_workers(&jobs, pass.workers, &config.groups.limits());
@@ -68,31 +77,32 @@ pub fn run_pass(
         ignored: plan.ignored.len(),
         workers: pass.workers,
         label: pass.label,
-        mode: jobs::run_mode(&jobs),
+        mode,
         auto: pass.auto,
     });
-    for event in planned_events(plan) {
+    for event in planned_events(plan).chain(early.replay(&done)) {
         receiver.receive(event);
     }
     let options = PoolOptions {
         workers: pass.workers,
-        max_failures: config.max_failures,
+        max_failures: early.failures_left(config.max_failures),
         group_limits: config.groups.limits(),
     };
-    let started = Instant::now();
-    let job_costs = run_jobs(&jobs, &options, (settings, control), started, &mut receiver);
+    let started = early.started().unwrap_or_else(Instant::now);
+    let mut receive = |event| receiver.receive(event);
+    let job_costs = run_jobs(&jobs, &options, (settings, control), started, &mut receive);
     receiver.observations.extend(job_costs);
     receiver.finish(started, control, earlier)
 }
 
-/// Run the jobs on the pool, handing every event to `receiver` as it comes; returns the
+/// Run the jobs on the pool, handing every event to `receive` as it comes; returns the
 /// doctest jobs' own costs, for the history (no test event carries them).
-fn run_jobs(
+pub(super) fn run_jobs(
     jobs: &[Job],
     options: &PoolOptions,
     (settings, control): (&TestSettings, &RunControl),
     started: Instant,
-    receiver: &mut Receiver,
+    receive: &mut dyn FnMut(TestEvent),
 ) -> Vec<Observation> {
     let (sender, events) = crossbeam_channel::unbounded();
     let job_costs = Mutex::new(Vec::new());
@@ -144,7 +154,7 @@ fn run_jobs(
             take_and_run();
         }
         for event in events.iter() {
-            receiver.receive(event);
+            receive(event);
         }
     });
     job_costs.into_inner().unwrap_or_else(|e| e.into_inner())

@@ -1,0 +1,87 @@
+//! Discovery as cargo goes: `cargo test --no-run` is read on a thread of its own, and each
+//! test binary is handed over as soon as cargo reports it built, so that its tests can start
+//! while cargo still builds the others (see `session::overlap`). When cargo exits, the whole
+//! discovery follows, exactly as [`discover::from_cargo`] would have said it.
+//!
+//! A binary needs the workspace's metadata for its environment (`CARGO_PKG_*`); it is asked
+//! for (or read from the kept answer) when the first test binary arrives, and again only for
+//! a binary of a package that answer does not know.
+
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cargo_metadata::{Message, Metadata};
+use crossbeam_channel::{Receiver, Sender};
+
+use super::discover::{self, Build, DiscoverError, Discovered};
+use crate::cli::CargoOptions;
+use crate::model::TestBinary;
+
+/// What the build has to say, in the order it happens.
+pub enum Built {
+    /// A test binary cargo has just built (or found up to date), and cargo's target directory.
+    Binary(Arc<TestBinary>, PathBuf),
+    /// cargo exited: every binary (the doctests' too) sorted by id, or why there are none.
+    Finished(Result<Discovered, DiscoverError>),
+}
+
+/// Start `cargo test --no-run`; its binaries arrive on the receiver, then [`Built::Finished`]
+/// (always the last message).
+pub fn start(args: &CargoOptions) -> Result<Receiver<Built>, DiscoverError> {
+    let cargo = discover::cargo_command();
+    let child = discover::spawn_build(&cargo, args)?;
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let args = args.clone();
+    std::thread::Builder::new()
+        .name("cargo-build".into())
+        .spawn(move || follow(&cargo, &args, child, &sender))
+        .context("starting the thread that reads cargo's messages")?;
+    Ok(receiver)
+}
+
+/// Read cargo's messages until it exits, sending each test binary as it comes.
+fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Built>) {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut build = Build::default();
+    let mut metadata: Option<Metadata> = None;
+    let mut harness_cache = HashMap::new();
+    let mut trouble = None;
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let message = match message.context("reading cargo's output") {
+            Ok(message) => message,
+            Err(e) => {
+                // Nobody reads cargo's messages any more: it must not wait on the pipe.
+                let _ = child.kill();
+                trouble = Some(e);
+                break;
+            }
+        };
+        if !build.take(message) {
+            continue;
+        }
+        let artifact = build.tests().last().expect("a test binary was just noted");
+        let known = |m: &Metadata| m.packages.iter().any(|p| p.id == artifact.package_id);
+        if !metadata.as_ref().is_some_and(known) {
+            // Without metadata the binary waits for the end of the build, like every other.
+            metadata = build.metadata(cargo, args).ok();
+        }
+        let Some(metadata) = &metadata else { continue };
+        if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {
+            // The receiver only goes away when the run is over.
+            let target_dir = metadata.target_directory.clone().into_std_path_buf();
+            let _ = sender.send(Built::Binary(binary, target_dir));
+        }
+    }
+    let result = match (trouble, child.wait()) {
+        (Some(e), _) => Err(DiscoverError::Other(e)),
+        (None, Err(e)) => Err(DiscoverError::Other(
+            anyhow::Error::new(e).context("waiting for cargo"),
+        )),
+        (None, Ok(status)) => discover::conclude(cargo, args, status, build),
+    };
+    let _ = sender.send(Built::Finished(result));
+}

@@ -1,0 +1,157 @@
+//! An overlapped run: tests start while cargo still builds. Each test binary is listed as
+//! soon as cargo reports it (see `plan::stream`); whenever cargo has gone quiet for
+//! [`QUIET`] (it is compiling) with binaries waiting, their selected tests run as a wave
+//! (`plan::wave`, `run::Early`). Once cargo exits, the whole plan is made as in a run that
+//! built first, and its one pass runs what the waves did not, reporting every test once.
+//!
+//! A warm build reports all its binaries in one quick burst and exits, so no wave starts and
+//! the run is the same as one that builds first. A build failure is still an error (exit 101),
+//! after the report of the tests of the binaries that were built.
+//!
+//! What needs the whole selection before the first test starts builds first instead: see
+//! [`applies`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use crossbeam_channel::RecvTimeoutError;
+
+use crate::cli::{DocTests, LastFailed, Mode, RunConfig, Source, Workers};
+use crate::exit_code;
+use crate::model::TestBinary;
+use crate::plan::discover::{DiscoverError, Discovered};
+use crate::plan::order::Order;
+use crate::plan::stream::{self, Built};
+use crate::plan::{self, wave, Plan};
+use crate::process::control::RunControl;
+use crate::process::signals;
+use crate::run::{logs, Early, TestSettings};
+
+/// How long cargo may say nothing, with built binaries waiting, before their tests start: a
+/// warm build reports its binaries far faster than this, a compiling one far slower.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// Whether this run may start tests before the build is done. Not when the start order or the
+/// set of tests depends on the whole selection: `--partition` (shards of the whole), `--lf` and
+/// `--ff` (the failures of the whole first), `--order name` and `--order random` (one order
+/// across all binaries, the same every time), `-n auto` (sized from the whole selection's
+/// history), `--compare`/`--compare-modes` (passes over the whole), `--no-capture` (one test
+/// at a time, whose output would mix with cargo's), `--doc-only` (nothing runs before rustdoc),
+/// or `--no-overlap`.
+pub(super) fn applies(config: &RunConfig) -> bool {
+    let Source::Cargo(cargo) = &config.source else {
+        return false;
+    };
+    config.mode == Mode::Run
+        && !cargo.no_overlap
+        && cargo.doc != DocTests::Only
+        && config.comparison.is_none()
+        && config.partition.is_none()
+        && config.last_failed == LastFailed::Ignore
+        && config.order == Order::Auto
+        && matches!(config.jobs, Workers::Count(_))
+        && !config.no_capture
+}
+
+/// What the waves share: the run's log directory (held for the whole run) and test settings.
+struct Waves {
+    _logs: logs::RunLogs,
+    settings: TestSettings,
+    history: plan::history::History,
+}
+
+/// Build, running tests as binaries arrive, then run the rest and report; the exit code.
+pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
+    let Source::Cargo(cargo) = &config.source else {
+        unreachable!("an overlapped run builds with cargo")
+    };
+    let built = match stream::start(cargo) {
+        Ok(built) => built,
+        Err(error) => return settled(super::settle(Err(error), control)?, config, control),
+    };
+    let mut binaries: Vec<Arc<TestBinary>> = Vec::new();
+    let mut target_dir = None;
+    let mut waves: Option<Waves> = None;
+    let mut waiting = 0;
+    let mut early = Early::default();
+    let result = loop {
+        let message = match waiting < binaries.len() {
+            true => built.recv_timeout(QUIET),
+            false => built.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match message {
+            Ok(Built::Binary(binary, dir)) => {
+                binaries.push(binary);
+                target_dir = Some(dir);
+            }
+            Ok(Built::Finished(result)) => break result,
+            Err(RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the thread reading cargo's messages ended without a word")
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if control.cancelled().is_none() && !early.stopped(config) {
+                    let waves = waves.get_or_insert_with(|| Waves::new(config, &target_dir));
+                    let wave = wave::wave(
+                        config,
+                        &binaries[waiting..],
+                        target_dir.as_deref(),
+                        &waves.history,
+                        control,
+                    );
+                    let pass = super::passes(config, &wave).1;
+                    early.run_wave(config, &wave, (&waves.settings, control), pass);
+                }
+                waiting = binaries.len();
+            }
+        }
+    };
+    let (discovered, build_failed) = match result {
+        Ok(discovered) => (discovered, None),
+        Err(error @ DiscoverError::BuildFailed { signal, .. }) if !binaries.is_empty() => {
+            binaries.sort_by(|a, b| a.id.cmp(&b.id));
+            let discovered = Discovered {
+                binaries,
+                target_dir,
+            };
+            let cancelled = signals::build_was_cancelled(control, signal);
+            (discovered, (!cancelled).then_some(error))
+        }
+        Err(error) => return settled(super::settle(Err(error), control)?, config, control),
+    };
+    let plan = Plan::build(config, discovered, control);
+    let code = super::run_plan(config, &plan, control, &early)?;
+    match build_failed {
+        Some(error) if control.cancelled().is_none() => {
+            eprintln!(
+                "error: {error} (the tests of the {} binaries built before it failed ran; \
+                 their results are above)",
+                plan.binaries_to_run()
+            );
+            Ok(exit_code::BUILD_FAILED)
+        }
+        _ => Ok(code),
+    }
+}
+
+/// A discovery that ended before any binary was built, as a run that builds first ends it.
+fn settled(settled: Result<Discovered, i32>, config: &RunConfig, control: &RunControl) -> Result<i32> {
+    match settled {
+        Ok(discovered) => {
+            let plan = Plan::build(config, discovered, control);
+            super::run_plan(config, &plan, control, &Early::default())
+        }
+        Err(code) => Ok(code),
+    }
+}
+
+impl Waves {
+    fn new(config: &RunConfig, target_dir: &Option<std::path::PathBuf>) -> Waves {
+        let logs = logs::prepare(target_dir.as_deref());
+        Waves {
+            settings: super::test_settings(config, logs.dir().to_path_buf()),
+            history: plan::load_history(target_dir.as_deref()),
+            _logs: logs,
+        }
+    }
+}
