@@ -134,7 +134,10 @@ pub(super) fn run_jobs(
         };
         let cancelled = || control.cancelled().is_some();
         pool::run_pool(jobs, options, run_one, &cancelled, &sender);
-        phases::mark(Phase::LastTest);
+        // A pass left nothing to run by the tests run early did not end the last one.
+        if !jobs.is_empty() {
+            phases::mark(Phase::LastTest);
+        }
     };
     // Taken by whichever thread runs the pool: its own, or this one if no thread can start.
     let pool_job = Mutex::new(Some(run_pool));

@@ -124,9 +124,8 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
     match build_failed {
         Some(error) if control.cancelled().is_none() => {
             eprintln!(
-                "error: {error} (the tests of the {} binaries built before it failed ran; \
-                 their results are above)",
-                plan.binaries_to_run()
+                "error: {error} (the tests of the binaries built before it failed ran; their \
+                 results are above)"
             );
             Ok(exit_code::BUILD_FAILED)
         }
