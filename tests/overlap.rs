@@ -69,10 +69,17 @@ fn a_build_failure_after_tests_ran_reports_them_and_exits_101() {
         "{}",
         run.context()
     );
-    assert_eq!(outcomes.get(&key("early", "tests::answers")).unwrap(), "passed");
+    assert_eq!(
+        outcomes.get(&key("early", "tests::answers")).unwrap(),
+        "passed"
+    );
     assert!(!outcomes.keys().any(|(binary, _)| binary == "late"));
     assert_eq!(events_of(&events, "run-finished").len(), 1);
-    let error = run.stderr_lines().into_iter().filter(|l| l.starts_with("error: ")).last();
+    let error = run
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("error: "))
+        .last();
     assert!(
         error.is_some_and(|l| l.contains("the build failed") && l.contains("ran")),
         "{}",
@@ -91,7 +98,8 @@ fn no_overlap_builds_everything_before_the_first_test() {
     // The build script waited in vain: no test ran while cargo was building.
     run.assert_code(101);
     assert!(
-        run.stderr.contains("no test of `early` ran while cargo was building"),
+        run.stderr
+            .contains("no test of `early` ran while cargo was building"),
         "{}",
         run.context()
     );

@@ -104,3 +104,107 @@ impl Early {
         self.events.iter().filter(kept).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Invocation, TargetKind, TestBinary};
+    use crate::report::event::{Outcome, SkipReason, TestResult};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn case(name: &str) -> TestCase {
+        TestCase {
+            binary: Arc::new(TestBinary {
+                id: "b".into(),
+                path: "/b".into(),
+                package: Some("p".into()),
+                target_name: "b".into(),
+                kind: TargetKind::Lib,
+                cwd: "/".into(),
+                env: Default::default(),
+                custom_harness: false,
+            }),
+            name: name.into(),
+            ignored: false,
+            invocation: Invocation::Libtest,
+        }
+    }
+
+    fn plan(names: &[&str]) -> Plan {
+        Plan {
+            target_dir: None,
+            history: Default::default(),
+            listed: Default::default(),
+            to_run: names.iter().map(|n| case(n)).collect(),
+            ignored: Vec::new(),
+            notes: Vec::new(),
+            list_failures: Vec::new(),
+        }
+    }
+
+    fn finished(name: &str, outcome: Outcome) -> TestEvent {
+        let id = case(name).id();
+        TestEvent::TestFinished(TestResult::bare(id, outcome, Duration::ZERO))
+    }
+
+    fn started(name: &str) -> TestEvent {
+        TestEvent::TestStarted {
+            id: case(name).id(),
+            placement: None,
+        }
+    }
+
+    /// Two waves: `a` passed, `b` failed, `c` was never started (the limit), `gone` ran but is
+    /// not in the whole plan (its listing changed).
+    fn early() -> Early {
+        let failed = Outcome::Failed { exit_code: 101 };
+        let events = vec![
+            started("a"),
+            finished("a", Outcome::Passed),
+            TestEvent::Note {
+                message: "n".into(),
+            },
+            started("b"),
+            finished("b", failed),
+            TestEvent::TestSkipped {
+                id: case("c").id(),
+                reason: SkipReason::NotStarted,
+            },
+            started("gone"),
+            finished("gone", Outcome::Passed),
+        ];
+        Early {
+            events,
+            started: Some(Instant::now()),
+            failures: 1,
+        }
+    }
+
+    #[test]
+    fn only_tests_that_finished_early_and_are_planned_are_handed_on() {
+        let early = early();
+        let done = early.finished_in(&plan(&["a", "b", "c", "d"]));
+        let mut names: Vec<&str> = done.iter().map(|id| id.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["a", "b"]);
+        let replayed: Vec<String> = (early.replay(&done))
+            .map(|event| match event {
+                TestEvent::TestStarted { id, .. } => format!("start {}", id.name),
+                TestEvent::TestFinished(result) => format!("end {}", result.id.name),
+                TestEvent::Note { message } => format!("note {message}"),
+                other => panic!("not handed on: {other:?}"),
+            })
+            .collect();
+        assert_eq!(replayed, ["start a", "end a", "note n", "start b", "end b"]);
+    }
+
+    #[test]
+    fn maxfail_counts_the_failures_seen_early() {
+        let early = early();
+        assert_eq!(early.failures_left(Some(3)), Some(2));
+        assert_eq!(early.failures_left(Some(1)), Some(0));
+        assert_eq!(early.failures_left(None), None);
+        assert_eq!(Early::default().started(), None);
+    }
+}

@@ -286,4 +286,19 @@ mod tests {
         assert_eq!(doc.expected_cost(&history), Some(Duration::from_secs(5)));
         assert_eq!(known[1].parallelism(), 2);
     }
+
+    #[test]
+    fn a_job_loses_the_tests_run_early() {
+        let lib = |name| case("p", TargetKind::Lib, name);
+        let done: HashSet<TestId> = [lib("a").id(), lib("b").id()].into_iter().collect();
+        let chunk = Job::Batch(vec![lib("a"), lib("c"), lib("b")]);
+        let left = chunk.without(&done).expect("c is left");
+        assert_eq!(left.test_ids(), [lib("c").id()]);
+        assert!(Job::Batch(vec![lib("a")]).without(&done).is_none());
+        assert!(Job::Single(lib("b"), Constraint::FREE)
+            .without(&done)
+            .is_none());
+        let single = Job::Single(lib("c"), Constraint::FREE).without(&done);
+        assert_eq!(single.map(|job| job.test_ids()), Some(vec![lib("c").id()]));
+    }
 }

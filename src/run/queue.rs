@@ -243,4 +243,11 @@ mod tests {
         assert_eq!(queue.take_eligible(), None);
         assert_eq!(queue.not_started(), [2, 3]);
     }
+
+    #[test]
+    fn a_limit_reached_before_the_queue_starts_nothing() {
+        let queue = Queue::new(vec![free(); 2], 2, vec![], Some(0));
+        assert!(queue.is_done());
+        assert_eq!(queue.not_started(), [0, 1]);
+    }
 }

@@ -1,7 +1,7 @@
 //! An overlapped run: tests start while cargo still builds. Each test binary is listed as
 //! soon as cargo reports it (see `plan::stream`); whenever cargo has gone quiet for
-//! [`QUIET`] (it is compiling) with binaries waiting, their selected tests run as a wave
-//! (`plan::wave`, `run::Early`). Once cargo exits, the whole plan is made as in a run that
+//! [`QUIET`] (it is compiling) with binaries waiting, or one has waited [`PATIENCE`], their
+//! selected tests run as a wave (`plan::wave`, `run::Early`). Once cargo exits, the whole plan is made as in a run that
 //! built first, and its one pass runs what the waves did not, reporting every test once.
 //!
 //! A warm build reports all its binaries in one quick burst and exits, so no wave starts and
@@ -12,12 +12,12 @@
 //! [`applies`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::cli::{DocTests, LastFailed, Mode, RunConfig, Source, Workers};
+use crate::cli::{DocTests, LastFailed, Mode, RunConfig, Source};
 use crate::exit_code;
 use crate::model::TestBinary;
 use crate::plan::discover::{DiscoverError, Discovered};
@@ -32,13 +32,17 @@ use crate::run::{logs, Early, TestSettings};
 /// warm build reports its binaries far faster than this, a compiling one far slower.
 const QUIET: Duration = Duration::from_millis(50);
 
+/// How long a built binary waits at most while cargo keeps talking (a stream of messages about
+/// other crates) before its tests start anyway.
+const PATIENCE: Duration = Duration::from_secs(1);
+
 /// Whether this run may start tests before the build is done. Not when the start order or the
 /// set of tests depends on the whole selection: `--partition` (shards of the whole), `--lf` and
 /// `--ff` (the failures of the whole first), `--order name` and `--order random` (one order
-/// across all binaries, the same every time), `-n auto` (sized from the whole selection's
-/// history), `--compare`/`--compare-modes` (passes over the whole), `--no-capture` (one test
-/// at a time, whose output would mix with cargo's), `--doc-only` (nothing runs before rustdoc),
-/// or `--no-overlap`.
+/// across all binaries, the same every time), `--compare`/`--compare-modes` (passes over the
+/// whole), `--no-capture` (one test at a time, whose output would mix with cargo's),
+/// `--doc-only` (nothing runs before rustdoc), or `--no-overlap`. `-n auto` sizes each wave
+/// from its own tests' history.
 pub(super) fn applies(config: &RunConfig) -> bool {
     let Source::Cargo(cargo) = &config.source else {
         return false;
@@ -50,7 +54,6 @@ pub(super) fn applies(config: &RunConfig) -> bool {
         && config.partition.is_none()
         && config.last_failed == LastFailed::Ignore
         && config.order == Order::Auto
-        && matches!(config.jobs, Workers::Count(_))
         && !config.no_capture
 }
 
@@ -74,14 +77,18 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
     let mut target_dir = None;
     let mut waves: Option<Waves> = None;
     let mut waiting = 0;
+    let mut waiting_since = Instant::now();
     let mut early = Early::default();
     let result = loop {
         let message = match waiting < binaries.len() {
-            true => built.recv_timeout(QUIET),
+            true => built.recv_timeout(QUIET.min(PATIENCE.saturating_sub(waiting_since.elapsed()))),
             false => built.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match message {
             Ok(Built::Binary(binary, dir)) => {
+                if waiting == binaries.len() {
+                    waiting_since = Instant::now();
+                }
                 binaries.push(binary);
                 target_dir = Some(dir);
             }
@@ -134,7 +141,11 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
 }
 
 /// A discovery that ended before any binary was built, as a run that builds first ends it.
-fn settled(settled: Result<Discovered, i32>, config: &RunConfig, control: &RunControl) -> Result<i32> {
+fn settled(
+    settled: Result<Discovered, i32>,
+    config: &RunConfig,
+    control: &RunControl,
+) -> Result<i32> {
     match settled {
         Ok(discovered) => {
             let plan = Plan::build(config, discovered, control);
