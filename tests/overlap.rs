@@ -75,11 +75,7 @@ fn a_build_failure_after_tests_ran_reports_them_and_exits_101() {
     );
     assert!(!outcomes.keys().any(|(binary, _)| binary == "late"));
     assert_eq!(events_of(&events, "run-finished").len(), 1);
-    let error = run
-        .stderr_lines()
-        .into_iter()
-        .filter(|l| l.starts_with("error: "))
-        .last();
+    let error = (run.stderr_lines().into_iter()).rfind(|l| l.starts_with("error: "));
     assert!(
         error.is_some_and(|l| l.contains("the build failed") && l.contains("ran")),
         "{}",

@@ -11,11 +11,12 @@
 //! What needs the whole selection before the first test starts builds first instead: see
 //! [`applies`].
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossbeam_channel::RecvTimeoutError;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::cli::{DocTests, LastFailed, Mode, RunConfig, Source};
 use crate::exit_code;
@@ -57,11 +58,23 @@ pub(super) fn applies(config: &RunConfig) -> bool {
         && !config.no_capture
 }
 
-/// What the waves share: the run's log directory (held for the whole run) and test settings.
+/// What the waves share: the run's log directory (held for the whole run), the test settings
+/// and the history that orders each wave.
 struct Waves {
     _logs: logs::RunLogs,
     settings: TestSettings,
     history: plan::history::History,
+}
+
+/// An overlapped build as it goes: the binaries cargo has reported, those whose tests have not
+/// started yet (from `waiting` on, since `waiting_since`), and what the waves did.
+struct Building {
+    binaries: Vec<Arc<TestBinary>>,
+    target_dir: Option<PathBuf>,
+    waiting: usize,
+    waiting_since: Instant,
+    waves: Option<Waves>,
+    early: Early,
 }
 
 /// Build, running tests as binaries arrive, then run the rest and report; the exit code.
@@ -73,46 +86,21 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         Ok(built) => built,
         Err(error) => return settled(super::settle(Err(error), control)?, config, control),
     };
-    let mut binaries: Vec<Arc<TestBinary>> = Vec::new();
-    let mut target_dir = None;
-    let mut waves: Option<Waves> = None;
-    let mut waiting = 0;
-    let mut waiting_since = Instant::now();
-    let mut early = Early::default();
-    let result = loop {
-        let message = match waiting < binaries.len() {
-            true => built.recv_timeout(QUIET.min(PATIENCE.saturating_sub(waiting_since.elapsed()))),
-            false => built.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match message {
-            Ok(Built::Binary(binary, dir)) => {
-                if waiting == binaries.len() {
-                    waiting_since = Instant::now();
-                }
-                binaries.push(binary);
-                target_dir = Some(dir);
-            }
-            Ok(Built::Finished(result)) => break result,
-            Err(RecvTimeoutError::Disconnected) => {
-                anyhow::bail!("the thread reading cargo's messages ended without a word")
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if control.cancelled().is_none() && !early.stopped(config) {
-                    let waves = waves.get_or_insert_with(|| Waves::new(config, &target_dir));
-                    let wave = wave::wave(
-                        config,
-                        &binaries[waiting..],
-                        target_dir.as_deref(),
-                        &waves.history,
-                        control,
-                    );
-                    let pass = super::passes(config, &wave).1;
-                    early.run_wave(config, &wave, (&waves.settings, control), pass);
-                }
-                waiting = binaries.len();
-            }
-        }
+    let mut building = Building {
+        binaries: Vec::new(),
+        target_dir: None,
+        waiting: 0,
+        waiting_since: Instant::now(),
+        waves: None,
+        early: Early::default(),
     };
+    let result = building.follow(&built, config, control)?;
+    let Building {
+        mut binaries,
+        target_dir,
+        early,
+        ..
+    } = building;
     let (discovered, build_failed) = match result {
         Ok(discovered) => (discovered, None),
         Err(error @ DiscoverError::BuildFailed { signal, .. }) if !binaries.is_empty() => {
@@ -140,6 +128,55 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
     }
 }
 
+impl Building {
+    /// Take cargo's news until it exits, running a wave whenever binaries wait and cargo is
+    /// busy; how the build ended.
+    fn follow(
+        &mut self,
+        built: &Receiver<Built>,
+        config: &RunConfig,
+        control: &RunControl,
+    ) -> Result<Result<Discovered, DiscoverError>> {
+        loop {
+            let message = match self.waiting < self.binaries.len() {
+                true => {
+                    let patience = PATIENCE.saturating_sub(self.waiting_since.elapsed());
+                    built.recv_timeout(QUIET.min(patience))
+                }
+                false => built.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match message {
+                Ok(Built::Binary(binary, dir)) => {
+                    if self.waiting == self.binaries.len() {
+                        self.waiting_since = Instant::now();
+                    }
+                    self.binaries.push(binary);
+                    self.target_dir = Some(dir);
+                }
+                Ok(Built::Finished(result)) => return Ok(result),
+                Err(RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the thread reading cargo's messages ended without a word")
+                }
+                Err(RecvTimeoutError::Timeout) => self.run_wave(config, control),
+            }
+        }
+    }
+
+    /// Run the selected tests of the binaries waiting, unless the run is stopping.
+    fn run_wave(&mut self, config: &RunConfig, control: &RunControl) {
+        let new = &self.binaries[self.waiting..];
+        self.waiting = self.binaries.len();
+        if control.cancelled().is_some() || self.early.stopped(config) {
+            return;
+        }
+        let target_dir = self.target_dir.as_deref();
+        let waves = (self.waves).get_or_insert_with(|| Waves::new(config, target_dir));
+        let wave = wave::wave(config, new, target_dir, &waves.history, control);
+        let pass = super::passes(config, &wave).1;
+        (self.early).run_wave(config, &wave, (&waves.settings, control), pass);
+    }
+}
+
 /// A discovery that ended before any binary was built, as a run that builds first ends it.
 fn settled(
     settled: Result<Discovered, i32>,
@@ -156,11 +193,11 @@ fn settled(
 }
 
 impl Waves {
-    fn new(config: &RunConfig, target_dir: &Option<std::path::PathBuf>) -> Waves {
-        let logs = logs::prepare(target_dir.as_deref());
+    fn new(config: &RunConfig, target_dir: Option<&Path>) -> Waves {
+        let logs = logs::prepare(target_dir);
         Waves {
             settings: super::test_settings(config, logs.dir().to_path_buf()),
-            history: plan::load_history(target_dir.as_deref()),
+            history: plan::load_history(target_dir),
             _logs: logs,
         }
     }
