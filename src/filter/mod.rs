@@ -23,6 +23,6 @@ mod filter;
 mod matcher;
 mod parse;
 
-pub use error::{closest, FilterError};
+pub use error::FilterError;
 pub use eval::{kind_name, KnownNames, TestFacts, GLOBAL_GROUP};
 pub use filter::Filter;

@@ -21,6 +21,7 @@ mod prediction;
 mod reporters;
 pub mod rerun;
 mod result;
+mod show_config;
 pub mod summary;
 mod timeline;
 
@@ -31,4 +32,5 @@ pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::print_listing;
 pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};
+pub use show_config::{print_config, print_test_config};
 pub use timeline::{from_saved_stream as timeline_from_saved_stream, Pictures, TimelineReporter};
