@@ -50,6 +50,7 @@ impl fmt::Display for Source {
             Source::Profile(name, chosen) => {
                 write!(f, "profile {name} (inherited by {chosen})")
             }
+            Source::Table(table, at) if at.is_empty() => f.write_str(table),
             Source::Table(table, at) => write!(f, "{table} at {at}"),
             Source::Default => f.write_str("default"),
         }

@@ -57,8 +57,9 @@ fn header(config: &RunConfig, out: &mut String) {
         None => *out += "Config file: none (runner looks for .config/runner.toml or runner.toml)\n",
     }
     match &explain.profile {
-        Some(_) if explain.chain.len() > 1 => {
-            *out += &format!("Profile: {}\n", explain.chain.join(" <- inherits "))
+        Some(name) if explain.chain.len() > 1 => {
+            let parents = explain.chain[1..].join(", then ");
+            *out += &format!("Profile: {name} (inherits from {parents})\n")
         }
         Some(name) => *out += &format!("Profile: {name}\n"),
         None => *out += "Profile: none (the file has no [profile.default])\n",
