@@ -188,7 +188,7 @@ impl RunConfig {
             .iter()
             .map(|&(key, _)| {
                 let (value, source) = overridden(key)
-                    .or_else(|| self.from_table(key, case, constraint.group))
+                    .or_else(|| self.table_value(key, case, constraint.group))
                     .unwrap_or_else(|| (self.base_value(key), self.explain.base(key)));
                 Row { key, value, source }
             })
@@ -196,7 +196,7 @@ impl RunConfig {
     }
 
     /// A value that a `[[group]]` or `[[batch]]` table gives the test.
-    fn from_table(
+    fn table_value(
         &self,
         key: &str,
         case: &TestCase,
