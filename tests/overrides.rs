@@ -336,3 +336,23 @@ fn test_group_and_threads_required_overrides_change_the_schedule() {
     let run = pair_under("", "alone");
     run.assert_code(100);
 }
+
+#[test]
+fn show_config_usage_errors() {
+    let run = run_fixture(FIXTURE, &["show-config", "tests", "x"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("show-config takes nothing"),
+        "{}",
+        run.stderr
+    );
+    let run = run_fixture(
+        FIXTURE,
+        &["show-config", "--config-file", "/nonexistent/runner.toml"],
+    );
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: --config-file /nonexistent/runner.toml: no such file\n"
+    );
+}
