@@ -13,10 +13,11 @@ mod doc_check;
 mod invocation;
 mod levels;
 mod manifest;
+mod partition;
 mod settings;
 
 pub use config::*;
 pub use config_file::GroupSpec;
-pub use invocation::{parse, Invocation};
+pub use invocation::{parse, Invocation, TimingsFrom};
 pub use manifest::targets_without_harness;
 pub use settings::*;

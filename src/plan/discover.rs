@@ -38,6 +38,9 @@ pub enum DiscoverError {
     /// run (the message says why).
     #[error("{}", .0.as_deref().unwrap_or("cargo could not do what the command line asked (see above)"))]
     Usage(Option<String>),
+    /// An archive (`--archive-file`) that cannot be read or unpacked.
+    #[error("{0:#}")]
+    Archive(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -47,6 +50,12 @@ pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
+    /// The workspace's root, when cargo built the binaries: what an archive's paths are
+    /// relative to.
+    pub workspace_root: Option<PathBuf>,
+    /// The directory an archive was unpacked into, when it is a temporary one: removed when
+    /// the run (which holds it) ends.
+    pub unpacked: Option<tempfile::TempDir>,
 }
 
 /// Build with cargo and return the test binaries it produced, sorted by id.
@@ -104,6 +113,8 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     Ok(Discovered {
         binaries,
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
+        workspace_root: Some(metadata.workspace_root.into_std_path_buf()),
+        unpacked: None,
     })
 }
 
@@ -262,7 +273,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
     }
     Ok(Discovered {
         binaries,
-        target_dir: None,
+        ..Discovered::default()
     })
 }
 
@@ -284,6 +295,16 @@ fn check_executable(path: &Path) -> Result<PathBuf, String> {
 /// The cargo to call: the one that ran us (`cargo run`) or `cargo` on PATH.
 pub fn cargo_command() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// The target directory of the workspace `args` name (`--target-dir`, else cargo's), without
+/// building: where the runner keeps its history.
+pub fn target_dir(args: &CargoOptions) -> Result<PathBuf> {
+    if let Some(dir) = &args.target_dir {
+        return Ok(dir.clone());
+    }
+    let metadata = cargo_metadata(&cargo_command(), args)?;
+    Ok(metadata.target_directory.into_std_path_buf())
 }
 
 fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
@@ -326,7 +347,7 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
 }
 
 /// cargo puts the deps directory on the dynamic library path so dylib dependencies load.
-fn library_path(exe_dir: &Path) -> String {
+pub(super) fn library_path(exe_dir: &Path) -> String {
     let mut parts = vec![exe_dir.to_path_buf()];
     if let Some(parent) = exe_dir.parent() {
         parts.push(parent.to_path_buf());

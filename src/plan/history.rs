@@ -127,11 +127,12 @@ impl History {
 
     /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
     /// by side each add their run and their results, none overwrites another's.
+    /// Returns the history as saved.
     pub fn update(
         path: &Path,
         observations: &[Observation],
         listed: &HashSet<TestId>,
-    ) -> Result<()> {
+    ) -> Result<History> {
         let dir = path.parent().context("history path has no directory")?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock_path = dir.join("history.lock");
@@ -147,7 +148,8 @@ impl History {
         // Whatever was wrong with the file was said when the run started; start afresh.
         let mut history = History::read(path).map_or_else(|_| History::default(), |(h, _)| h);
         history.record(observations, listed);
-        history.save(path)
+        history.save(path)?;
+        Ok(history)
     }
 
     /// The file's history, and how many incredible durations were dropped from it.
@@ -220,6 +222,23 @@ impl History {
     pub fn expected(&self, id: &TestId) -> Option<Duration> {
         let record = self.record_of(id)?;
         mean(&record.durations).or_else(|| mean(&record.batched))
+    }
+
+    /// Every test's expected duration in its own process ([`History::expected`]), by id.
+    pub fn expected_all(&self) -> Vec<(TestId, Duration)> {
+        let mut all = Vec::new();
+        for (binary_id, tests) in &self.binaries {
+            for name in tests.keys() {
+                let id = TestId {
+                    binary_id: binary_id.clone(),
+                    name: name.clone(),
+                };
+                if let Some(expected) = self.expected(&id) {
+                    all.push((id, expected));
+                }
+            }
+        }
+        all
     }
 
     /// What the test costs with a core to itself: the means of its recent (wall, CPU) pairs;
