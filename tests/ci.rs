@@ -85,28 +85,6 @@ fn listed_keys(run: &Run) -> Vec<TestKey> {
     listed(run).into_iter().map(|(k, _, _)| k).collect()
 }
 
-/// The shards hold every test of `all` exactly once, and nothing else.
-fn assert_exact_cover(all: &BTreeSet<TestKey>, shards: &[Vec<TestKey>], what: &str) {
-    let mut seen: BTreeMap<&TestKey, usize> = BTreeMap::new();
-    for shard in shards {
-        for key in shard {
-            *seen.entry(key).or_default() += 1;
-        }
-    }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{what}: tests in several shards: {twice:?}"
-    );
-    let union: BTreeSet<TestKey> = seen.keys().map(|k| (*k).clone()).collect();
-    let missing: Vec<_> = all.difference(&union).collect();
-    let extra: Vec<_> = union.difference(all).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{what}: missing from every shard: {missing:?}; not in the selection: {extra:?}"
-    );
-}
-
 fn expected_keys() -> BTreeSet<TestKey> {
     expected_outcomes().into_keys().collect()
 }
