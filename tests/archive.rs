@@ -263,7 +263,10 @@ fn the_readme_ci_example_builds_once_runs_three_shards_and_merges() {
     }
     assert_eq!(ran.len(), 3, "{ran:?}");
     // The shards balanced on the committed timings file, not on nothing.
-    assert!(ran.iter().all(|note| !note.contains("(0 of them timed")), "{ran:?}");
+    assert!(
+        ran.iter().all(|note| !note.contains("(0 of them timed")),
+        "{ran:?}"
+    );
     drop(build);
     for command in &jobs["report"] {
         run_readme_command(command, 0, &report, false).assert_code(0);
