@@ -121,16 +121,24 @@ fn an_archive_runs_without_cargo_elsewhere_with_the_same_results() {
     let rerun = format!("--archive-file {}", moved.display());
     assert!(remote.stderr.contains(&rerun), "{}", remote.context());
 
-    // Listed from the archive: working directories in the checkout.
+    // Listed from the archive, kept unpacked: working directories in the checkout.
+    let kept = machine.path().join("unpacked");
     let list = [
         "list",
         "--format",
         "json",
         "--archive-file",
         moved.to_str().unwrap(),
+        "--extract-to",
+        kept.to_str().unwrap(),
     ];
     let listed = run_with(list, |c| without_cargo(c, &checkout));
     listed.assert_code(0);
+    assert!(
+        kept.join("runner-archive.json").is_file(),
+        "{}",
+        listed.context()
+    );
     let value: Value = serde_json::from_str(listed.stdout.trim()).expect("list JSON");
     for binary in value["binaries"].as_array().expect("binaries") {
         let cwd = binary["cwd"].as_str().expect("cwd");

@@ -15,19 +15,15 @@ use crate::plan::discover::{library_path, DiscoverError, Discovered};
 /// The archive's binaries, unpacked into `--extract-to` or a temporary directory (held by
 /// the result, so that it lives as long as the run).
 pub fn unpack(source: &ArchiveSource) -> Result<Discovered, DiscoverError> {
-    let temporary = match &source.extract_to {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
+    let (dir, temporary) = match &source.extract_to {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let temporary = tempfile::Builder::new()
                 .prefix("runner-archive-")
                 .tempdir()
-                .context("creating a directory to unpack the archive in")?,
-        ),
-    };
-    let dir = match (&source.extract_to, &temporary) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(temporary)) => temporary.path().to_path_buf(),
-        (None, None) => unreachable!("one of the two is set above"),
+                .context("creating a directory to unpack the archive in")?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
     };
     extract(&source.file, &dir).map_err(DiscoverError::Archive)?;
     let manifest = Manifest::read(&dir, &source.file).map_err(DiscoverError::Archive)?;
