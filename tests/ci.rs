@@ -1010,6 +1010,25 @@ fn auto_partition_reads_test_shard_index_and_touches_the_status_file() {
     assert_auto_gives_hash_shards("TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0);
 }
 
+#[test]
+fn auto_partition_reads_a_kubernetes_indexed_job() {
+    assert_auto_gives_hash_shards("JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", 0);
+}
+
+#[test]
+fn auto_partition_reads_semaphore_from_one() {
+    assert_auto_gives_hash_shards("SEMAPHORE_JOB_INDEX", "SEMAPHORE_JOB_COUNT", 1);
+}
+
+/// Kubernetes sets the index only: without the documented total, one line naming it.
+#[test]
+fn auto_partition_with_a_kubernetes_index_and_no_total_names_the_variable() {
+    let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |c| {
+        c.env("JOB_COMPLETION_INDEX", "0");
+    });
+    assert_one_error_line(&run, 2, &["JOB_COMPLETION_INDEX", "JOB_COMPLETIONS"]);
+}
+
 /// Without variables: one clear line, exit 2.
 #[test]
 fn auto_partition_without_ci_variables_is_one_usage_error_line() {
