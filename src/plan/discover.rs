@@ -56,6 +56,11 @@ pub struct Discovered {
     /// The directory an archive was unpacked into, when it is a temporary one: removed when
     /// the run (which holds it) ends.
     pub unpacked: Option<tempfile::TempDir>,
+    /// What the tests may load at run time besides their binaries: the dynamic libraries cargo
+    /// built (`dylib`, `cdylib`; not proc-macros, which only the compiler loads) and the
+    /// directories build scripts asked to link from (`cargo:rustc-link-search`). What an
+    /// archive packs of them is what lies in the target directory.
+    pub libraries: Vec<PathBuf>,
 }
 
 /// Build with cargo and return the test binaries it produced, sorted by id.
@@ -80,7 +85,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         .spawn()
         .with_context(|| format!("could not start `{cargo}`; is cargo installed and on PATH?"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
-    let build = Build::read(BufReader::new(stdout))?;
+    let mut build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
     let metadata = metadata
         .join()
@@ -103,6 +108,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         });
     }
     let metadata = metadata?;
+    let libraries = std::mem::take(&mut build.libraries);
     let mut binaries = build.test_binaries(&cargo, &metadata);
     match args.doc {
         DocTests::Off => {}
@@ -115,6 +121,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
         workspace_root: Some(metadata.workspace_root.into_std_path_buf()),
         unpacked: None,
+        libraries,
     })
 }
 
@@ -140,6 +147,8 @@ struct Build {
     bin_exes: HashMap<PackageId, Vec<(String, Utf8PathBuf)>>,
     /// Each package's build-script output directory, for `OUT_DIR`.
     out_dirs: HashMap<PackageId, Utf8PathBuf>,
+    /// See [`Discovered::libraries`].
+    libraries: Vec<PathBuf>,
 }
 
 impl Build {
@@ -158,7 +167,25 @@ impl Build {
                             .push((artifact.target.name.clone(), exe));
                     }
                 }
+                Message::CompilerArtifact(artifact) => {
+                    let kinds = &artifact.target.kind;
+                    if kinds.contains(&CargoKind::DyLib) || kinds.contains(&CargoKind::CDyLib) {
+                        let files = artifact
+                            .filenames
+                            .into_iter()
+                            .map(|f| f.into_std_path_buf());
+                        build
+                            .libraries
+                            .extend(files.filter(|f| is_dynamic_library(f)));
+                    }
+                }
                 Message::BuildScriptExecuted(script) => {
+                    // `native=/path`, `all=/path` or a bare path.
+                    for linked in &script.linked_paths {
+                        let path = linked.as_str();
+                        let path = path.split_once('=').map_or(path, |(_, path)| path);
+                        build.libraries.push(PathBuf::from(path));
+                    }
                     build.out_dirs.insert(script.package_id, script.out_dir);
                 }
                 _ => {}
@@ -346,6 +373,18 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     }
 }
 
+/// `libfoo-1a2b.so`, `libbar.so.1`, `libbaz.dylib`, `qux.dll`: not the `.rlib` or `.a` of a
+/// crate built as several kinds at once.
+pub(super) fn is_dynamic_library(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    name.ends_with(".so")
+        || name.contains(".so.")
+        || name.ends_with(".dylib")
+        || name.ends_with(".dll")
+}
+
 /// cargo puts the deps directory on the dynamic library path so dylib dependencies load.
 pub(super) fn library_path(exe_dir: &Path) -> String {
     let mut parts = vec![exe_dir.to_path_buf()];
@@ -406,6 +445,16 @@ fn split_version(version: &str) -> (&str, &str, &str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_libraries_by_name() {
+        for yes in ["libfoo-1a2b.so", "libbar.so.1", "libbaz.dylib", "qux.dll"] {
+            assert!(is_dynamic_library(Path::new(yes)), "{yes}");
+        }
+        for no in ["foo-1a2b", "libfoo.rlib", "libfoo.a", "libsolid.rmeta"] {
+            assert!(!is_dynamic_library(Path::new(no)), "{no}");
+        }
+    }
 
     #[test]
     fn version_parts() {

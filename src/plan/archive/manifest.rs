@@ -84,6 +84,16 @@ impl Roots {
 }
 
 impl Manifest {
+    /// A manifest of no binaries, by this runner.
+    pub fn empty() -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            runner_version: env!("CARGO_PKG_VERSION").into(),
+            binaries: Vec::new(),
+        }
+    }
+
     /// The manifest of `binaries`: their paths must lie in the target directory, their
     /// working directories in the workspace. `LD_LIBRARY_PATH` is the build machine's: it is
     /// set again where the archive is unpacked.
@@ -124,10 +134,8 @@ impl Manifest {
             });
         }
         Ok(Manifest {
-            format: FORMAT.into(),
-            version: VERSION,
-            runner_version: env!("CARGO_PKG_VERSION").into(),
             binaries: archived,
+            ..Manifest::empty()
         })
     }
 

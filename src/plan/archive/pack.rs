@@ -1,8 +1,8 @@
 //! `runner archive`: pack what a run of the built tests needs into one zstd-compressed tar:
 //! the test binaries, the binaries their tests reach through `CARGO_BIN_EXE_<name>`, their
-//! packages' build-script output directories (`OUT_DIR`), the dynamic libraries beside them in
-//! the target directory (`deps/*.so` and the like, as cargo puts that directory on the library
-//! path), and the manifest.
+//! packages' build-script output directories (`OUT_DIR`), the dynamic libraries cargo built
+//! (`dylib` and `cdylib` crates, in `deps/` beside the tests, which is on their library path)
+//! and those in the directories build scripts link from, and the manifest.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use super::manifest::{ArchivedValue, Manifest, Roots, MANIFEST, TARGET};
 use crate::files;
 use crate::model::TargetKind;
-use crate::plan::discover::Discovered;
+use crate::plan::discover::{is_dynamic_library, Discovered};
 
 /// zstd's default level: a fast build job and a small artifact.
 const LEVEL: i32 = 3;
@@ -53,7 +53,7 @@ pub fn pack(discovered: &Discovered, file: &Path) -> Result<Packed> {
         anyhow::bail!("{} holds doctests, which an archive cannot hold", doc.id);
     }
     let manifest = Manifest::new(&discovered.binaries, &roots)?;
-    let contents = contents(&manifest, &roots.target)?;
+    let contents = contents(&manifest, &discovered.libraries, &roots.target)?;
     let text = serde_json::to_vec_pretty(&manifest).context("serialising the manifest")?;
     files::write_atomically(file, |out| {
         write_archive(out, &text, &contents, &roots.target)
@@ -94,16 +94,10 @@ fn write_archive(
 }
 
 /// Every file a run of the manifest's binaries reads from the target directory.
-fn contents(manifest: &Manifest, target: &Path) -> Result<Contents> {
+fn contents(manifest: &Manifest, libraries: &[PathBuf], target: &Path) -> Result<Contents> {
     let mut contents = Contents::default();
-    let mut library_dirs = BTreeSet::new();
     for binary in &manifest.binaries {
-        let path = PathBuf::from(&binary.path);
-        if let Some(deps) = path.parent() {
-            library_dirs.insert(deps.to_path_buf());
-            library_dirs.extend(deps.parent().map(Path::to_path_buf));
-        }
-        contents.files.insert(path);
+        contents.files.insert(PathBuf::from(&binary.path));
         for (key, value) in &binary.env {
             let ArchivedValue::Target(rest) = value else {
                 continue;
@@ -115,38 +109,72 @@ fn contents(manifest: &Manifest, target: &Path) -> Result<Contents> {
             }
         }
     }
-    for dir in library_dirs {
-        let entries = std::fs::read_dir(target.join(&dir))
-            .with_context(|| format!("reading {}", target.join(&dir).display()))?;
+    // Libraries elsewhere (a system's, the toolchain's) are the machine's to provide.
+    for library in libraries {
+        let Ok(inside) = library.strip_prefix(target) else {
+            continue;
+        };
+        if library.is_file() {
+            contents.files.insert(inside.to_path_buf());
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(library) else {
+            continue;
+        };
         for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if is_dynamic_library(&name) && entry.path().is_file() {
-                contents.files.insert(dir.join(name));
+            let path = entry.path();
+            if is_dynamic_library(&path) && path.is_file() {
+                contents.files.insert(inside.join(entry.file_name()));
             }
         }
     }
     Ok(contents)
 }
 
-/// `libfoo-1a2b.so`, `libbar.so.1`, `libbaz.dylib`, `qux.dll`.
-fn is_dynamic_library(name: &str) -> bool {
-    name.ends_with(".so")
-        || name.contains(".so.")
-        || name.ends_with(".dylib")
-        || name.ends_with(".dll")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TargetKind;
+    use crate::plan::archive::manifest::ArchivedBinary;
 
     #[test]
-    fn dynamic_libraries_by_name() {
-        for yes in ["libfoo-1a2b.so", "libbar.so.1", "libbaz.dylib", "qux.dll"] {
-            assert!(is_dynamic_library(yes), "{yes}");
+    fn libraries_inside_the_target_are_packed_and_proc_macros_are_not_named() {
+        let target = tempfile::tempdir().unwrap();
+        let deps = target.path().join("debug/deps");
+        let linked = target.path().join("debug/build/sys-1/out");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::create_dir_all(&linked).unwrap();
+        for file in ["t-1", "libdy-2.so", "libserde_derive-3.so"] {
+            std::fs::write(deps.join(file), "").unwrap();
         }
-        for no in ["foo-1a2b", "libfoo.rlib", "foo.d", "libsolid.rmeta"] {
-            assert!(!is_dynamic_library(no), "{no}");
+        for file in ["libnative.so.1", "libnative.a"] {
+            std::fs::write(linked.join(file), "").unwrap();
         }
+        let mut manifest = Manifest::empty();
+        manifest.binaries.push(ArchivedBinary {
+            id: "t".into(),
+            path: "debug/deps/t-1".into(),
+            package: None,
+            target_name: "t".into(),
+            kind: TargetKind::Test,
+            cwd: String::new(),
+            custom_harness: false,
+            env: Default::default(),
+        });
+        let libraries = [deps.join("libdy-2.so"), linked.clone(), "/usr/lib".into()];
+        let contents = contents(&manifest, &libraries, target.path()).unwrap();
+        let files: Vec<String> = contents
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "debug/build/sys-1/out/libnative.so.1",
+                "debug/deps/libdy-2.so",
+                "debug/deps/t-1"
+            ]
+        );
     }
 }
