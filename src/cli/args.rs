@@ -47,7 +47,8 @@ pub enum Command {
     /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
     /// without running it.
     Predict(PredictArgs),
-    /// Combine the JUnit reports of several shards into one file with correct totals.
+    /// Combine the JUnit reports of several shards into one file with correct totals; the shards
+    /// of a partitioned run must add up to their selection (exit 3 names what does not).
     JunitMerge {
         /// The merged report to write.
         output: std::path::PathBuf,
