@@ -11,6 +11,7 @@ mod panics;
 mod plan;
 mod process;
 mod report;
+mod reuse;
 mod run;
 mod rustdoc;
 mod session;
@@ -31,11 +32,19 @@ fn main() {
         Ok(Invocation::JunitMerge { output, inputs }) => {
             match report::merge_junit(&output, &inputs) {
                 Ok(()) => exit_code::OK,
-                Err(err) => {
+                Err(err @ report::MergeError::ShardsDoNotAddUp(_)) => {
+                    eprintln!("error: {err}");
+                    exit_code::SHARDS_DO_NOT_ADD_UP
+                }
+                Err(report::MergeError::Other(err)) => {
                     eprintln!("error: {err:#}");
                     exit_code::INTERNAL
                 }
             }
+        }
+        Ok(Invocation::Archive { file, cargo }) => or_internal(reuse::archive(&file, &cargo)),
+        Ok(Invocation::TimingsExport { output, from }) => {
+            or_internal(reuse::export_timings(&output, &from))
         }
         Ok(Invocation::Timeline {
             events,
@@ -51,6 +60,14 @@ fn main() {
         Ok(Invocation::Run(config)) => run(&config),
     };
     std::process::exit(code);
+}
+
+/// The exit code of a command, or the internal error's after saying it.
+fn or_internal(code: anyhow::Result<i32>) -> i32 {
+    code.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        exit_code::INTERNAL
+    })
 }
 
 /// `runner timeline`: the pictures of a run from its saved JSON events.

@@ -91,6 +91,7 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
+        Source::Archive(archive) => plan::archive::unpack(archive),
     };
     match discovered {
         Ok(found) => Ok(Ok(found)),
@@ -102,17 +103,28 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
         {
             Ok(Ok(Discovered::default()))
         }
-        Err(error @ DiscoverError::BuildFailed { .. }) => {
+        Err(error) => say_discover_error(error).map(Err),
+    }
+}
+
+/// Say why discovery failed (once: cargo may have said it already) and give the exit code.
+pub fn say_discover_error(error: DiscoverError) -> Result<i32> {
+    match error {
+        error @ DiscoverError::BuildFailed { .. } => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::BUILD_FAILED))
+            Ok(exit_code::BUILD_FAILED)
         }
         // cargo has printed its own message; only ours is left to print.
-        Err(DiscoverError::Usage(None)) => Ok(Err(exit_code::USAGE)),
-        Err(error @ DiscoverError::Usage(Some(_))) => {
+        DiscoverError::Usage(None) => Ok(exit_code::USAGE),
+        error @ DiscoverError::Usage(Some(_)) => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::USAGE))
+            Ok(exit_code::USAGE)
         }
-        Err(DiscoverError::Other(e)) => Err(e),
+        error @ DiscoverError::Archive(_) => {
+            eprintln!("error: {error}");
+            Ok(exit_code::ARCHIVE_FAILED)
+        }
+        DiscoverError::Other(e) => Err(e),
     }
 }
 
@@ -334,7 +346,10 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         reporters.add(Box::new(github));
     }
     if let Some(path) = &config.junit {
-        reporters.add(Box::new(JunitReporter::new(path.clone())));
+        reporters.add(Box::new(JunitReporter::new(
+            path.clone(),
+            plan.shard.clone(),
+        )));
     }
     let pictures = Pictures {
         timeline: config.timeline.clone(),

@@ -8,11 +8,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod list;
 mod output;
 mod pictures;
+mod reuse;
 mod spellings;
 
 pub use list::{ListArgs, PredictArgs};
 pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use pictures::{PictureArgs, TimelineArgs};
+pub use reuse::{ArchiveArgs, FromArchiveArgs, TimingsCommand};
 pub use spellings::{RunIgnored, Spellings};
 
 /// Parallel test runner for Rust workspaces: every test in its own process.
@@ -23,7 +25,8 @@ pub use spellings::{RunIgnored, Spellings};
     about,
     args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 all passed, 100 a test failed, 101 the build failed, \
-                  104 a binary could not be listed, 4 no test selected, 2 usage error, 1 internal error."
+                  104 a binary could not be listed, 4 no test selected, 2 usage error, 1 internal error, \
+                  3 junit-merge: the shards do not add up, 102 the archive could not be made or read."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -49,13 +52,22 @@ pub enum Command {
     /// options, so that their effect shows.
     #[command(override_usage = "runner show-config [test NAME] [OPTIONS]")]
     ShowConfig(RunArgs),
-    /// Combine the JUnit reports of several shards into one file with correct totals.
+    /// Combine the JUnit reports of several shards into one file with correct totals; the shards
+    /// of a partitioned run must add up to their selection (exit 3 names what does not).
     JunitMerge {
         /// The merged report to write.
         output: std::path::PathBuf,
         /// The shard reports to read.
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
+    },
+    /// Build the tests (or take the built ones) and pack them, with what they need to run, into
+    /// one file that `runner --archive-file FILE` runs on a machine without cargo.
+    Archive(ArchiveArgs),
+    /// Timings files for `--partition time:K/N --timings FILE`.
+    Timings {
+        #[command(subcommand)]
+        command: TimingsCommand,
     },
     /// Draw a run's timeline (and Chrome trace) from its saved `--message-format json` output.
     #[command(arg_required_else_help = true)]
@@ -293,6 +305,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SPEC", help_heading = "Reports")]
     pub partition: Option<String>,
 
+    /// The durations a time: partition balances on (from `runner timings export`), and
+    /// nothing else; with `--partition auto`, the time scheme.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub timings: Option<std::path::PathBuf>,
+
     /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<std::path::PathBuf>,
@@ -328,6 +345,9 @@ pub struct RunArgs {
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
 
     #[command(flatten)]
     pub cargo: CargoArgs,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::{
-    self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
-    PassOrFail, RunArgs, RunIgnored,
+    self, CargoArgs, ColorChoice, FromArchiveArgs, ListFormat, MessageFormat, NoTestsChoice,
+    OrderChoice, PassOrFail, RunArgs, RunIgnored,
 };
 use super::config_file::Profile;
 use super::explain::Explain;
@@ -18,7 +18,7 @@ use super::overrides::Overrides;
 use super::settings::*;
 use crate::filter::Filter;
 use crate::plan::order::{self, Order};
-use crate::plan::partition::Partition;
+use crate::plan::partition::{Partition, Timings};
 use crate::report::event::ResultPolicy;
 use crate::run::groups::TestGroups;
 
@@ -60,6 +60,9 @@ pub struct RunConfig {
     pub chrome_trace: Option<PathBuf>,
     pub groups: TestGroups,
     pub partition: Option<Partition>,
+    /// The `--timings` file a `time:` partition reads instead of the target directory's
+    /// snapshot.
+    pub partition_timings: Option<Timings>,
     /// Batch every binary (`--batch`, or `batch = true` in the profile).
     pub batch_all: bool,
     /// Per-test choices from `[[batch]]` tables, first match wins.
@@ -119,12 +122,11 @@ impl RunConfig {
             OrderChoice::Name => Order::Name,
             OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
         };
-        let partition = args
-            .partition
-            .as_deref()
-            .map(|spec| Partition::parse(spec, &|name| std::env::var(name).ok()))
-            .transpose()
-            .map_err(UsageError)?;
+        let (partition, partition_timings) = super::partition::resolve(
+            args.partition.as_deref(),
+            args.timings.as_deref(),
+            &|name| std::env::var(name).ok(),
+        )?;
         Ok(RunConfig {
             mode,
             selection: selection(&args)?,
@@ -162,10 +164,11 @@ impl RunConfig {
             overrides,
             explain,
             partition,
+            partition_timings,
             groups,
             order,
             last_failed: last_failed(&args),
-            source: source(args.binaries, args.cargo, doc)?,
+            source: source(args.binaries, args.archive, args.cargo, doc)?,
         })
     }
 }
@@ -296,22 +299,46 @@ fn doc_tests(args: &RunArgs, profile: &Profile) -> DocTests {
     }
 }
 
-/// Cargo builds the binaries, unless `--binary` names them; cargo's flags then mean nothing.
-fn source(binaries: Vec<PathBuf>, cargo: CargoArgs, doc: DocTests) -> Result<Source, UsageError> {
+/// Cargo builds the binaries, unless `--binary` names them or `--archive-file` holds them;
+/// cargo's flags then mean nothing.
+fn source(
+    binaries: Vec<PathBuf>,
+    archive: FromArchiveArgs,
+    cargo: CargoArgs,
+    doc: DocTests,
+) -> Result<Source, UsageError> {
     let cargo = CargoOptions {
         doc,
         ..CargoOptions::from(cargo)
     };
+    let (given, flag) = match &archive.archive_file {
+        Some(_) => (true, "--archive-file"),
+        None => (!binaries.is_empty(), "--binary"),
+    };
+    if archive.archive_file.is_some() && cargo.doc != DocTests::Off {
+        return Err(UsageError(
+            "doctests are compiled by rustdoc when they run, so an archive holds none: drop \
+             '--doc'/'--doc-only', or run them where cargo is"
+                .into(),
+        ));
+    }
     super::doc_check::check(&binaries, &cargo)?;
-    if binaries.is_empty() {
+    if !given {
         return Ok(Source::Cargo(cargo));
     }
-    if let Some(flag) = cargo.selection.iter().chain(&cargo.build).next() {
+    if let Some(cargo_flag) = cargo.selection.iter().chain(&cargo.build).next() {
         return Err(UsageError(format!(
-            "'{flag}' is a cargo option and cannot be used with '--binary': drop one of them"
+            "'{cargo_flag}' is a cargo option and cannot be used with '{flag}': drop one of them"
         )));
     }
-    Ok(Source::Binaries(binaries))
+    match archive.archive_file {
+        Some(file) => Ok(Source::Archive(ArchiveSource::new(
+            file,
+            archive.workspace_remap,
+            archive.extract_to,
+        )?)),
+        None => Ok(Source::Binaries(binaries)),
+    }
 }
 
 fn selection(args: &RunArgs) -> Result<Selection, UsageError> {

@@ -16,12 +16,13 @@ mod levels;
 mod loading;
 mod manifest;
 mod overrides;
+mod partition;
 mod settings;
 
 pub use config::*;
 pub use config_file::{suggest, GroupSpec};
 pub use explain::{duration as show_duration, Row};
-pub use invocation::{parse, Invocation};
+pub use invocation::{parse, Invocation, TimingsFrom};
 pub use manifest::targets_without_harness;
 pub use overrides::{Overrides, PerTest};
 pub use settings::*;

@@ -110,6 +110,44 @@ pub enum NoTests {
 pub enum Source {
     Cargo(CargoOptions),
     Binaries(Vec<PathBuf>),
+    /// An archive made by `runner archive`, run against a checkout of the workspace.
+    Archive(ArchiveSource),
+}
+
+/// `--archive-file FILE [--workspace-remap DIR] [--extract-to DIR]`, with absolute paths.
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    pub file: PathBuf,
+    /// The workspace's sources: each test's working directory is its package's under it.
+    pub workspace: PathBuf,
+    /// Where to unpack and keep the archive; `None`: a temporary directory.
+    pub extract_to: Option<PathBuf>,
+}
+
+impl ArchiveSource {
+    pub fn new(
+        file: PathBuf,
+        workspace: Option<PathBuf>,
+        extract_to: Option<PathBuf>,
+    ) -> Result<Self, UsageError> {
+        let absolute = |path: PathBuf| {
+            std::path::absolute(&path)
+                .map_err(|e| UsageError(format!("cannot resolve the path {}: {e}", path.display())))
+        };
+        let workspace = absolute(workspace.unwrap_or_else(|| PathBuf::from(".")))?;
+        if !workspace.is_dir() {
+            return Err(UsageError(format!(
+                "--workspace-remap {}: no such directory; give the checkout of the archived \
+                 workspace",
+                workspace.display()
+            )));
+        }
+        Ok(ArchiveSource {
+            file: absolute(file)?,
+            workspace,
+            extract_to: extract_to.map(absolute).transpose()?,
+        })
+    }
 }
 
 /// The cargo flags of this run, already in cargo's spelling.

@@ -12,7 +12,7 @@ use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
 use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
-use crate::plan::partition::{self, Partition};
+use crate::plan::partition::{self, Partition, Scheme, Shard, Timings};
 use crate::plan::select::Verdict;
 use crate::process::control::RunControl;
 use crate::rustdoc;
@@ -27,6 +27,11 @@ pub struct Plan {
     pub ignored: Vec<TestCase>,
     pub notes: Vec<String>,
     pub list_failures: Vec<ListFailure>,
+    /// The shard this machine runs, under `--partition`: what its reports record.
+    pub shard: Option<Shard>,
+    /// The temporary directory an archive was unpacked into: the binaries run from it, so it
+    /// lives as long as the plan.
+    _unpacked: Option<tempfile::TempDir>,
 }
 
 impl Plan {
@@ -38,7 +43,7 @@ impl Plan {
                 with_ignored: config.mode == Mode::List
                     || config.selection.ignored == IgnoredPolicy::Only,
             }),
-            Source::Binaries(_) => None,
+            Source::Binaries(_) | Source::Archive(_) => None,
         };
         let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
         let history = load_history(discovered.target_dir.as_deref());
@@ -50,6 +55,8 @@ impl Plan {
             ignored: Vec::new(),
             notes: Vec::new(),
             list_failures: Vec::new(),
+            shard: None,
+            _unpacked: discovered.unpacked,
         };
         let mut seen = NotesSeen::load(plan.target_dir.as_deref());
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
@@ -120,7 +127,7 @@ impl Plan {
     /// This machine's shard, `--lf`, and the order tests start in.
     fn narrow_and_order(&mut self, config: &RunConfig) {
         if let Some(partition) = &config.partition {
-            apply_partition(partition, self);
+            apply_partition(partition, config.partition_timings.as_ref(), self);
         }
         if config.last_failed == LastFailed::RunOnly {
             order::keep_last_failed(&mut self.to_run, &self.history);
@@ -149,8 +156,9 @@ impl Plan {
 }
 
 /// Keep only this machine's shard, of the tests to run and the skipped ones alike. The shard is
-/// computed over both lists together, so every machine sees the same whole.
-fn apply_partition(partition: &Partition, plan: &mut Plan) {
+/// computed over both lists together, so every machine sees the same whole. A `time:` scheme
+/// reads the `--timings` file, else the snapshot that only unpartitioned runs write.
+fn apply_partition(partition: &Partition, given: Option<&Timings>, plan: &mut Plan) {
     let before = plan.to_run.len() + plan.ignored.len();
     let ids: Vec<_> = plan
         .to_run
@@ -158,16 +166,39 @@ fn apply_partition(partition: &Partition, plan: &mut Plan) {
         .chain(&plan.ignored)
         .map(TestCase::id)
         .collect();
-    let mut keep = partition.select(&ids, &plan.history).into_iter();
+    let snapshot;
+    let timings = match (partition.scheme, given) {
+        (Scheme::Time, Some(given)) => Some(given),
+        (Scheme::Time, None) => {
+            snapshot = Timings::load_snapshot(plan.target_dir.as_deref());
+            Some(&snapshot)
+        }
+        (Scheme::Hash | Scheme::Count, _) => None,
+    };
+    let none = Timings::default();
+    let mut keep = partition.select(&ids, timings.unwrap_or(&none)).into_iter();
     plan.to_run.retain(|_| keep.next().unwrap_or(false));
     plan.ignored.retain(|_| keep.next().unwrap_or(false));
     partition::acknowledge_bazel_sharding();
+    let shard = Shard::new(partition, &ids, timings);
+    let timed = match timings {
+        Some(timings) => {
+            let known = ids
+                .iter()
+                .filter(|id| timings.expected(id).is_some())
+                .count();
+            format!(" ({known} of them timed, the others spread by hash)")
+        }
+        None => String::new(),
+    };
     plan.notes.push(format!(
-        "partition {}/{}: {} of {before} selected tests in this shard",
+        "partition {}:{}/{}: {} of {before} selected tests in this shard{timed}",
+        shard.scheme,
         partition.index,
         partition.total,
         plan.to_run.len() + plan.ignored.len()
     ));
+    plan.shard = Some(shard);
 }
 
 /// The history of earlier runs; without a target directory, or with a bad file, none.
@@ -181,10 +212,20 @@ fn load_history(target_dir: Option<&Path>) -> History {
     })
 }
 
-/// Fold this run into the history file; failing to save is a warning, not a failed run.
+/// Fold this run into the history file; failing to save is a warning, not a failed run. A run
+/// that is not partitioned also rewrites the timings snapshot `time:` partitions read; a
+/// partitioned one leaves it alone, so that its sibling shards compute the same partition.
 pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let Some(dir) = &plan.target_dir else { return };
-    if let Err(e) = History::update(&History::path_in(dir), observations, &plan.listed) {
+    let saved = History::update(&History::path_in(dir), observations, &plan.listed);
+    let snapshot = match saved {
+        Ok(history) if plan.shard.is_none() => {
+            Timings::from_history(&history).save(&Timings::snapshot_path(dir))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = snapshot {
         eprintln!("warning: could not save the timing history: {e:#}");
     }
 }

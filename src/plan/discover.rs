@@ -39,6 +39,9 @@ pub enum DiscoverError {
     /// run (the message says why).
     #[error("{}", .0.as_deref().unwrap_or("cargo could not do what the command line asked (see above)"))]
     Usage(Option<String>),
+    /// An archive (`--archive-file`) that cannot be read or unpacked.
+    #[error("{0:#}")]
+    Archive(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -50,6 +53,17 @@ pub struct Discovered {
     pub names: KnownNames,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
+    /// The workspace's root, when cargo built the binaries: what an archive's paths are
+    /// relative to.
+    pub workspace_root: Option<PathBuf>,
+    /// The directory an archive was unpacked into, when it is a temporary one: removed when
+    /// the run (which holds it) ends.
+    pub unpacked: Option<tempfile::TempDir>,
+    /// What the tests may load at run time besides their binaries: the dynamic libraries cargo
+    /// built (`dylib`, `cdylib`; not proc-macros, which only the compiler loads) and the
+    /// directories build scripts asked to link from (`cargo:rustc-link-search`). What an
+    /// archive packs of them is what lies in the target directory.
+    pub libraries: Vec<PathBuf>,
 }
 
 /// Build with cargo and return the test binaries it produced, sorted by id.
@@ -74,7 +88,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         .spawn()
         .with_context(|| format!("could not start `{cargo}`; is cargo installed and on PATH?"))?;
     let stdout = child.stdout.take().expect("stdout is piped");
-    let build = Build::read(BufReader::new(stdout))?;
+    let mut build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
     let metadata = metadata
         .join()
@@ -97,6 +111,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         });
     }
     let metadata = metadata?;
+    let libraries = std::mem::take(&mut build.libraries);
     let mut binaries = build.test_binaries(&cargo, &metadata);
     match args.doc {
         DocTests::Off => {}
@@ -108,6 +123,9 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
         binaries,
         names: workspace_names(&metadata),
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
+        workspace_root: Some(metadata.workspace_root.into_std_path_buf()),
+        unpacked: None,
+        libraries,
     })
 }
 
@@ -133,6 +151,8 @@ struct Build {
     bin_exes: HashMap<PackageId, Vec<(String, Utf8PathBuf)>>,
     /// Each package's build-script output directory, for `OUT_DIR`.
     out_dirs: HashMap<PackageId, Utf8PathBuf>,
+    /// See [`Discovered::libraries`].
+    libraries: Vec<PathBuf>,
 }
 
 impl Build {
@@ -151,7 +171,25 @@ impl Build {
                             .push((artifact.target.name.clone(), exe));
                     }
                 }
+                Message::CompilerArtifact(artifact) => {
+                    let kinds = &artifact.target.kind;
+                    if kinds.contains(&CargoKind::DyLib) || kinds.contains(&CargoKind::CDyLib) {
+                        let files = artifact
+                            .filenames
+                            .into_iter()
+                            .map(|f| f.into_std_path_buf());
+                        build
+                            .libraries
+                            .extend(files.filter(|f| is_dynamic_library(f)));
+                    }
+                }
                 Message::BuildScriptExecuted(script) => {
+                    // `native=/path`, `all=/path` or a bare path.
+                    for linked in &script.linked_paths {
+                        let path = linked.as_str();
+                        let path = path.split_once('=').map_or(path, |(_, path)| path);
+                        build.libraries.push(PathBuf::from(path));
+                    }
                     build.out_dirs.insert(script.package_id, script.out_dir);
                 }
                 _ => {}
@@ -275,7 +313,7 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
             binaries: binaries.iter().map(|b| b.target_name.clone()).collect(),
         },
         binaries,
-        target_dir: None,
+        ..Discovered::default()
     })
 }
 
@@ -297,6 +335,16 @@ fn check_executable(path: &Path) -> Result<PathBuf, String> {
 /// The cargo to call: the one that ran us (`cargo run`) or `cargo` on PATH.
 pub fn cargo_command() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// The target directory of the workspace `args` name (`--target-dir`, else cargo's), without
+/// building: where the runner keeps its history.
+pub fn target_dir(args: &CargoOptions) -> Result<PathBuf> {
+    if let Some(dir) = &args.target_dir {
+        return Ok(dir.clone());
+    }
+    let metadata = cargo_metadata(&cargo_command(), args)?;
+    Ok(metadata.target_directory.into_std_path_buf())
 }
 
 fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
@@ -369,9 +417,21 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     }
 }
 
+/// `libfoo-1a2b.so`, `libbar.so.1`, `libbaz.dylib`, `qux.dll`: not the `.rlib` or `.a` of a
+/// crate built as several kinds at once.
+pub(super) fn is_dynamic_library(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    name.ends_with(".so")
+        || name.contains(".so.")
+        || name.ends_with(".dylib")
+        || name.ends_with(".dll")
+}
+
 /// cargo puts the deps directory on the dynamic library path so dylib dependencies load, and
 /// for a proc-macro crate the compiler's own libraries (its `libstd-*.so`).
-fn library_path(exe_dir: &Path, proc_macro: bool) -> String {
+pub(super) fn library_path(exe_dir: &Path, proc_macro: bool) -> String {
     let mut parts = vec![exe_dir.to_path_buf()];
     if let Some(parent) = exe_dir.parent() {
         parts.push(parent.to_path_buf());
@@ -433,6 +493,16 @@ fn split_version(version: &str) -> (&str, &str, &str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_libraries_by_name() {
+        for yes in ["libfoo-1a2b.so", "libbar.so.1", "libbaz.dylib", "qux.dll"] {
+            assert!(is_dynamic_library(Path::new(yes)), "{yes}");
+        }
+        for no in ["foo-1a2b", "libfoo.rlib", "libfoo.a", "libsolid.rmeta"] {
+            assert!(!is_dynamic_library(Path::new(no)), "{no}");
+        }
+    }
 
     #[test]
     fn version_parts() {

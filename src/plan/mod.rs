@@ -1,10 +1,12 @@
 //! Everything decided before a test runs: which binaries exist (discover), which tests they
 //! hold (list), which the user selected (select), which this machine runs (partition), in
 //! what order they start (order), how many workers `-n auto` runs (sizing), and the timing
-//! history those decisions read, from which `runner predict` also predicts a run (predict).
+//! history those decisions read, from which `runner predict` also predicts a run (predict);
+//! and the archives that carry built binaries to machines without cargo (archive).
 //!
 //! What does not belong here: starting tests (that is `run`) or showing anything (`report`).
 
+pub mod archive;
 mod compose;
 pub mod discover;
 mod doc_list;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ListFailure;
 pub use crate::model::TestId;
+pub use crate::plan::partition::Shard;
 pub use crate::plan::sizing::AutoWorkers;
 
 pub use super::result::{
@@ -244,6 +245,9 @@ pub enum TestEvent {
         /// Why `-n auto` chose `workers` (absent when the count was given).
         #[serde(skip_serializing_if = "Option::is_none")]
         auto: Option<AutoWorkers>,
+        /// The shard this run is, under `--partition`, with the fingerprint of its partition.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partition: Option<Shard>,
     },
     /// Something the user should know that is not a test result.
     Note {
@@ -332,6 +336,7 @@ mod tests {
             label: None,
             mode: RunMode::Process,
             auto,
+            partition: None,
         };
         let json = serde_json::to_value(started(None)).unwrap();
         assert!(json.get("auto").is_none(), "{json}");

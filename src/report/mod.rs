@@ -28,7 +28,9 @@ mod timeline;
 pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter, OutputBounds};
 pub use json::JsonReporter;
-pub use junit::{merge as merge_junit, JunitReporter};
+pub use junit::{
+    merge as merge_junit, read_durations as junit_durations, JunitReporter, MergeError,
+};
 pub use listing::print_listing;
 pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};

@@ -15,6 +15,12 @@ pub fn command_for(source: &Source, case: &TestCase) -> String {
             words.push("--binary".into());
             words.push(case.binary.path.display().to_string());
         }
+        Source::Archive(archive) => {
+            words.push("--archive-file".into());
+            words.push(archive.file.display().to_string());
+            words.push("--workspace-remap".into());
+            words.push(archive.workspace.display().to_string());
+        }
         Source::Cargo(cargo) => {
             words.extend(cargo.build.iter().cloned());
             if let Some(package) = &case.binary.package {

@@ -69,6 +69,7 @@ pub fn run_pass(
         label: pass.label,
         mode: jobs::run_mode(&jobs),
         auto: pass.auto,
+        partition: plan.shard.clone(),
     });
     for event in planned_events(plan) {
         receiver.receive(event);

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::{CargoArgs, ListFormat, RunArgs, RunIgnored, Spellings};
+use super::{CargoArgs, FromArchiveArgs, ListFormat, RunArgs, RunIgnored, Spellings};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
@@ -56,6 +56,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "SPEC")]
     pub partition: Option<String>,
 
+    /// The durations a time: partition balances on (from `runner timings export`).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<std::path::PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
     pub format: ListFormat,
@@ -85,6 +89,9 @@ pub struct ListArgs {
     pub binaries: Vec<std::path::PathBuf>,
 
     #[command(flatten)]
+    pub archive: FromArchiveArgs,
+
+    #[command(flatten)]
     pub cargo: CargoArgs,
 }
 
@@ -100,6 +107,8 @@ impl ListArgs {
             include_ignored: self.include_ignored,
             last_failed: self.last_failed,
             partition: self.partition,
+            timings: self.timings,
+            archive: self.archive,
             list_format: self.format,
             profile: self.profile,
             config_file: self.config_file,
