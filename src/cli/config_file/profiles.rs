@@ -84,6 +84,16 @@ impl ResolvedProfile {
 }
 
 impl FileConfig {
+    /// What `profile` inherits from: its `inherits`, or else `default` (when the file defines
+    /// it), as every nextest profile does.
+    fn parent_of<'a>(&'a self, name: &str, profile: &'a Profile) -> Option<&'a str> {
+        match &profile.inherits {
+            Some(parent) => Some(parent),
+            None if name != "default" && self.profile.contains_key("default") => Some("default"),
+            None => None,
+        }
+    }
+
     /// The profile called `name` with what it inherits; `None` if the file does not define it.
     pub fn resolve_profile(&self, name: &str) -> Result<Option<ResolvedProfile>, FileConfigError> {
         let Some(first) = self.profile.get(name) else {
@@ -96,10 +106,11 @@ impl FileConfig {
             layers: vec![first.clone()],
         };
         let mut current = first;
-        while let Some(parent_name) = &current.inherits {
-            if resolved.chain.contains(parent_name) {
+        let mut current_name = name;
+        while let Some(parent_name) = self.parent_of(current_name, current) {
+            if resolved.chain.iter().any(|seen| seen == parent_name) {
                 let mut cycle = resolved.chain.clone();
-                cycle.push(parent_name.clone());
+                cycle.push(parent_name.to_string());
                 return Err(FileConfigError(format!(
                     "{}: profile inheritance goes round in a cycle: {}; remove one of the \
                      `inherits` keys",
@@ -118,9 +129,10 @@ impl FileConfig {
             };
             inherit(&mut resolved.settings, parent);
             resolved.overrides.extend(parent.overrides.iter().cloned());
-            resolved.chain.push(parent_name.clone());
+            resolved.chain.push(parent_name.to_string());
             resolved.layers.push(parent.clone());
             current = parent;
+            current_name = parent_name;
         }
         Ok(Some(resolved))
     }

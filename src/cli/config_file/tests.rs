@@ -282,6 +282,19 @@ fn inheritance_fills_what_a_profile_leaves_out() {
 }
 
 #[test]
+fn a_profile_without_inherits_inherits_from_default() {
+    let text = "[profile.default]\nretries = 1\n[profile.ci]\njobs = 2\n";
+    let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
+    let ci = config.resolve_profile("ci").unwrap().unwrap();
+    assert_eq!(ci.chain, ["ci", "default"]);
+    assert_eq!(ci.settings.retries, Some(1));
+    // With no default profile in the file there is nothing to inherit.
+    let text = "[profile.ci]\njobs = 2\n";
+    let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
+    assert_eq!(config.resolve_profile("ci").unwrap().unwrap().chain, ["ci"]);
+}
+
+#[test]
 fn inheritance_cycles_and_unknown_parents_are_errors() {
     let text = "[profile.a]\ninherits = \"b\"\n[profile.b]\ninherits = \"c\"\n[profile.c]\ninherits = \"a\"\n";
     let config = FileConfig::parse(text, Path::new("runner.toml")).unwrap();
