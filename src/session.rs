@@ -52,6 +52,7 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
     match config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::NoRun => report::print_no_run(config, &plan, &config.launcher.prefix()),
         Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
     }
@@ -161,6 +162,7 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
         retries: config.retries,
         policy: config.policy,
         log_dir: Some(log_dir),
+        launcher: config.launcher.clone(),
     }
 }
 
@@ -335,7 +337,12 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         let reruns = plan
             .to_run
             .iter()
-            .map(|case| (case.id(), report::rerun::command_for(&config.source, case)))
+            .map(|case| {
+                (
+                    case.id(),
+                    report::rerun::command_for(&config.source, config.profile.as_deref(), case),
+                )
+            })
             .collect();
         reporters.add(Box::new(TimelineReporter::new(pictures, reruns)));
     }

@@ -13,6 +13,7 @@ use super::args::{
 use super::config_file::{FileConfig, Profile};
 use super::levels;
 use super::settings::*;
+use crate::launch::Launcher;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
 use crate::report::event::ResultPolicy;
@@ -60,16 +61,24 @@ pub struct RunConfig {
     pub batch_all: bool,
     /// Per-binary choices from `[[batch]]` tables, first match wins.
     pub batch_rules: Vec<BatchRule>,
+    /// What test binaries start through: the profile's wrapper and cargo's target runner.
+    pub launcher: Launcher,
+    /// The profile named by `--profile` or `RUNNER_PROFILE` (not the implicit `default`).
+    pub profile: Option<String>,
 }
 
 impl RunConfig {
     /// The settings of a run or a listing; the other subcommands are handled before this.
     pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
+        let run_mode = |args: &RunArgs| match args.no_run {
+            true => Mode::NoRun,
+            false => Mode::Run,
+        };
         let (mode, args) = match command {
-            Some(args::Command::Run(args)) => (Mode::Run, args),
+            Some(args::Command::Run(args)) => (run_mode(&args), args),
             Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             Some(args::Command::Predict(args)) => (Mode::Predict, args.into_run_args()),
-            _ => (Mode::Run, run),
+            _ => (run_mode(&run), run),
         };
         Self::from_args(mode, args)
     }
@@ -88,6 +97,7 @@ impl RunConfig {
             false => e,
         })?;
         let max_failures = max_failures(&args, &profile)?;
+        let launcher = super::launching::launcher(&args, &profile)?;
         let timeouts = Timeouts::resolve(&args, &profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
             NoTestsChoice::Pass => NoTests::Pass,
@@ -151,6 +161,8 @@ impl RunConfig {
             groups,
             order,
             last_failed: last_failed(&args),
+            launcher,
+            profile: args.profile.clone(),
             source: source(args.binaries, args.cargo, doc)?,
         })
     }

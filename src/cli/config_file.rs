@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use super::args::{NoTestsChoice, OrderChoice, PassOrFail};
 use super::config_errors::{describe_error, place};
+use super::config_scripts::{CommandLine, ScriptRule, ScriptSpec};
 
 /// Where the runner looks for its config file, in each directory from the workspace up.
 const CANDIDATES: [&str; 2] = [".config/runner.toml", "runner.toml"];
@@ -38,6 +39,12 @@ pub struct FileConfig {
     /// `[[batch]]` tables: binaries whose tests run many per process.
     #[serde(default)]
     pub batch: Vec<BatchSpec>,
+    /// `[script.NAME]` tables: setup scripts, which profiles scope to tests.
+    #[serde(default)]
+    pub script: BTreeMap<String, ScriptSpec>,
+    /// The directory the file belongs to (above `.config`): setup scripts run there.
+    #[serde(skip)]
+    pub root: PathBuf,
 }
 
 /// One `[profile.NAME]` table. A key left out is `None`: the command line, the environment or
@@ -77,6 +84,11 @@ pub struct Profile {
     pub timeline: Option<PathBuf>,
     /// Run the doctests too, as `--doc`.
     pub doc: Option<bool>,
+    /// The program (and arguments) every test binary is started through.
+    pub wrapper: Option<CommandLine>,
+    /// `[[profile.NAME.scripts]]`: which setup scripts which tests need.
+    #[serde(default)]
+    pub scripts: Vec<ScriptRule>,
     #[serde(skip)]
     origin: Origin,
 }
@@ -246,7 +258,14 @@ impl FileConfig {
             if let Some(timeline) = &mut profile.timeline {
                 *timeline = root.join(&*timeline);
             }
+            if let Some(wrapper) = &mut profile.wrapper {
+                wrapper.resolve_against(&root);
+            }
         }
+        for script in config.script.values_mut() {
+            script.command.resolve_against(&root);
+        }
+        config.root = root;
         Ok(config)
     }
 

@@ -3,14 +3,18 @@
 //! What belongs here: clap types (only in `args`), the config file and its profiles, and the
 //! resolution of both into plain settings. Nothing outside this folder sees clap or TOML (the
 //! `toml` crate serves the config file and the cargo manifests read here); the rest of runner
-//! reads an [`Invocation`].
+//! reads an [`Invocation`]. cargo's own config files, read for the target runner, are TOML too
+//! and read here.
 
 mod args;
+mod cargo_config;
 mod config;
 mod config_errors;
 mod config_file;
+mod config_scripts;
 mod doc_check;
 mod invocation;
+mod launching;
 mod levels;
 mod manifest;
 mod settings;

@@ -16,6 +16,9 @@ pub enum Mode {
     List,
     /// `runner predict`: the wall time of the selection for several worker counts.
     Predict,
+    /// `runner --no-run`: build, list and select as a run would, say what would run, run
+    /// nothing.
+    NoRun,
 }
 
 /// How many workers a run asked for.

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::escape::visible;
-use crate::cli::RunConfig;
+use crate::cli::{NoTests, RunConfig};
 use crate::exit_code;
 use crate::model::{Invocation, ListFailure, TestCase};
 use crate::plan::Plan;
@@ -32,6 +32,47 @@ struct ListedTest<'a> {
 
 /// `runner list`: the selected tests grouped by binary.
 pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    write_listing(config.list_json, plan)?;
+    Ok(say_list_failures(plan))
+}
+
+/// `runner --no-run`: the listing of what a run would run, a line saying that nothing ran
+/// (with what the tests would have run through), and the exit code the run would have had
+/// before running anything: 104 for a binary that could not be listed, else 4 (or a warning,
+/// as `--no-tests` says) when no test was selected.
+pub fn print_no_run(config: &RunConfig, plan: &Plan, through: &[String]) -> Result<i32> {
+    // A run's `--message-format json` asks for the listing's JSON.
+    write_listing(config.json, plan)?;
+    if !config.json {
+        let mut out = std::io::stdout().lock();
+        let through = match through.is_empty() {
+            true => String::new(),
+            false => format!(" (each test would run through `{}`)", through.join(" ")),
+        };
+        writeln!(out, "--no-run: built and listed; nothing was run{through}")?;
+    }
+    let code = say_list_failures(plan);
+    if code != exit_code::OK || !plan.to_run.is_empty() {
+        return Ok(code);
+    }
+    Ok(match config.no_tests {
+        NoTests::Fail => {
+            eprintln!(
+                "error: no test was selected; check the filters, or pass --no-tests=pass to \
+                 allow an empty run"
+            );
+            exit_code::NO_TESTS
+        }
+        NoTests::Warn => {
+            eprintln!("warning: no test was selected");
+            exit_code::OK
+        }
+        NoTests::Pass => exit_code::OK,
+    })
+}
+
+/// The selected tests grouped by binary, as text or JSON, on stdout.
+fn write_listing(json: bool, plan: &Plan) -> Result<()> {
     let mut grouped: Vec<ListedBinary> = Vec::new();
     let mut cases: Vec<&TestCase> = plan.to_run.iter().chain(&plan.ignored).collect();
     cases.sort_by(|a, b| (&a.binary.id, &a.name).cmp(&(&b.binary.id, &b.name)));
@@ -54,7 +95,7 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         }
     }
     let mut out = std::io::stdout().lock();
-    if config.list_json {
+    if json {
         serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
         writeln!(out)?;
     } else {
@@ -90,7 +131,7 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
             plan.ignored.len()
         )?;
     }
-    Ok(say_list_failures(plan))
+    Ok(())
 }
 
 /// The binaries that could not be listed, one error line each, and the exit code of a listing

@@ -28,7 +28,7 @@ pub use github::GithubReporter;
 pub use human::{HumanOptions, HumanReporter, OutputBounds};
 pub use json::JsonReporter;
 pub use junit::{merge as merge_junit, JunitReporter};
-pub use listing::print_listing;
+pub use listing::{print_listing, print_no_run};
 pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};
 pub use timeline::{from_saved_stream as timeline_from_saved_stream, Pictures, TimelineReporter};

@@ -187,6 +187,8 @@ fn planned_events(plan: &Plan) -> impl Iterator<Item = TestEvent> + '_ {
 /// The one place a pass's events arrive, in order.
 struct Receiver<'a> {
     source: &'a Source,
+    /// The profile named for the run, repeated in rerun commands.
+    profile: Option<&'a str>,
     /// The tests of the plan by id, for the rerun commands of failures.
     cases: HashMap<TestId, &'a TestCase>,
     summary: Summary,
@@ -210,6 +212,7 @@ impl<'a> Receiver<'a> {
         summary.label = pass.label;
         Receiver {
             source: &config.source,
+            profile: config.profile.as_deref(),
             cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
             summary,
             observations: Vec::new(),
@@ -226,7 +229,7 @@ impl<'a> Receiver<'a> {
             TestEvent::TestFinished(result) => {
                 if result.is_failure() {
                     if let Some(case) = self.cases.get(&result.id) {
-                        result.rerun = Some(rerun::command_for(self.source, case));
+                        result.rerun = Some(rerun::command_for(self.source, self.profile, case));
                     }
                 }
                 if result.verdict() != Verdict::Cancelled {

@@ -5,10 +5,10 @@
 //! environment cargo gives tests plus `RUNNER=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::files;
+use crate::launch::Launcher;
 use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
@@ -27,6 +27,8 @@ pub struct TestSettings {
     pub policy: ResultPolicy,
     /// Directory for the full output of tests that print more than is kept in memory.
     pub log_dir: Option<PathBuf>,
+    /// What test binaries start through (wrapper, target runner).
+    pub launcher: Launcher,
 }
 
 /// Where a job's attempts run and the clock of their pass: what each attempt's [`Placement`]
@@ -99,11 +101,9 @@ fn run_attempt(
     total_attempts: u32,
     emit: &dyn Fn(TestEvent),
 ) -> Attempt {
-    let mut command = Command::new(&case.binary.path);
+    let mut command = settings.launcher.command(&case.binary);
     command
         .args(case.args())
-        .current_dir(&case.binary.cwd)
-        .envs(&case.binary.env)
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", attempt.to_string())
         .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());
