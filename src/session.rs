@@ -42,6 +42,11 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         Ok(discovered) => discovered,
         Err(code) => return Ok(code),
     };
+    // A filter naming a package or binary that does not exist is a mistake, not an empty run.
+    if let Err(message) = plan::check_filter_names(config, &discovered.names) {
+        eprintln!("error: {message}");
+        return Ok(exit_code::USAGE);
+    }
     let mut plan = Plan::build(config, discovered, &control);
     if config.no_capture && config.mode == Mode::Run {
         plan.notes.push(

@@ -145,6 +145,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "PAT")]
     pub skip: Vec<String>,
 
+    /// Run only tests in this filter expression, e.g. 'package(core) & test(parse)'.
+    /// Repeatable: a test in any of them runs (and must match the name filters too).
+    #[arg(
+        short = 'E',
+        long = "filter-expr",
+        alias = "filterset",
+        value_name = "EXPR"
+    )]
+    pub filter_exprs: Vec<String>,
+
     /// Run only ignored tests.
     #[arg(long, conflicts_with = "include_ignored")]
     pub ignored: bool,

@@ -13,6 +13,7 @@ use super::args::{
 use super::config_file::{FileConfig, Profile};
 use super::levels;
 use super::settings::*;
+use crate::filter::Filter;
 use crate::launch::Launcher;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::Partition;
@@ -125,7 +126,7 @@ impl RunConfig {
             .map_err(UsageError)?;
         Ok(RunConfig {
             mode,
-            selection: selection(&args),
+            selection: selection(&args)?,
             jobs,
             max_failures,
             verbosity: verbosity(&args),
@@ -324,7 +325,7 @@ fn source(binaries: Vec<PathBuf>, cargo: CargoArgs, doc: DocTests) -> Result<Sou
     Ok(Source::Binaries(binaries))
 }
 
-fn selection(args: &RunArgs) -> Selection {
+fn selection(args: &RunArgs) -> Result<Selection, UsageError> {
     let ignored = match args.spellings.run_ignored {
         Some(RunIgnored::Only) => IgnoredPolicy::Only,
         Some(RunIgnored::All) => IgnoredPolicy::Include,
@@ -333,12 +334,19 @@ fn selection(args: &RunArgs) -> Selection {
         None if args.include_ignored => IgnoredPolicy::Include,
         None => IgnoredPolicy::Skip,
     };
-    Selection {
+    let exprs = args
+        .filter_exprs
+        .iter()
+        .map(|text| Filter::parse(text))
+        .collect::<Result<_, _>>()
+        .map_err(|e| UsageError(format!("-E: {e}")))?;
+    Ok(Selection {
         filters: args.filters.clone(),
         skip: args.skip.clone(),
         exact: args.exact,
+        exprs,
         ignored,
-    }
+    })
 }
 
 fn verbosity(args: &RunArgs) -> Verbosity {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::args::CargoArgs;
+use crate::filter::Filter;
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +32,14 @@ pub enum Workers {
     Count(usize),
 }
 
-/// How test names are matched against the user's filters.
+/// How tests are matched against the user's filters.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub filters: Vec<String>,
     pub skip: Vec<String>,
     pub exact: bool,
+    /// `-E`: a test in any of them is selected (when there are some).
+    pub exprs: Vec<Filter>,
     pub ignored: IgnoredPolicy,
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
+use crate::filter::TestFacts;
 use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
@@ -107,9 +108,12 @@ impl Plan {
                 name: rustdoc::JOB_COST_NAME.to_string(),
             });
         }
+        let groups = config.selection.uses_group();
         for case in cases {
             self.listed.insert(case.id());
-            match config.selection.verdict(&case.name, case.ignored) {
+            let group = groups.then(|| config.groups.group_name(&case.binary.id, &case.name));
+            let facts = TestFacts::of(&case, group);
+            match config.selection.verdict(&facts, case.ignored) {
                 Verdict::Run => self.to_run.push(case),
                 Verdict::SkipIgnored => self.ignored.push(case),
                 Verdict::Exclude => {}

@@ -21,6 +21,7 @@ use cargo_metadata::{
 
 use crate::cli;
 use crate::cli::{CargoOptions, DocTests};
+use crate::filter::KnownNames;
 use crate::model::{binary_id, TargetKind, TestBinary};
 use crate::plan::doc_packages;
 
@@ -45,6 +46,8 @@ pub enum DiscoverError {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
+    /// The workspace's package and target names, against which filter expressions are checked.
+    pub names: KnownNames,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
 }
@@ -103,6 +106,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     binaries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Discovered {
         binaries,
+        names: workspace_names(&metadata),
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
     })
 }
@@ -261,6 +265,10 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
         }));
     }
     Ok(Discovered {
+        names: KnownNames {
+            packages: Vec::new(),
+            binaries: binaries.iter().map(|b| b.target_name.clone()).collect(),
+        },
         binaries,
         target_dir: None,
     })
@@ -310,6 +318,19 @@ fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
     Ok(metadata)
 }
 
+/// Every workspace member and the names of its targets, built for this run or not: `-p a -E
+/// 'package(b)'` selects nothing, but it names a package that exists.
+fn workspace_names(metadata: &Metadata) -> KnownNames {
+    let members = metadata.workspace_packages();
+    KnownNames {
+        packages: members.iter().map(|p| p.name.to_string()).collect(),
+        binaries: members
+            .iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.name.clone()))
+            .collect(),
+    }
+}
+
 fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     let has = |kind: CargoKind| kinds.contains(&kind);
     if has(CargoKind::Test) {
@@ -320,6 +341,8 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
         TargetKind::Bench
     } else if has(CargoKind::Example) {
         TargetKind::Example
+    } else if has(CargoKind::ProcMacro) {
+        TargetKind::ProcMacro
     } else {
         TargetKind::Lib
     }

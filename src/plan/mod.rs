@@ -19,3 +19,4 @@ mod select;
 pub mod sizing;
 
 pub use compose::{save_history, Plan};
+pub use select::check_filter_names;

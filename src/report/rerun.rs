@@ -27,7 +27,7 @@ pub fn command_for(source: &Source, profile: Option<&str>, case: &TestCase) -> S
             }
             let target = &case.binary.target_name;
             match case.binary.kind {
-                TargetKind::Lib => words.push("--lib".into()),
+                TargetKind::Lib | TargetKind::ProcMacro => words.push("--lib".into()),
                 TargetKind::Bin => words.extend(["--bin".to_string(), target.clone()]),
                 TargetKind::Test => words.extend(["--test".to_string(), target.clone()]),
                 TargetKind::Doc => words.push("--doc-only".into()),

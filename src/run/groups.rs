@@ -13,6 +13,7 @@ enum Matcher {
 
 #[derive(Debug, Clone)]
 pub struct TestGroup {
+    name: String,
     matcher: Matcher,
     pub max_threads: Option<usize>,
     pub threads_required: usize,
@@ -60,6 +61,7 @@ impl TestGroups {
                 ));
             }
             groups.push(TestGroup {
+                name: spec.name.clone(),
                 matcher,
                 max_threads: spec.max_threads,
                 threads_required: spec.threads_required.unwrap_or(1),
@@ -81,6 +83,14 @@ impl TestGroups {
         Constraint {
             group,
             slots: group.map_or(1, |g| self.groups[g].threads_required),
+        }
+    }
+
+    /// The name of the test's group, `@global` for none (as `group()` sees it).
+    pub fn group_name(&self, binary_id: &str, name: &str) -> &str {
+        match self.constraint(binary_id, name).group {
+            Some(g) => &self.groups[g].name,
+            None => crate::filter::GLOBAL_GROUP,
         }
     }
 

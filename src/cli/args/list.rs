@@ -20,6 +20,16 @@ pub struct ListArgs {
     #[arg(long, value_name = "PAT")]
     pub skip: Vec<String>,
 
+    /// Only tests in this filter expression, e.g. 'package(core) & test(parse)'. Repeatable:
+    /// a test in any of them is listed (and must match the name filters too).
+    #[arg(
+        short = 'E',
+        long = "filter-expr",
+        alias = "filterset",
+        value_name = "EXPR"
+    )]
+    pub filter_exprs: Vec<String>,
+
     /// Only ignored tests.
     #[arg(long, conflicts_with = "include_ignored")]
     pub ignored: bool,
@@ -87,6 +97,7 @@ impl ListArgs {
             filters: self.filters,
             exact: self.exact,
             skip: self.skip,
+            filter_exprs: self.filter_exprs,
             ignored: self.ignored,
             include_ignored: self.include_ignored,
             last_failed: self.last_failed,
