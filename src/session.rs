@@ -26,8 +26,8 @@ use crate::report::{
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
-use crate::run::TestSettings;
 use crate::run::{run_pass, Pass, PassOutcome};
+use crate::run::{SetupRun, TestSettings};
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
@@ -151,7 +151,10 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
 }
 
 fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
+    let setup = (!config.setup.scopes.is_empty())
+        .then(|| Arc::new(SetupRun::new(&config.setup, &log_dir, config.timeout_grace)));
     TestSettings {
+        setup,
         limits: Limits {
             timeout: config.timeout,
             grace: config.timeout_grace,
@@ -204,6 +207,11 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     plan::save_history(plan, &observations);
     logs.mark_finished();
+    // What setup scripts left running (servers) ends with the tests that used it, before the
+    // sweep for processes that escaped their tests.
+    if let Some(setup) = &settings.setup {
+        setup.end();
+    }
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.

@@ -13,6 +13,7 @@ use super::args::{
 use super::config_file::{FileConfig, Profile};
 use super::levels;
 use super::settings::*;
+use super::setup::SetupConfig;
 use crate::filter::Filter;
 use crate::launch::Launcher;
 use crate::plan::order::{self, Order};
@@ -66,6 +67,8 @@ pub struct RunConfig {
     pub launcher: Launcher,
     /// The profile named by `--profile` or `RUNNER_PROFILE` (not the implicit `default`).
     pub profile: Option<String>,
+    /// The setup scripts and the tests each applies to.
+    pub setup: SetupConfig,
 }
 
 impl RunConfig {
@@ -99,6 +102,7 @@ impl RunConfig {
         })?;
         let max_failures = max_failures(&args, &profile)?;
         let launcher = super::launching::launcher(&args, &profile)?;
+        let setup = super::setup::resolve(&file, &profile)?;
         let timeouts = Timeouts::resolve(&args, &profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
             NoTestsChoice::Pass => NoTests::Pass,
@@ -164,6 +168,7 @@ impl RunConfig {
             last_failed: last_failed(&args),
             launcher,
             profile: args.profile.clone(),
+            setup,
             source: source(args.binaries, args.cargo, doc)?,
         })
     }

@@ -102,6 +102,12 @@ struct Origin {
 }
 
 impl Profile {
+    /// `file: [profile.NAME]`, for the errors of tables inside it.
+    pub fn table(&self) -> String {
+        let Origin { path, name, .. } = &self.origin;
+        format!("{}: [profile.{name}]", path.display())
+    }
+
     /// `file:line:column: 'key' in [profile.NAME]`, to prefix the error of a value that only
     /// resolving finds wrong.
     pub fn describe<T>(&self, key: &str, value: &Spanned<T>) -> String {

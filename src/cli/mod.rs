@@ -18,9 +18,11 @@ mod launching;
 mod levels;
 mod manifest;
 mod settings;
+mod setup;
 
 pub use config::*;
 pub use config_file::GroupSpec;
 pub use invocation::{parse, Invocation};
 pub use manifest::targets_without_harness;
 pub use settings::*;
+pub use setup::{SetupConfig, SetupScript};

@@ -21,6 +21,7 @@ mod prediction;
 mod reporters;
 pub mod rerun;
 mod result;
+mod script;
 pub mod summary;
 mod timeline;
 

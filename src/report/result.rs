@@ -42,6 +42,11 @@ pub enum Outcome {
     InternalError {
         message: String,
     },
+    /// Not run: a setup script it needs did not pass (`reason` says how it ended).
+    SetupFailed {
+        script: String,
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -61,6 +66,7 @@ impl Outcome {
             Outcome::SpawnFailed { .. } => "ERROR",
             Outcome::Cancelled => "CANCEL",
             Outcome::InternalError { .. } => "ERROR",
+            Outcome::SetupFailed { .. } => "SETUP",
         }
     }
 
@@ -80,6 +86,9 @@ impl Outcome {
             Outcome::SpawnFailed { message } => format!("could not be started: {message}"),
             Outcome::Cancelled => "cancelled: the run was interrupted while it ran".into(),
             Outcome::InternalError { message } => format!("runner internal error: {message}"),
+            Outcome::SetupFailed { script, reason } => {
+                format!("not run: its setup script '{script}' {reason}")
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use super::doc_job::{self, DocJob};
 use super::groups::Constraint;
 use super::pool::PoolJob;
 use crate::cli::RunConfig;
+use crate::filter::TestFacts;
 use crate::model::{Invocation, TestCase};
 use crate::plan::history::History;
 use crate::plan::order::Order;
@@ -105,9 +106,14 @@ pub fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: u
             continue;
         }
         let constraint = config.groups.constraint(&case.binary.id, &case.name);
+        // A test that needs setup scripts gets their exports in its own environment.
         let batches = case.invocation == Invocation::Libtest
             && constraint.group.is_none()
-            && batch.batches(config, &case.binary.id);
+            && batch.batches(config, &case.binary.id)
+            && config
+                .setup
+                .scripts_for(&TestFacts::of(case, None))
+                .is_empty();
         if batches {
             batched.push(case.clone());
         } else {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::setup::SetupRun;
 use crate::files;
 use crate::launch::Launcher;
 use crate::libtest;
@@ -16,6 +17,7 @@ use crate::process::{self, Exit, Finished, Hooks, Limits};
 use crate::report::event::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestEvent, TestResult,
 };
+use std::sync::Arc;
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct TestSettings {
     pub log_dir: Option<PathBuf>,
     /// What test binaries start through (wrapper, target runner).
     pub launcher: Launcher,
+    /// The run's setup scripts, when the profile scopes any to tests.
+    pub setup: Option<Arc<SetupRun>>,
 }
 
 /// Where a job's attempts run and the clock of their pass: what each attempt's [`Placement`]
