@@ -35,7 +35,11 @@ fn wait_until_gone(pid: u32) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Path::new(&format!("/proc/{pid}")).exists() {
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if state.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')) {
+        if state
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+        {
             return true;
         }
         if Instant::now() >= deadline {
@@ -47,7 +51,8 @@ fn wait_until_gone(pid: u32) -> bool {
 }
 
 #[test]
-fn a_setup_script_exports_the_servers_address_to_its_tests_and_a_failing_one_fails_only_its_scope() {
+fn a_setup_script_exports_the_servers_address_to_its_tests_and_a_failing_one_fails_only_its_scope()
+{
     let (run, events) = json_run(&["-n2"]);
     run.assert_code(100);
     let finals = final_events(&events);
@@ -59,8 +64,14 @@ fn a_setup_script_exports_the_servers_address_to_its_tests_and_a_failing_one_fai
             .to_string()
     };
     // The server's tests reached it at the address the script exported.
-    assert_eq!(status("served::http", "fetches_the_file_it_serves"), "passed");
-    assert_eq!(status("served::http", "a_missing_file_is_not_found"), "passed");
+    assert_eq!(
+        status("served::http", "fetches_the_file_it_serves"),
+        "passed"
+    );
+    assert_eq!(
+        status("served::http", "a_missing_file_is_not_found"),
+        "passed"
+    );
     assert_eq!(status("served", "tests::plain"), "passed");
     // The broken script's tests fail without running, with the reason; nothing else does.
     for name in ["would_pass", "would_pass_too"] {
@@ -68,7 +79,10 @@ fn a_setup_script_exports_the_servers_address_to_its_tests_and_a_failing_one_fai
         assert_eq!(event["status"], "setup-failed", "{event}");
         assert_eq!(event["script"], "broken");
         assert_eq!(event["reason"], "exited with code 3");
-        assert!(event["rerun"].as_str().unwrap().ends_with(&format!("--exact {name}")));
+        assert!(event["rerun"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("--exact {name}")));
     }
     // Each script ran once, before the first of its tests started.
     let server = script_events(&events, "http-server");
@@ -80,9 +94,8 @@ fn a_setup_script_exports_the_servers_address_to_its_tests_and_a_failing_one_fai
     assert_eq!(finished["exported"], serde_json::json!(["ADDR"]));
     let position = |pred: &dyn Fn(&Value) -> bool| events.iter().position(pred).unwrap();
     let ready = position(&|e| std::ptr::eq(e, finished));
-    let first_http_start = position(&|e| {
-        event_type(e) == "test-started" && e["binary_id"] == "served::http"
-    });
+    let first_http_start =
+        position(&|e| event_type(e) == "test-started" && e["binary_id"] == "served::http");
     assert!(ready < first_http_start, "{}", run.context());
     let broken = script_events(&events, "broken");
     assert_eq!(broken.len(), 2);
@@ -123,7 +136,9 @@ fn a_failed_scripts_output_and_reason_are_shown_to_people() {
 fn no_script_runs_for_a_selection_that_needs_none_nor_under_no_run() {
     let (run, events) = json_run(&["plain"]);
     run.assert_code(0);
-    let scripts = events.iter().filter(|e| event_type(e).starts_with("setup-script-"));
+    let scripts = events
+        .iter()
+        .filter(|e| event_type(e).starts_with("setup-script-"));
     assert_eq!(scripts.count(), 0, "{}", run.context());
     let no_run = run_fixture(FIXTURE, &["--no-run"]);
     no_run.assert_code(0);

@@ -101,7 +101,7 @@ impl RunConfig {
             false => e,
         })?;
         let max_failures = max_failures(&args, &profile)?;
-        let launcher = super::launching::launcher(&args, &profile)?;
+        let launcher = super::launching::launcher(&args, &file, &profile)?;
         let setup = super::setup::resolve(&file, &profile)?;
         let timeouts = Timeouts::resolve(&args, &profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {

@@ -40,8 +40,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub batch: Vec<BatchSpec>,
     /// `[script.NAME]` tables: setup scripts, which profiles scope to tests.
-    #[serde(default)]
-    pub script: BTreeMap<String, ScriptSpec>,
+    pub script: Option<BTreeMap<String, ScriptSpec>>,
     /// The directory the file belongs to (above `.config`): setup scripts run there.
     #[serde(skip)]
     pub root: PathBuf,
@@ -87,8 +86,7 @@ pub struct Profile {
     /// The program (and arguments) every test binary is started through.
     pub wrapper: Option<CommandLine>,
     /// `[[profile.NAME.scripts]]`: which setup scripts which tests need.
-    #[serde(default)]
-    pub scripts: Vec<ScriptRule>,
+    pub scripts: Option<Vec<ScriptRule>>,
     #[serde(skip)]
     origin: Origin,
 }
@@ -104,8 +102,11 @@ struct Origin {
 impl Profile {
     /// `file: [profile.NAME]`, for the errors of tables inside it.
     pub fn table(&self) -> String {
-        let Origin { path, name, .. } = &self.origin;
-        format!("{}: [profile.{name}]", path.display())
+        format!(
+            "{}: [profile.{}]",
+            self.origin.path.display(),
+            self.origin.name
+        )
     }
 
     /// `file:line:column: 'key' in [profile.NAME]`, to prefix the error of a value that only
@@ -264,12 +265,6 @@ impl FileConfig {
             if let Some(timeline) = &mut profile.timeline {
                 *timeline = root.join(&*timeline);
             }
-            if let Some(wrapper) = &mut profile.wrapper {
-                wrapper.resolve_against(&root);
-            }
-        }
-        for script in config.script.values_mut() {
-            script.command.resolve_against(&root);
         }
         config.root = root;
         Ok(config)

@@ -4,12 +4,16 @@
 
 use super::args::RunArgs;
 use super::cargo_config::{self, Surroundings};
-use super::config_file::Profile;
+use super::config_file::{FileConfig, Profile};
 use super::settings::UsageError;
 use crate::launch::Launcher;
 
 /// The wrapper and target runner of this run; a wrong cargo setting is a usage error naming it.
-pub(super) fn launcher(args: &RunArgs, profile: &Profile) -> Result<Launcher, UsageError> {
+pub(super) fn launcher(
+    args: &RunArgs,
+    file: &FileConfig,
+    profile: &Profile,
+) -> Result<Launcher, UsageError> {
     // cargo reads its config from the directory it is started in, whatever --manifest-path
     // says; so does the runner.
     let cwd = std::env::current_dir()
@@ -24,8 +28,12 @@ pub(super) fn launcher(args: &RunArgs, profile: &Profile) -> Result<Launcher, Us
     };
     let runner = cargo_config::target_runner(args.cargo.target.as_deref(), &around)
         .map_err(|e| UsageError(format!("{e} (cargo's target runner setting)")))?;
+    let mut wrapper = profile.wrapper.clone();
+    if let Some(wrapper) = &mut wrapper {
+        wrapper.resolve_against(&file.root);
+    }
     Ok(Launcher {
-        wrapper: profile.wrapper.clone().map(|w| w.0).unwrap_or_default(),
+        wrapper: wrapper.map(|w| w.0).unwrap_or_default(),
         runner: runner.map(|r| r.argv).unwrap_or_default(),
     })
 }

@@ -56,14 +56,19 @@ pub(super) fn resolve(file: &FileConfig, profile: &Profile) -> Result<SetupConfi
     let scripts: Vec<SetupScript> = file
         .script
         .iter()
-        .map(|(name, spec)| SetupScript {
-            name: name.clone(),
-            command: spec.command.0.clone(),
-            timeout: spec.timeout,
+        .flatten()
+        .map(|(name, spec)| {
+            let mut command = spec.command.clone();
+            command.resolve_against(&file.root);
+            SetupScript {
+                name: name.clone(),
+                command: command.0,
+                timeout: spec.timeout,
+            }
         })
         .collect();
     let mut scopes = Vec::new();
-    for rule in &profile.scripts {
+    for rule in profile.scripts.iter().flatten() {
         let filter = Filter::parse_config(&rule.filter).map_err(|e| {
             UsageError(format!(
                 "{}: the filter of a [[scripts]] table: {e}",

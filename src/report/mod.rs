@@ -16,6 +16,7 @@ pub mod isolation;
 mod json;
 mod junit;
 mod listing;
+mod outcome;
 mod panic_text;
 mod prediction;
 mod reporters;
