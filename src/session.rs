@@ -38,6 +38,9 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         process::become_subreaper();
     }
+    if config.mode == Mode::ShowConfig(None) {
+        return report::print_config(config);
+    }
     let discovered = match discover(config, &control)? {
         Ok(discovered) => discovered,
         Err(code) => return Ok(code),
@@ -55,11 +58,12 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
                 .into(),
         );
     }
-    match config.mode {
+    match &config.mode {
         Mode::List => report::print_listing(config, &plan),
         Mode::NoRun => report::print_no_run(config, &plan, &config.launcher.prefix()),
         Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
+        Mode::ShowConfig(test) => report::print_test_config(config, &plan, test.as_deref()),
     }
 }
 
@@ -171,6 +175,7 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
         policy: config.policy,
         log_dir: Some(log_dir),
         launcher: config.launcher.clone(),
+        overrides: config.overrides.clone(),
     }
 }
 

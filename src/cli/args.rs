@@ -44,6 +44,11 @@ pub enum Command {
     /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
     /// without running it.
     Predict(PredictArgs),
+    /// Print the effective settings: which file and profile, the groups, the overrides; with
+    /// `test NAME`, the settings that test gets and where each comes from. Takes a run's
+    /// options, so that their effect shows.
+    #[command(override_usage = "runner show-config [test NAME] [OPTIONS]")]
+    ShowConfig(RunArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals.
     JunitMerge {
         /// The merged report to write.
@@ -213,6 +218,10 @@ pub struct RunArgs {
     /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
     #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
     pub profile: Option<String>,
+
+    /// Read the settings from this file instead of looking for `.config/runner.toml`.
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
 
     /// Print a SLOW line for a test still running after this long, and again each period
     /// (`off` for never) [default: 60s].

@@ -10,8 +10,11 @@ use super::args::{
     self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
     PassOrFail, RunArgs, RunIgnored,
 };
-use super::config_file::{FileConfig, Profile};
+use super::config_file::Profile;
+use super::explain::Explain;
 use super::levels;
+use super::loading::load_profile;
+use super::overrides::Overrides;
 use super::settings::*;
 use super::setup::SetupConfig;
 use crate::filter::Filter;
@@ -61,8 +64,12 @@ pub struct RunConfig {
     pub partition: Option<Partition>,
     /// Batch every binary (`--batch`, or `batch = true` in the profile).
     pub batch_all: bool,
-    /// Per-binary choices from `[[batch]]` tables, first match wins.
+    /// Per-test choices from `[[batch]]` tables, first match wins.
     pub batch_rules: Vec<BatchRule>,
+    /// The profile's `[[profile.NAME.overrides]]`, less what the command line sets.
+    pub overrides: Overrides,
+    /// Which file and profile apply, and where each run-wide setting comes from.
+    pub explain: Explain,
     /// What test binaries start through: the profile's wrapper and cargo's target runner.
     pub launcher: Launcher,
     /// The profile named by `--profile` or `RUNNER_PROFILE` (not the implicit `default`).
@@ -82,16 +89,20 @@ impl RunConfig {
             Some(args::Command::Run(args)) => (run_mode(&args), args),
             Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             Some(args::Command::Predict(args)) => (Mode::Predict, args.into_run_args()),
+            Some(args::Command::ShowConfig(args)) => show_config_args(args)?,
             _ => (run_mode(&run), run),
         };
         Self::from_args(mode, args)
     }
 
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
-        let (file, profile) = load_profile(&args)?;
-        let doc = doc_tests(&args, &profile);
+        let loaded = load_profile(&args)?;
+        let (file, profile) = (&loaded.file, &loaded.profile.settings);
+        let doc = doc_tests(&args, profile);
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
-        let jobs = jobs(args.jobs.as_deref(), &profile).map_err(|e| match args.jobs_from_env {
+        let overrides = Overrides::resolve(&loaded.profile.overrides, &args, &groups)?;
+        let explain = Explain::new(&args, &loaded);
+        let jobs = jobs(args.jobs.as_deref(), profile).map_err(|e| match args.jobs_from_env {
             // The value came from the environment: say so, not `--jobs`.
             true => UsageError(format!(
                 "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
@@ -100,10 +111,10 @@ impl RunConfig {
             )),
             false => e,
         })?;
-        let max_failures = max_failures(&args, &profile)?;
-        let launcher = super::launching::launcher(&args, &file, &profile)?;
-        let setup = super::setup::resolve(&file, &profile)?;
-        let timeouts = Timeouts::resolve(&args, &profile)?;
+        let max_failures = max_failures(&args, profile)?;
+        let launcher = super::launching::launcher(&args, file, profile)?;
+        let setup = super::setup::resolve(file, profile)?;
+        let timeouts = Timeouts::resolve(&args, profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
             NoTestsChoice::Pass => NoTests::Pass,
             NoTestsChoice::Warn => NoTests::Warn,
@@ -149,19 +160,21 @@ impl RunConfig {
             leak_timeout: timeouts.leak_timeout,
             list_timeout: timeouts.list_timeout,
             retries: args.retries.or(profile.retries).unwrap_or(0),
-            policy: policy(&args, &profile),
-            junit: args.junit.clone().or(profile.junit),
-            timeline: args.pictures.timeline.clone().or(profile.timeline),
+            policy: policy(&args, profile),
+            junit: args.junit.clone().or(profile.junit.clone()),
+            timeline: args.pictures.timeline.clone().or(profile.timeline.clone()),
             chrome_trace: args.pictures.chrome_trace.clone(),
             batch_all: args.batch || profile.batch.unwrap_or(false),
             batch_rules: file
                 .batch
                 .iter()
                 .map(|spec| BatchRule {
-                    filter: spec.filter.clone(),
+                    filter: spec.filter.filter.clone(),
                     batched: spec.batch,
                 })
                 .collect(),
+            overrides,
+            explain,
             partition,
             groups,
             order,
@@ -174,35 +187,23 @@ impl RunConfig {
     }
 }
 
-/// The config file that applies to this run, and the profile chosen by `--profile` (or
-/// `RUNNER_PROFILE`), else the file's `default` profile, else no settings at all.
-fn load_profile(args: &RunArgs) -> Result<(FileConfig, Profile), UsageError> {
-    // The file belongs to the workspace being tested, not to wherever the runner was started.
-    let start = match &args.cargo.manifest_path {
-        Some(path) => std::path::absolute(path)
-            .ok()
-            .and_then(|p| p.parent().map(PathBuf::from)),
-        None => std::env::current_dir().ok(),
-    };
-    let file = match start.as_deref().and_then(FileConfig::find) {
-        Some(path) => FileConfig::load(&path).map_err(|e| UsageError(e.to_string()))?,
-        None => FileConfig::default(),
-    };
-    let profile = match args.profile.as_deref() {
-        Some(name) => file.profile(name).ok_or_else(|| {
-            let known = file.profile_names();
-            UsageError(format!(
-                "unknown profile '{name}': the config file defines {}",
-                if known.is_empty() {
-                    "none (add [profile.NAME] to .config/runner.toml)".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })?,
-        None => file.profile("default").unwrap_or_default(),
-    };
-    Ok((file, profile))
+/// `show-config` or `show-config test NAME`: the test is selected by its exact name, ignored
+/// or not.
+fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
+    match args.filters.as_slice() {
+        [] => Ok((Mode::ShowConfig(None), args)),
+        [what, name] if what == "test" => {
+            let name = name.clone();
+            args.filters = vec![name.clone()];
+            args.exact = true;
+            args.spellings.run_ignored = Some(RunIgnored::All);
+            Ok((Mode::ShowConfig(Some(name)), args))
+        }
+        _ => Err(UsageError(
+            "show-config takes nothing (the run's settings) or `test NAME` (one test's):              e.g. runner show-config test tests::parse"
+                .into(),
+        )),
+    }
 }
 
 /// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else `auto`.

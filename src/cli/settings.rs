@@ -11,7 +11,7 @@ use crate::filter::Filter;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Run,
     List,
@@ -20,6 +20,8 @@ pub enum Mode {
     /// `runner --no-run`: build, list and select as a run would, say what would run, run
     /// nothing.
     NoRun,
+    /// `runner show-config`: the effective settings; with a test name, that test's.
+    ShowConfig(Option<String>),
 }
 
 /// How many workers a run asked for.
@@ -175,9 +177,9 @@ pub enum LastFailed {
     RunFirst,
 }
 
-/// One `[[batch]]` table: binaries whose id contains `filter` run batched, or never batched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `[[batch]]` table: the tests `filter` matches run batched, or never batched.
+#[derive(Debug, Clone)]
 pub struct BatchRule {
-    pub filter: String,
+    pub filter: Filter,
     pub batched: bool,
 }

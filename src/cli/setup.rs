@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::config_file::{FileConfig, Profile};
 use super::settings::UsageError;
-use crate::filter::{closest, Filter, TestFacts};
+use crate::filter::{Filter, TestFacts};
 
 /// The setup scripts of a run and the tests each applies to.
 #[derive(Debug, Clone, Default)]
@@ -99,11 +99,9 @@ pub(super) fn resolve(file: &FileConfig, profile: &Profile) -> Result<SetupConfi
 }
 
 fn unknown_script(profile: &Profile, name: &str, scripts: &[SetupScript]) -> UsageError {
-    let names = scripts.iter().map(|s| s.name.as_str());
-    let hint = match closest(name, names) {
-        Some(close) => format!("did you mean '{close}'?"),
-        None if scripts.is_empty() => "the file defines no [script.NAME] table".to_string(),
-        None => format!(
+    let hint = match scripts.is_empty() {
+        true => "the file defines no [script.NAME] table".to_string(),
+        false => format!(
             "the file defines {}",
             scripts
                 .iter()
@@ -176,7 +174,7 @@ mod tests {
         assert_eq!(
             err,
             "/ws/.config/runner.toml: [profile.p]: a [[scripts]] table sets up 'srever', but no \
-             [script.srever] defines it; did you mean 'server'?"
+             [script.srever] defines it; the file defines server"
         );
         let err =
             resolved("[[profile.p.scripts]]\nfilter = \"test(\"\nsetup = \"x\"\n").unwrap_err();

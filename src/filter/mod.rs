@@ -19,10 +19,10 @@
 mod error;
 mod eval;
 mod expr;
-mod filter;
+mod filterset;
 mod matcher;
 mod parse;
 
-pub use error::{closest, FilterError};
+pub use error::FilterError;
 pub use eval::{kind_name, KnownNames, TestFacts, GLOBAL_GROUP};
-pub use filter::Filter;
+pub use filterset::Filter;

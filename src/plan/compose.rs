@@ -111,7 +111,7 @@ impl Plan {
         let groups = config.selection.uses_group();
         for case in cases {
             self.listed.insert(case.id());
-            let group = groups.then(|| config.groups.group_name(&case.binary.id, &case.name));
+            let group = groups.then(|| config.group_name(&case));
             let facts = TestFacts::of(&case, group);
             match config.selection.verdict(&facts, case.ignored) {
                 Verdict::Run => self.to_run.push(case),

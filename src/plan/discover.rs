@@ -226,7 +226,12 @@ impl Build {
             set(&format!("CARGO_BIN_EXE_{name}"), path.as_str());
         }
         if let Some(dir) = artifact.executable.as_ref().and_then(|exe| exe.parent()) {
-            set("LD_LIBRARY_PATH", &library_path(dir.as_std_path()));
+            // A proc-macro crate links the standard library dynamically, as the compiler does.
+            let proc_macro = artifact.target.kind.contains(&CargoKind::ProcMacro);
+            set(
+                "LD_LIBRARY_PATH",
+                &library_path(dir.as_std_path(), proc_macro),
+            );
         }
         if let Some(package) = package {
             package_env(package, &mut env);
@@ -331,6 +336,22 @@ fn workspace_names(metadata: &Metadata) -> KnownNames {
     }
 }
 
+/// The compiler's host library directory (`rustc --print target-libdir`), asked once.
+fn host_libdir() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let out = Command::new(rustc)
+            .args(["--print", "target-libdir"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let dir = String::from_utf8(out.stdout).ok()?;
+        out.status.success().then(|| PathBuf::from(dir.trim()))
+    })
+    .clone()
+}
+
 fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     let has = |kind: CargoKind| kinds.contains(&kind);
     if has(CargoKind::Test) {
@@ -348,11 +369,15 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     }
 }
 
-/// cargo puts the deps directory on the dynamic library path so dylib dependencies load.
-fn library_path(exe_dir: &Path) -> String {
+/// cargo puts the deps directory on the dynamic library path so dylib dependencies load, and
+/// for a proc-macro crate the compiler's own libraries (its `libstd-*.so`).
+fn library_path(exe_dir: &Path, proc_macro: bool) -> String {
     let mut parts = vec![exe_dir.to_path_buf()];
     if let Some(parent) = exe_dir.parent() {
         parts.push(parent.to_path_buf());
+    }
+    if proc_macro {
+        parts.extend(host_libdir());
     }
     if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
         parts.extend(std::env::split_paths(&existing));

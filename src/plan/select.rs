@@ -15,10 +15,31 @@ pub enum Verdict {
     Exclude,
 }
 
-/// Every filter expression of the run (`-E`) against the workspace's names: one that names a
-/// package or binary that does not exist is an error, with the closest name.
+/// Every filter expression of the run (`-E`, and the config file's) against the workspace's
+/// names: one that names a package or binary that does not exist is an error, with the
+/// closest name.
 pub fn check_filter_names(config: &RunConfig, known: &KnownNames) -> Result<(), String> {
-    config.selection.check_names(known)
+    config.selection.check_names(known)?;
+    let explain = &config.explain;
+    let in_file = explain
+        .groups
+        .iter()
+        .filter_map(|g| g.filter.as_ref())
+        .chain(explain.batches.iter().map(|b| &b.filter))
+        .map(|f| (&f.filter, &f.origin))
+        .chain(
+            config
+                .overrides
+                .list()
+                .iter()
+                .map(|o| (&o.filter, &o.origin)),
+        );
+    for (filter, origin) in in_file {
+        filter
+            .check_names(known)
+            .map_err(|e| format!("{origin}: {}\n{}", e.message(), e.pointer("    ")))?;
+    }
+    Ok(())
 }
 
 impl Selection {

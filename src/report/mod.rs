@@ -23,6 +23,7 @@ mod reporters;
 pub mod rerun;
 mod result;
 mod script;
+mod show_config;
 pub mod summary;
 mod timeline;
 
@@ -33,4 +34,5 @@ pub use junit::{merge as merge_junit, JunitReporter};
 pub use listing::{print_listing, print_no_run};
 pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};
+pub use show_config::{print_config, print_test_config};
 pub use timeline::{from_saved_stream as timeline_from_saved_stream, Pictures, TimelineReporter};

@@ -246,7 +246,9 @@ impl ChunkRun<'_> {
         match reader.verdict(&case.name) {
             Some(Verdict::Passed(_)) => {} // Already reported as it happened.
             // Retries run one process per test, like any other retry.
-            Some(Verdict::Failed(_)) if self.settings.retries > 0 => self.rerun_alone(case, false),
+            Some(Verdict::Failed(_)) if self.settings.for_case(case).retries > 0 => {
+                self.rerun_alone(case, false)
+            }
             Some(Verdict::Failed(duration)) => self.settle_failure(case, duration, reader, end),
             None if end.log_written && reader.running().is_some_and(|(n, _)| n == case.name) => {
                 self.settle_the_running_test(case, reader, end)
@@ -380,5 +382,6 @@ impl Pending {
 
 /// The result of a test's one attempt inside a batch.
 fn batched(case: &TestCase, attempt: Attempt, settings: &TestSettings) -> TestResult {
-    TestResult::new(case.id(), vec![attempt], settings.policy, true)
+    let policy = settings.for_case(case).policy;
+    TestResult::new(case.id(), vec![attempt], policy, true)
 }

@@ -70,6 +70,10 @@ pub struct ListArgs {
     #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
     pub profile: Option<String>,
 
+    /// Read the settings from this file instead of looking for `.config/runner.toml`.
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
+
     /// How long a binary may take to list its tests [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub list_timeout: Option<String>,
@@ -104,6 +108,7 @@ impl ListArgs {
             partition: self.partition,
             list_format: self.format,
             profile: self.profile,
+            config_file: self.config_file,
             list_timeout: self.list_timeout,
             binaries: self.binaries,
             doc: self.doc,
