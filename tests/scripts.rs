@@ -143,6 +143,12 @@ fn no_script_runs_for_a_selection_that_needs_none_nor_under_no_run() {
     let no_run = run_fixture(FIXTURE, &["--no-run"]);
     no_run.assert_code(0);
     assert!(!no_run.stdout.contains("SETUP"), "{}", no_run.context());
+    assert_eq!(
+        no_run.last_stdout_line(),
+        "setup scripts a run would start: broken (for 2 tests), http-server (for 2 tests)",
+        "{}",
+        no_run.context()
+    );
 }
 
 #[test]

@@ -168,7 +168,7 @@ mod tests {
             .unwrap();
         assert_eq!(tracking::tagged(&[&end.leftovers.tag]), [pid]);
         assert_eq!(
-            end_leftovers(&[end.leftovers.clone()], Duration::from_secs(5)),
+            end_leftovers(std::slice::from_ref(&end.leftovers), Duration::from_secs(5)),
             1
         );
         assert!(tracking::tagged(&[&end.leftovers.tag]).is_empty());

@@ -9,8 +9,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::escape::visible;
+use super::figures::plural;
 use crate::cli::{NoTests, RunConfig};
 use crate::exit_code;
+use crate::filter::TestFacts;
 use crate::model::{Invocation, ListFailure, TestCase};
 use crate::plan::Plan;
 
@@ -50,6 +52,14 @@ pub fn print_no_run(config: &RunConfig, plan: &Plan, through: &[String]) -> Resu
             false => format!(" (each test would run through `{}`)", through.join(" ")),
         };
         writeln!(out, "--no-run: built and listed; nothing was run{through}")?;
+        let scripts = scripts_needed(config, plan);
+        if !scripts.is_empty() {
+            writeln!(
+                out,
+                "setup scripts a run would start: {}",
+                scripts.join(", ")
+            )?;
+        }
     }
     let code = say_list_failures(plan);
     if code != exit_code::OK || !plan.to_run.is_empty() {
@@ -69,6 +79,26 @@ pub fn print_no_run(config: &RunConfig, plan: &Plan, through: &[String]) -> Resu
         }
         NoTests::Pass => exit_code::OK,
     })
+}
+
+/// The setup scripts the selected tests need, each with how many need it (doctests run
+/// through cargo and get none).
+fn scripts_needed(config: &RunConfig, plan: &Plan) -> Vec<String> {
+    let mut counts = vec![0usize; config.setup.scripts.len()];
+    for case in plan
+        .to_run
+        .iter()
+        .filter(|c| c.invocation != Invocation::Doctest)
+    {
+        for script in config.setup.scripts_for(&TestFacts::of(case, None)) {
+            counts[script] += 1;
+        }
+    }
+    let needed = config.setup.scripts.iter().zip(counts);
+    needed
+        .filter(|(_, count)| *count > 0)
+        .map(|(script, n)| format!("{} (for {n} test{})", script.name, plural(n)))
+        .collect()
 }
 
 /// The selected tests grouped by binary, as text or JSON, on stdout.
