@@ -30,4 +30,4 @@ pub use invocation::{parse, Invocation};
 pub use manifest::targets_without_harness;
 pub use overrides::{Overrides, PerTest};
 pub use settings::*;
-pub use setup::{SetupConfig, SetupScript};
+pub use setup::{ScriptScope, SetupConfig, SetupScript};

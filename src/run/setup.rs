@@ -95,10 +95,13 @@ impl SetupRun {
         }
         states[index] = State::Running;
         drop(states);
+        let mut settled = Settle {
+            run: self,
+            index,
+            result: None,
+        };
         let result = self.run(&self.config.scripts[index], control, emit);
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states[index] = State::Done(result.clone());
-        self.changed.notify_all();
+        settled.result = Some(result.clone());
         result
     }
 
@@ -215,6 +218,28 @@ impl SetupRun {
     }
 }
 
+/// Records a script's result for the workers waiting on it when dropped, also when running
+/// it panicked (the pool turns the panic into results for its own job's tests): no waiting
+/// worker is left blocked.
+struct Settle<'a> {
+    run: &'a SetupRun,
+    index: usize,
+    result: Option<Result<Vec<(String, String)>, Outcome>>,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(Outcome::InternalError {
+                message: "running the setup script panicked".into(),
+            })
+        });
+        let mut states = self.run.states.lock().unwrap_or_else(|e| e.into_inner());
+        states[self.index] = State::Done(result);
+        self.run.changed.notify_all();
+    }
+}
+
 /// `case`, with the variables its scripts exported added to its environment.
 pub fn with_exports(case: &TestCase, exports: Vec<(String, String)>) -> Cow<'_, TestCase> {
     if exports.is_empty() {
@@ -311,6 +336,74 @@ pub fn parse_exports(text: &str) -> Result<Vec<(String, String)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::ScriptScope;
+    use crate::filter::Filter;
+    use crate::model::{Invocation, TargetKind};
+
+    fn case(name: &str) -> TestCase {
+        let binary = TestBinary {
+            id: "p".into(),
+            path: "/bin/true".into(),
+            package: Some("p".into()),
+            target_name: "p".into(),
+            kind: TargetKind::Lib,
+            cwd: "/".into(),
+            env: Default::default(),
+            custom_harness: false,
+        };
+        TestCase {
+            binary: Arc::new(binary),
+            name: name.into(),
+            ignored: false,
+            invocation: Invocation::Libtest,
+        }
+    }
+
+    #[test]
+    fn a_script_runs_once_for_every_worker_that_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = SetupScript {
+            name: "count".into(),
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo ran >> runs; echo TOKEN=42 >> \"$RUNNER_ENV\"".into(),
+            ],
+            timeout: None,
+        };
+        let config = SetupConfig {
+            scripts: vec![script],
+            scopes: vec![ScriptScope {
+                filter: Filter::parse_config("test(~needs)").unwrap(),
+                scripts: vec![0],
+            }],
+            dir: dir.path().to_path_buf(),
+        };
+        let setup = SetupRun::new(&config, dir.path(), Duration::from_secs(1));
+        let control = RunControl::new();
+        let events = Mutex::new(Vec::new());
+        let emit = |event: TestEvent| events.lock().unwrap().push(event);
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    let exports = setup.prepare(&case("needs_it"), &control, &emit).unwrap();
+                    assert_eq!(exports, [("TOKEN".to_string(), "42".to_string())]);
+                });
+            }
+        });
+        assert_eq!(
+            setup.prepare(&case("other"), &control, &emit),
+            Ok(Vec::new())
+        );
+        let runs = std::fs::read_to_string(dir.path().join("runs")).unwrap();
+        assert_eq!(runs, "ran\n");
+        let events = events.into_inner().unwrap();
+        assert_eq!(events.len(), 2, "one start and one end: {events:?}");
+        let needs = case("needs_it");
+        let with = with_exports(&needs, vec![("TOKEN".into(), "42".into())]);
+        assert_eq!(with.binary.env.get("TOKEN").map(String::as_str), Some("42"));
+        assert_eq!(setup.end(), 0);
+    }
 
     #[test]
     fn exports_are_checked_key_value_lines() {

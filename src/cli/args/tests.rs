@@ -77,8 +77,13 @@ fn list_subcommand_and_filters() {
 
 #[test]
 fn target_is_a_build_flag_and_no_run_a_run_flag() {
-    let cli = Cli::try_parse_from(["runner", "--no-run", "--target", "aarch64-unknown-linux-gnu"])
-        .unwrap();
+    let cli = Cli::try_parse_from([
+        "runner",
+        "--no-run",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+    ])
+    .unwrap();
     assert!(cli.run.no_run);
     assert_eq!(
         cli.run.cargo.build_args(),
