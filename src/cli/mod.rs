@@ -30,4 +30,6 @@ pub use invocation::{parse, Invocation};
 pub use manifest::targets_without_harness;
 pub use overrides::{Overrides, PerTest};
 pub use settings::*;
-pub use setup::{ScriptScope, SetupConfig, SetupScript};
+#[cfg(test)]
+pub use setup::ScriptScope;
+pub use setup::{SetupConfig, SetupScript};
