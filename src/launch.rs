@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use crate::model::TestBinary;
+use crate::model::{TargetKind, TestBinary};
 
 /// The programs a test binary is started through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,18 +20,31 @@ pub struct Launcher {
     pub wrapper: Vec<String>,
     /// cargo's target runner for the target the tests were built for.
     pub runner: Vec<String>,
+    /// cargo's runner for the host, for the tests built for it whatever the target (a
+    /// proc-macro crate's), as cargo runs them.
+    pub host_runner: Vec<String>,
 }
 
 impl Launcher {
-    /// The words that come before the binary's path (empty when it is started directly).
+    /// The words that come before the path of a binary built for the target (empty when it
+    /// is started directly).
     pub fn prefix(&self) -> Vec<String> {
         self.wrapper.iter().chain(&self.runner).cloned().collect()
+    }
+
+    /// The words that come before `binary`'s path.
+    fn prefix_for(&self, binary: &TestBinary) -> Vec<String> {
+        let runner = match binary.kind {
+            TargetKind::ProcMacro => &self.host_runner,
+            _ => &self.runner,
+        };
+        self.wrapper.iter().chain(runner).cloned().collect()
     }
 
     /// The command that starts `binary` (arguments still to add): through the wrapper and the
     /// runner, in the package root, with cargo's environment for its tests.
     pub fn command(&self, binary: &TestBinary) -> Command {
-        let prefix = self.prefix();
+        let prefix = self.prefix_for(binary);
         let mut command = match prefix.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
@@ -48,7 +61,6 @@ impl Launcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TargetKind;
 
     fn binary() -> TestBinary {
         TestBinary {
@@ -78,6 +90,7 @@ mod tests {
         let launcher = Launcher {
             wrapper: vec!["valgrind".into(), "-q".into()],
             runner: vec!["qemu-aarch64".into(), "-L".into(), "/usr".into()],
+            host_runner: Vec::new(),
         };
         let mut command = launcher.command(&binary());
         command.arg("--list");
@@ -99,7 +112,17 @@ mod tests {
         let runner_only = Launcher {
             wrapper: Vec::new(),
             runner: vec!["wine".into()],
+            host_runner: vec!["host".into()],
         };
         assert_eq!(words(&runner_only.command(&binary())), ["wine", "/t/p-123"]);
+        // A proc-macro's tests are built for the host.
+        let proc_macro = TestBinary {
+            kind: TargetKind::ProcMacro,
+            ..binary()
+        };
+        assert_eq!(
+            words(&runner_only.command(&proc_macro)),
+            ["host", "/t/p-123"]
+        );
     }
 }

@@ -58,22 +58,33 @@ pub struct Surroundings<'a> {
     pub cfg: &'a dyn Fn(&str) -> Result<Vec<Cfg>, String>,
 }
 
-/// The target runner for tests built for `target` (`--target`; else cargo's `build.target`,
-/// else the host), if cargo's settings name one; an error says which setting is wrong.
-pub fn target_runner(
-    target: Option<&str>,
-    around: &Surroundings,
-) -> Result<Option<TargetRunner>, String> {
+/// The runners cargo would start test binaries through: the target's, and the host's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Runners {
+    /// For tests built for the target (`--target`; else cargo's `build.target`, else the host).
+    pub target: Option<TargetRunner>,
+    /// For tests built for the host whatever the target: a proc-macro crate's.
+    pub host: Option<TargetRunner>,
+}
+
+/// The runners cargo's settings name, if any; an error says which setting is wrong.
+pub fn target_runners(target: Option<&str>, around: &Surroundings) -> Result<Runners, String> {
     let files = read_files(around)?;
     let file_runner = files.iter().any(|file| {
         file.target_table()
             .is_some_and(|t| t.values().any(|v| v.get("runner").is_some()))
     });
     if !around.runner_variables && !file_runner {
-        return Ok(None);
+        return Ok(Runners::default());
     }
     let triple = build_target(target, &files, around)?;
-    runner_for(&triple, &files, around)
+    let target = runner_for(&triple, &files, around)?;
+    let host = (around.host)()?;
+    let host = match host == triple {
+        true => target.clone(),
+        false => runner_for(&host, &files, around)?,
+    };
+    Ok(Runners { target, host })
 }
 
 /// The triple the tests are built for: `--target`, `CARGO_BUILD_TARGET`, `build.target`, or

@@ -26,7 +26,7 @@ pub(super) fn launcher(
         host: &cargo_config::host_triple,
         cfg: &cargo_config::target_cfg,
     };
-    let runner = cargo_config::target_runner(args.cargo.target.as_deref(), &around)
+    let runners = cargo_config::target_runners(args.cargo.target.as_deref(), &around)
         .map_err(|e| UsageError(format!("{e} (cargo's target runner setting)")))?;
     let mut wrapper = profile.wrapper.clone();
     if let Some(wrapper) = &mut wrapper {
@@ -34,6 +34,7 @@ pub(super) fn launcher(
     }
     Ok(Launcher {
         wrapper: wrapper.map(|w| w.0).unwrap_or_default(),
-        runner: runner.map(|r| r.argv).unwrap_or_default(),
+        runner: runners.target.map(|r| r.argv).unwrap_or_default(),
+        host_runner: runners.host.map(|r| r.argv).unwrap_or_default(),
     })
 }

@@ -27,12 +27,17 @@ impl Tree {
         self.dir.path().join(relative)
     }
 
-    /// The runner seen from `ws/crate` with these variables (CARGO_HOME set to `home`).
+    /// The target's runner seen from `ws/crate` with these variables.
     fn runner(
         &self,
         target: Option<&str>,
         vars: &[(&str, &str)],
     ) -> Result<Option<TargetRunner>, String> {
+        self.runners(target, vars).map(|r| r.target)
+    }
+
+    /// The runners seen from `ws/crate` with these variables (CARGO_HOME set to `home`).
+    fn runners(&self, target: Option<&str>, vars: &[(&str, &str)]) -> Result<Runners, String> {
         let mut env: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -58,7 +63,7 @@ impl Tree {
                 ])
             },
         };
-        target_runner(target, &around)
+        target_runners(target, &around)
     }
 }
 
@@ -77,7 +82,7 @@ fn nothing_configured_asks_rustc_nothing() {
         host: &|| panic!("rustc asked for the host"),
         cfg: &|_| panic!("rustc asked for cfg"),
     };
-    assert_eq!(target_runner(None, &around), Ok(None));
+    assert_eq!(target_runners(None, &around), Ok(Runners::default()));
 }
 
 #[test]
@@ -126,6 +131,15 @@ fn the_target_chooses_the_setting() {
     assert_eq!(tree.runner(None, &[]), Ok(None), "the host has no runner");
     let aarch64 = Some("aarch64-unknown-linux-gnu");
     assert_eq!(argv(tree.runner(aarch64, &[]).unwrap()), ["qemu-aarch64"]);
+    // Proc-macro tests are built for the host: the host's runner, if any, not the target's.
+    assert_eq!(tree.runners(aarch64, &[]).unwrap().host, None);
+    let host = [(
+        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
+        "host-runner",
+    )];
+    let runners = tree.runners(aarch64, &host).unwrap();
+    assert_eq!(argv(runners.host), ["host-runner"]);
+    assert_eq!(argv(runners.target), ["qemu-aarch64"]);
     let build = [("CARGO_BUILD_TARGET", "aarch64-unknown-linux-gnu")];
     assert_eq!(argv(tree.runner(None, &build).unwrap()), ["qemu-aarch64"]);
     tree.write(
