@@ -19,8 +19,7 @@ fn wrap_script() -> PathBuf {
     fixture_dir(FIXTURE).join("tools/wrap.sh")
 }
 
-/// The host triple, as cargo's target runner variable names it.
-fn host_runner_variable() -> String {
+fn host_triple() -> String {
     let output = Command::new("rustc")
         .arg("-vV")
         .output()
@@ -30,9 +29,14 @@ fn host_runner_variable() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .expect("host line");
+    host.trim().to_string()
+}
+
+/// The host triple, as cargo's target runner variable names it.
+fn host_runner_variable() -> String {
     format!(
         "CARGO_TARGET_{}_RUNNER",
-        host.trim().to_uppercase().replace(['-', '.'], "_")
+        host_triple().to_uppercase().replace(['-', '.'], "_")
     )
 }
 
@@ -272,4 +276,33 @@ fn a_broken_cargo_runner_setting_is_a_usage_error_naming_it() {
         run.context()
     );
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.context());
+}
+
+#[test]
+fn target_goes_to_cargo_chooses_the_runner_and_is_in_the_rerun_command() {
+    let host = host_triple();
+    let runner = format!("{} env-runner", wrap_script().display());
+    let variable = host_runner_variable();
+    let recorded = recorded(
+        &[
+            "--message-format",
+            "json",
+            "--target",
+            &host,
+            "fails_when_asked",
+        ],
+        false,
+        &[(&variable, &runner), ("WRAP_FAIL", "1")],
+    );
+    recorded.run.assert_code(100);
+    let calls = calls_of(&recorded.calls, "env-runner");
+    // Built for the target named: cargo puts those binaries under target/<triple>/.
+    let under = format!("/{host}/debug/deps/");
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|c| c.contains(&under)), "{calls:#?}");
+    let events = recorded.run.events();
+    let failed = events_of(&events, "test-finished");
+    assert_eq!(failed.len(), 1, "{}", recorded.run.context());
+    let rerun = failed[0]["rerun"].as_str().unwrap();
+    assert!(rerun.contains(&format!("--target {host}")), "{rerun}");
 }
