@@ -184,3 +184,59 @@ fn tests_that_need_a_script_are_not_batched_and_get_its_exports() {
         assert_eq!(event["status"], "passed", "{event}");
     }
 }
+
+/// A runner of the `hang` profile, whose script records its pid in a file and waits; returns
+/// the runner and the script's pid, once it is known.
+fn start_hanging(args: &[&str]) -> (Running, u32, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("hang-pid");
+    let mut command = runner_command();
+    command.env("HANG_MARK", &mark);
+    let mut all: Vec<std::ffi::OsString> = ["--profile", "hang", "--message-format", "json"]
+        .iter()
+        .chain(args)
+        .map(Into::into)
+        .collect();
+    all.extend(cargo_args(&fixture_manifest(FIXTURE)));
+    let runner = Running::start(command, all);
+    // A hang guard, not a measure: the script starts as soon as the build is done.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&mark)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the hang script never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (runner, pid, dir)
+}
+
+#[test]
+fn ctrl_c_while_a_script_runs_cancels_its_tests_and_ends_it() {
+    let (runner, pid, _dir) = start_hanging(&["-E", "binary(http)", "--timeout-grace", "1s"]);
+    nix::sys::signal::kill(runner.pid(), nix::sys::signal::Signal::SIGINT).unwrap();
+    let run = runner.wait();
+    run.assert_code(130);
+    let events = run.events();
+    let finals = final_events(&events);
+    assert_eq!(finals.len(), 2, "{}", run.context());
+    for event in finals.values() {
+        assert_eq!(event["status"], "cancelled", "{event}");
+    }
+    let hang = script_events(&events, "hang");
+    assert_eq!(hang[1]["status"], "cancelled", "{}", run.context());
+    assert!(wait_until_gone(pid), "the script {pid} outlived the run");
+}
+
+#[test]
+fn a_script_outlives_no_runner_killed_with_sigkill() {
+    let (runner, pid, _dir) = start_hanging(&["-E", "binary(http)"]);
+    nix::sys::signal::kill(runner.pid(), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let run = runner.wait();
+    assert_eq!(run.code, 128 + 9, "{}", run.context());
+    // The watchdog ends everything that carries the run's token.
+    assert!(wait_until_gone(pid), "the script {pid} outlived the runner");
+}
