@@ -13,7 +13,7 @@ use common::*;
 const FIXTURE: &str = "filters";
 
 /// Every test of the fixture, as `binary-id test-name`.
-const ALL: [&str; 13] = [
+const ALL: [&str; 15] = [
     "alpha tests::format_number",
     "alpha tests::parse_number",
     "alpha tests::parse_word",
@@ -26,6 +26,8 @@ const ALL: [&str; 13] = [
     "beta::db flaky_once",
     "beta::db quick",
     "beta::db sleeps_long",
+    "beta::pair pair_a",
+    "beta::pair pair_b",
     "gamma_macros tests::macro_unit",
 ];
 
@@ -79,6 +81,8 @@ fn each_predicate() {
             "beta::db flaky_once",
             "beta::db quick",
             "beta::db sleeps_long",
+            "beta::pair pair_a",
+            "beta::pair pair_b",
         ],
     );
     // binary(): the target's name; for unit tests, the crate's.
@@ -108,6 +112,8 @@ fn each_predicate() {
             "beta::db flaky_once",
             "beta::db quick",
             "beta::db sleeps_long",
+            "beta::pair pair_a",
+            "beta::pair pair_b",
         ],
     );
     assert_selects(
@@ -340,7 +346,7 @@ fn group_selects_by_the_config_files_groups() {
             "--config-file",
             &path,
             "-E",
-            "group(@global) & package(beta)"
+            "group(@global) & package(beta) - binary(pair)"
         ]),
         set(&["beta cache::hit"])
     );

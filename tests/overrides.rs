@@ -297,3 +297,62 @@ fn show_config_prints_the_profile_groups_and_overrides() {
         assert!(run.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", run.stdout);
     }
 }
+
+/// `pair_a` and `pair_b` on two workers under `config`, expecting them to meet or not.
+fn pair_under(config: &str, expect: &str) -> Run {
+    let config = Config::new(config);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = config.path();
+    let args = [
+        "--config-file",
+        &path,
+        "-n2",
+        "-E",
+        "binary(pair)",
+        "--message-format",
+        "json",
+    ];
+    run_fixture_with(FIXTURE, &args, |c| {
+        c.env("FILTERS_PAIR_DIR", dir.path());
+        c.env("FILTERS_PAIR_EXPECT", expect);
+    })
+}
+
+#[test]
+fn test_group_and_threads_required_overrides_change_the_schedule() {
+    // Unconstrained, two workers run the pair at the same time.
+    let run = pair_under("", "together");
+    run.assert_code(0);
+    // In a group of one thread, chosen by an override, they run one after the other.
+    let grouped = "[[group]]\nname = \"serial\"\nmax-threads = 1\n\
+        [[profile.default.overrides]]\nfilter = \"binary(pair)\"\ntest-group = \"serial\"\n";
+    let run = pair_under(grouped, "alone");
+    run.assert_code(0);
+    // Each needing both workers, they cannot run side by side either.
+    let wide = "[[profile.default.overrides]]\nfilter = \"binary(pair)\"\nthreads-required = 2\n";
+    let run = pair_under(wide, "alone");
+    run.assert_code(0);
+    // And the fixture can tell: expecting them alone when nothing keeps them apart fails.
+    let run = pair_under("", "alone");
+    run.assert_code(100);
+}
+
+#[test]
+fn show_config_usage_errors() {
+    let run = run_fixture(FIXTURE, &["show-config", "tests", "x"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("show-config takes nothing"),
+        "{}",
+        run.stderr
+    );
+    let run = run_fixture(
+        FIXTURE,
+        &["show-config", "--config-file", "/nonexistent/runner.toml"],
+    );
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr,
+        "error: --config-file /nonexistent/runner.toml: no such file\n"
+    );
+}

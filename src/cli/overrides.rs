@@ -220,3 +220,86 @@ impl RunConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::config_file::FileConfig;
+
+    fn resolve(text: &str, argv: &[&str]) -> Result<Overrides, String> {
+        use clap::Parser;
+        let config = FileConfig::parse(text, std::path::Path::new("runner.toml")).unwrap();
+        let profile = config.resolve_profile("default").unwrap().unwrap();
+        let groups = TestGroups::compile(&config.group).unwrap();
+        let mut all = vec!["runner"];
+        all.extend_from_slice(argv);
+        let args = crate::cli::args::Cli::try_parse_from(all).unwrap().run;
+        Overrides::resolve(&profile.overrides, &args, &groups).map_err(|e| e.0)
+    }
+
+    fn facts(package: &'static str, test: &'static str) -> TestFacts<'static> {
+        TestFacts {
+            package,
+            binary: package,
+            binary_id: package,
+            kind: "lib",
+            test,
+            group: None,
+        }
+    }
+
+    const TEXT: &str = "[[group]]\nname = \"db\"\n\
+        [[profile.default.overrides]]\nfilter = \"test(slow)\"\ntimeout = \"2s\"\n\
+        [[profile.default.overrides]]\nfilter = \"package(app)\"\nretries = 3\ntimeout = \"9s\"\n\
+        test-group = \"db\"\nleak-result = \"fail\"\n\
+        [[profile.default.overrides]]\nfilter = \"all()\"\nretries = 1\ntest-group = \"@global\"\n";
+
+    #[test]
+    fn first_match_wins_per_setting() {
+        let overrides = resolve(TEXT, &[]).unwrap();
+        let slow_app = overrides.matching(&facts("app", "slow_one")).merged();
+        assert_eq!(slow_app.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(slow_app.retries, Some(3));
+        assert_eq!(slow_app.test_group, Some(Some(0)));
+        assert_eq!(slow_app.leak_fails, Some(true));
+        let other = overrides.matching(&facts("lib", "fast"));
+        assert_eq!(other.first(|s| s.retries), Some((1, 2)));
+        assert_eq!(other.merged().test_group, Some(None));
+        assert_eq!(other.merged().timeout, None);
+    }
+
+    #[test]
+    fn the_command_line_takes_its_settings_out_of_every_override() {
+        let overrides = resolve(TEXT, &["--retries", "0", "--timeout", "1m"]).unwrap();
+        let merged = overrides.matching(&facts("app", "slow_one")).merged();
+        assert_eq!((merged.retries, merged.timeout), (None, None));
+        assert_eq!(
+            merged.leak_fails,
+            Some(true),
+            "what the CLI does not set stays"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_override() {
+        let err = resolve(
+            "[[profile.default.overrides]]\nfilter = \"all()\"\ntest-group = \"x\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "runner.toml:2: override: test-group 'x' is not a [[group]] of the file: the file \
+             defines none (add a [[group]] with this name)"
+        );
+        let err = resolve(
+            "[[profile.default.overrides]]\nfilter = \"all()\"\ntimeout = \"0s\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("runner.toml:2: override: 'timeout' of 0"),
+            "{err}"
+        );
+    }
+}
