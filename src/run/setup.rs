@@ -406,6 +406,35 @@ mod tests {
     }
 
     #[test]
+    fn a_script_that_cannot_start_fails_its_tests_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SetupConfig {
+            scripts: vec![SetupScript {
+                name: "missing".into(),
+                command: vec!["/no/such/program".into()],
+                timeout: None,
+            }],
+            scopes: vec![ScriptScope {
+                filter: Filter::parse_config("all()").unwrap(),
+                scripts: vec![0],
+            }],
+            dir: dir.path().to_path_buf(),
+        };
+        let setup = SetupRun::new(&config, dir.path(), Duration::from_secs(1));
+        let outcome = setup
+            .prepare(&case("t"), &RunControl::new(), &|_| {})
+            .unwrap_err();
+        let Outcome::SetupFailed { script, reason } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(script, "missing");
+        assert!(
+            reason.starts_with("could not be started: /no/such/program: "),
+            "{reason}"
+        );
+    }
+
+    #[test]
     fn exports_are_checked_key_value_lines() {
         let parsed = parse_exports("ADDR=127.0.0.1:8000\n\nURL=http://x/?a=b\r\n_X1=\n").unwrap();
         let expected = [
