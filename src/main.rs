@@ -5,6 +5,7 @@ mod cli;
 mod exit_code;
 mod files;
 mod filter;
+mod launch;
 mod libtest;
 mod model;
 mod panics;

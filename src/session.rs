@@ -26,8 +26,8 @@ use crate::report::{
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
-use crate::run::TestSettings;
 use crate::run::{run_pass, Pass, PassOutcome};
+use crate::run::{SetupRun, TestSettings};
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
@@ -60,6 +60,7 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
     }
     match &config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::NoRun => report::print_no_run(config, &plan, &config.launcher.prefix()),
         Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
         Mode::ShowConfig(test) => report::print_test_config(config, &plan, test.as_deref()),
@@ -166,7 +167,10 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
 }
 
 fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
+    let setup = (!config.setup.scopes.is_empty())
+        .then(|| Arc::new(SetupRun::new(&config.setup, &log_dir, config.timeout_grace)));
     TestSettings {
+        setup,
         limits: Limits {
             timeout: config.timeout,
             grace: config.timeout_grace,
@@ -182,6 +186,7 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
         retries: config.retries,
         policy: config.policy,
         log_dir: Some(log_dir),
+        launcher: config.launcher.clone(),
         overrides: config.overrides.clone(),
     }
 }
@@ -219,6 +224,11 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     plan::save_history(plan, &observations);
     logs.mark_finished();
+    // What setup scripts left running (servers) ends with the tests that used it, before the
+    // sweep for processes that escaped their tests.
+    if let Some(setup) = &settings.setup {
+        setup.end();
+    }
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.
@@ -360,7 +370,12 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         let reruns = plan
             .to_run
             .iter()
-            .map(|case| (case.id(), report::rerun::command_for(&config.source, case)))
+            .map(|case| {
+                (
+                    case.id(),
+                    report::rerun::command_for(&config.source, config.profile.as_deref(), case),
+                )
+            })
             .collect();
         reporters.add(Box::new(TimelineReporter::new(pictures, reruns)));
     }

@@ -342,6 +342,12 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "doc", help_heading = "Doctests")]
     pub doc_only: bool,
 
+    /// Build and list the selected tests and say what would run, but run nothing (no test,
+    /// no setup script). Exit codes as a run's: 0, 101 build failed, 104 a binary could not
+    /// be listed, 4 no test selected.
+    #[arg(long, conflicts_with_all = ["compare", "compare_modes"])]
+    pub no_run: bool,
+
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,
@@ -417,6 +423,10 @@ pub struct CargoArgs {
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<std::path::PathBuf>,
 
+    /// Build for this target triple; its target runner from cargo's config runs the tests.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+
     /// Require Cargo.lock to be up to date.
     #[arg(long)]
     pub locked: bool,
@@ -486,6 +496,9 @@ impl CargoArgs {
         }
         if let Some(dir) = &self.target_dir {
             out.extend(["--target-dir".to_string(), dir.display().to_string()]);
+        }
+        if let Some(target) = &self.target {
+            out.extend(["--target".to_string(), target.clone()]);
         }
         out
     }

@@ -16,7 +16,9 @@ use super::levels;
 use super::loading::load_profile;
 use super::overrides::Overrides;
 use super::settings::*;
+use super::setup::SetupConfig;
 use crate::filter::Filter;
+use crate::launch::Launcher;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{Partition, Timings};
 use crate::report::event::ResultPolicy;
@@ -71,17 +73,27 @@ pub struct RunConfig {
     pub overrides: Overrides,
     /// Which file and profile apply, and where each run-wide setting comes from.
     pub explain: Explain,
+    /// What test binaries start through: the profile's wrapper and cargo's target runner.
+    pub launcher: Launcher,
+    /// The profile named by `--profile` or `RUNNER_PROFILE` (not the implicit `default`).
+    pub profile: Option<String>,
+    /// The setup scripts and the tests each applies to.
+    pub setup: SetupConfig,
 }
 
 impl RunConfig {
     /// The settings of a run or a listing; the other subcommands are handled before this.
     pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
+        let run_mode = |args: &RunArgs| match args.no_run {
+            true => Mode::NoRun,
+            false => Mode::Run,
+        };
         let (mode, args) = match command {
-            Some(args::Command::Run(args)) => (Mode::Run, args),
+            Some(args::Command::Run(args)) => (run_mode(&args), args),
             Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             Some(args::Command::Predict(args)) => (Mode::Predict, args.into_run_args()),
             Some(args::Command::ShowConfig(args)) => show_config_args(args)?,
-            _ => (Mode::Run, run),
+            _ => (run_mode(&run), run),
         };
         Self::from_args(mode, args)
     }
@@ -103,6 +115,8 @@ impl RunConfig {
             false => e,
         })?;
         let max_failures = max_failures(&args, profile)?;
+        let launcher = super::launching::launcher(&args, file, profile)?;
+        let setup = super::setup::resolve(file, profile)?;
         let timeouts = Timeouts::resolve(&args, profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
             NoTestsChoice::Pass => NoTests::Pass,
@@ -168,6 +182,9 @@ impl RunConfig {
             groups,
             order,
             last_failed: last_failed(&args),
+            launcher,
+            profile: args.profile.clone(),
+            setup,
             source: source(args.binaries, args.archive, args.cargo, doc)?,
         })
     }

@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use super::args::{NoTestsChoice, OrderChoice, PassOrFail};
 use super::config_errors::{describe_error, place};
+use super::config_scripts::{CommandLine, ScriptRule, ScriptSpec};
 
 mod filters;
 mod profiles;
@@ -44,6 +45,11 @@ pub struct FileConfig {
     /// `[[batch]]` tables: binaries whose tests run many per process.
     #[serde(default)]
     pub batch: Vec<BatchSpec>,
+    /// `[script.NAME]` tables: setup scripts, which profiles scope to tests.
+    pub script: Option<BTreeMap<String, ScriptSpec>>,
+    /// The directory the file belongs to (above `.config`): setup scripts run there.
+    #[serde(skip)]
+    pub root: PathBuf,
 }
 
 /// One `[profile.NAME]` table. A key left out is `None`: the command line, the environment or
@@ -88,6 +94,10 @@ pub struct Profile {
     /// `[[profile.NAME.overrides]]`: per-test settings, the first match winning per setting.
     #[serde(default)]
     pub overrides: Vec<OverrideSpec>,
+    /// The program (and arguments) every test binary is started through.
+    pub wrapper: Option<CommandLine>,
+    /// `[[profile.NAME.scripts]]`: which setup scripts which tests need.
+    pub scripts: Option<Vec<ScriptRule>>,
     #[serde(skip)]
     origin: Origin,
 }
@@ -101,6 +111,15 @@ struct Origin {
 }
 
 impl Profile {
+    /// `file: [profile.NAME]`, for the errors of tables inside it.
+    pub fn table(&self) -> String {
+        format!(
+            "{}: [profile.{}]",
+            self.origin.path.display(),
+            self.origin.name
+        )
+    }
+
     /// `file:line:column: 'key' in [profile.NAME]`, to prefix the error of a value that only
     /// resolving finds wrong.
     pub fn describe<T>(&self, key: &str, value: &Spanned<T>) -> String {
@@ -260,6 +279,7 @@ impl FileConfig {
             }
         }
         config.place_filters(path, &text);
+        config.root = root;
         Ok(config)
     }
 

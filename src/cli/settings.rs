@@ -17,6 +17,9 @@ pub enum Mode {
     List,
     /// `runner predict`: the wall time of the selection for several worker counts.
     Predict,
+    /// `runner --no-run`: build, list and select as a run would, say what would run, run
+    /// nothing.
+    NoRun,
     /// `runner show-config`: the effective settings; with a test name, that test's.
     ShowConfig(Option<String>),
 }

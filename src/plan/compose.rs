@@ -40,12 +40,16 @@ impl Plan {
         let doc = match &config.source {
             Source::Cargo(cargo) => Some(list::DocListing {
                 cargo,
-                with_ignored: config.mode == Mode::List
+                with_ignored: matches!(config.mode, Mode::List | Mode::NoRun)
                     || config.selection.ignored == IgnoredPolicy::Only,
             }),
             Source::Binaries(_) | Source::Archive(_) => None,
         };
-        let listings = list::list_all(&discovered.binaries, config.list_timeout, control, doc);
+        let how = list::ListOptions {
+            timeout: config.list_timeout,
+            launcher: &config.launcher,
+        };
+        let listings = list::list_all(&discovered.binaries, how, control, doc);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
             target_dir: discovered.target_dir,

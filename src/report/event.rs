@@ -14,6 +14,7 @@ pub use crate::plan::sizing::AutoWorkers;
 pub use super::result::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestResult, Verdict,
 };
+pub use super::script::{ScriptReport, ScriptStatus};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 2;
@@ -255,6 +256,14 @@ pub enum TestEvent {
     },
     /// A binary whose tests could not be listed; none of its tests run.
     ListFailed(ListFailure),
+    /// A setup script starts, before the first test that needs it.
+    SetupScriptStarted {
+        name: String,
+        /// Its command line, shell-quoted.
+        command: String,
+    },
+    /// A setup script ended; when it did not pass, the tests that need it fail without running.
+    SetupScriptFinished(ScriptReport),
     TestStarted {
         #[serde(flatten)]
         id: TestId,

@@ -138,7 +138,9 @@ fn test_case(result: &TestResult) -> TestCase {
         status
     } else {
         let kind = match result.outcome() {
-            Outcome::SpawnFailed { .. } | Outcome::InternalError { .. } => NonSuccessKind::Error,
+            Outcome::SpawnFailed { .. }
+            | Outcome::InternalError { .. }
+            | Outcome::SetupFailed { .. } => NonSuccessKind::Error,
             _ => NonSuccessKind::Failure,
         };
         let mut status = TestCaseStatus::non_success(kind);

@@ -16,11 +16,13 @@ pub mod isolation;
 mod json;
 mod junit;
 mod listing;
+mod outcome;
 mod panic_text;
 mod prediction;
 mod reporters;
 pub mod rerun;
 mod result;
+mod script;
 mod show_config;
 pub mod summary;
 mod timeline;
@@ -31,7 +33,7 @@ pub use json::JsonReporter;
 pub use junit::{
     merge as merge_junit, read_durations as junit_durations, JunitReporter, MergeError,
 };
-pub use listing::print_listing;
+pub use listing::{print_listing, print_no_run};
 pub use prediction::print_prediction;
 pub use reporters::{Reporter, Reporters};
 pub use show_config::{print_config, print_test_config};

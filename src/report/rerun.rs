@@ -7,9 +7,14 @@
 use crate::cli::Source;
 use crate::model::{TargetKind, TestCase};
 
-/// `runner [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted.
-pub fn command_for(source: &Source, case: &TestCase) -> String {
+/// `runner [--profile P] [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted. The
+/// profile named for the run is named again, so that the rerun goes through the same wrapper
+/// and setup scripts; the build flags carry `--target`, and with it the target runner.
+pub fn command_for(source: &Source, profile: Option<&str>, case: &TestCase) -> String {
     let mut words: Vec<String> = vec!["runner".into()];
+    if let Some(profile) = profile {
+        words.extend(["--profile".to_string(), profile.to_string()]);
+    }
     match source {
         Source::Binaries(_) => {
             words.push("--binary".into());
@@ -77,12 +82,12 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             r#"runner --release -p pkg --test it --exact "mod::it's fine""#
         );
         let source = Source::Binaries(vec![]);
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             r#"runner --binary /t/it-123 --exact "mod::it's fine""#
         );
     }
@@ -110,7 +115,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             "runner --release -p pkg --doc-only --exact 'src/lib.rs - add (line 12)'"
         );
     }

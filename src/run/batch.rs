@@ -78,14 +78,12 @@ pub fn run_chunk(
 /// directory with cargo's environment; `None` for an empty chunk.
 fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Option<Command> {
     let binary = &chunk.first()?.binary;
-    let mut command = Command::new(&binary.path);
+    let mut command = settings.launcher.command(binary);
     command
         .args(libtest::batch_args(
             chunk.iter().any(|case| case.ignored),
             log,
         ))
-        .current_dir(&binary.cwd)
-        .envs(&binary.env)
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", "1")
         .env("RUNNER_TOTAL_ATTEMPTS", (settings.retries + 1).to_string());

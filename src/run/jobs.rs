@@ -118,10 +118,15 @@ pub fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: u
             continue;
         }
         let constraint = config.constraint(case);
+        // A test that needs setup scripts gets their exports in its own environment.
         let batches = case.invocation == Invocation::Libtest
             && constraint.group.is_none()
             && constraint.slots == 1
-            && batch.batches(config, case);
+            && batch.batches(config, case)
+            && config
+                .setup
+                .scripts_for(&TestFacts::of(case, None))
+                .is_empty();
         if batches {
             batched.push(case.clone());
         } else {

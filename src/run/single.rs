@@ -6,11 +6,12 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::setup::SetupRun;
 use crate::cli::{Overrides, PerTest};
 use crate::files;
+use crate::launch::Launcher;
 use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
@@ -18,6 +19,7 @@ use crate::process::{self, Exit, Finished, Hooks, Limits};
 use crate::report::event::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestEvent, TestResult,
 };
+use std::sync::Arc;
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -29,6 +31,10 @@ pub struct TestSettings {
     pub policy: ResultPolicy,
     /// Directory for the full output of tests that print more than is kept in memory.
     pub log_dir: Option<PathBuf>,
+    /// What test binaries start through (wrapper, target runner).
+    pub launcher: Launcher,
+    /// The run's setup scripts, when the profile scopes any to tests.
+    pub setup: Option<Arc<SetupRun>>,
     /// Per-test settings that replace the ones above for the tests they match.
     pub overrides: Overrides,
 }
@@ -127,11 +133,9 @@ fn run_attempt(
     total_attempts: u32,
     emit: &dyn Fn(TestEvent),
 ) -> Attempt {
-    let mut command = Command::new(&case.binary.path);
+    let mut command = settings.launcher.command(&case.binary);
     command
         .args(case.args())
-        .current_dir(&case.binary.cwd)
-        .envs(&case.binary.env)
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", attempt.to_string())
         .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());

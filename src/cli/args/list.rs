@@ -60,8 +60,14 @@ pub struct ListArgs {
     #[arg(long, value_name = "FILE")]
     pub timings: Option<std::path::PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    /// Output format (`--message-format` is the same option, as a run spells it).
+    #[arg(
+        long,
+        visible_alias = "message-format",
+        value_enum,
+        default_value = "human",
+        value_name = "FMT"
+    )]
     pub format: ListFormat,
 
     /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].

@@ -42,7 +42,9 @@ fn inherit(child: &mut Profile, parent: &Profile) {
         junit,
         batch,
         timeline,
-        doc
+        doc,
+        wrapper,
+        scripts
     );
 }
 
@@ -66,6 +68,8 @@ fn keys_set(profile: &Profile) -> Vec<&'static str> {
         ("batch", p.batch.is_some()),
         ("timeline", p.timeline.is_some()),
         ("doc", p.doc.is_some()),
+        ("wrapper", p.wrapper.is_some()),
+        ("scripts", p.scripts.is_some()),
     ]
     .into_iter()
     .filter_map(|(key, set)| set.then_some(key))
