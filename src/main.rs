@@ -2,6 +2,7 @@
 //! documented code (see [`exit_code`]).
 
 mod cli;
+mod closest;
 mod exit_code;
 mod files;
 mod filter;

@@ -99,15 +99,13 @@ pub(super) fn resolve(file: &FileConfig, profile: &Profile) -> Result<SetupConfi
 }
 
 fn unknown_script(profile: &Profile, name: &str, scripts: &[SetupScript]) -> UsageError {
-    let hint = match scripts.is_empty() {
-        true => "the file defines no [script.NAME] table".to_string(),
-        false => format!(
+    let names = || scripts.iter().map(|s| s.name.as_str());
+    let hint = match crate::closest::closest(name, names()) {
+        _ if scripts.is_empty() => "the file defines no [script.NAME] table".to_string(),
+        Some(close) => format!("did you mean '{close}'?"),
+        None => format!(
             "the file defines {}",
-            scripts
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names().collect::<Vec<_>>().join(", ")
         ),
     };
     UsageError(format!(
@@ -174,8 +172,14 @@ mod tests {
         assert_eq!(
             err,
             "/ws/.config/runner.toml: [profile.p]: a [[scripts]] table sets up 'srever', but no \
-             [script.srever] defines it; the file defines server"
+             [script.srever] defines it; did you mean 'server'?"
         );
+        let err = resolved(
+            "[script.server]\ncommand = \"x\"\n[script.db]\ncommand = \"y\"\n\
+             [[profile.p.scripts]]\nfilter = \"all()\"\nsetup = \"queue\"\n",
+        )
+        .unwrap_err();
+        assert!(err.ends_with("the file defines db, server"), "{err}");
         let err =
             resolved("[[profile.p.scripts]]\nfilter = \"test(\"\nsetup = \"x\"\n").unwrap_err();
         assert!(err.starts_with("/ws/.config/runner.toml: [profile.p]: the filter of a [[scripts]] table: invalid filter expression at column"), "{err}");

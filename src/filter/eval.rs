@@ -1,8 +1,9 @@
 //! Whether a test is in the set a filter expression describes, and whether the names the
 //! expression asks for exist at all.
 
-use super::error::{closest, FilterError};
+use super::error::FilterError;
 use super::expr::{Expr, Predicate};
+use crate::closest::closest;
 use crate::model::{TargetKind, TestCase};
 
 /// The group of a test that is in no `[[group]]`, as nextest calls it.

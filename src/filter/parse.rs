@@ -344,7 +344,7 @@ fn unknown_predicate(name: &str) -> String {
             all.join(", ")
         );
     }
-    match super::error::closest(name, all.iter().copied()) {
+    match crate::closest::closest(name, all.iter().copied()) {
         Some(close) => format!("unknown predicate '{name}': did you mean {close}()?"),
         None => format!(
             "unknown predicate '{name}': expected one of {}",
