@@ -41,6 +41,15 @@ impl Launcher {
         self.wrapper.iter().chain(runner).cloned().collect()
     }
 
+    /// The words of the command that starts `binary` with `args`, as [`Launcher::command`]
+    /// would run it: for showing, not for running.
+    pub fn words(&self, binary: &TestBinary, args: &[&str]) -> Vec<String> {
+        let mut words = self.prefix_for(binary);
+        words.push(binary.path.display().to_string());
+        words.extend(args.iter().map(|a| a.to_string()));
+        words
+    }
+
     /// The command that starts `binary` (arguments still to add): through the wrapper and the
     /// runner, in the package root, with cargo's environment for its tests.
     pub fn command(&self, binary: &TestBinary) -> Command {
@@ -94,6 +103,7 @@ mod tests {
         };
         let mut command = launcher.command(&binary());
         command.arg("--list");
+        assert_eq!(words(&command), launcher.words(&binary(), &["--list"]));
         assert_eq!(
             words(&command),
             [

@@ -240,3 +240,40 @@ fn a_script_outlives_no_runner_killed_with_sigkill() {
     // The watchdog ends everything that carries the run's token.
     assert!(wait_until_gone(pid), "the script {pid} outlived the runner");
 }
+
+/// `show-config` lists the scripts and the profile's scopes; `show-config test NAME` the
+/// scripts that test gets, as a run gives them (see above).
+#[test]
+fn show_config_shows_the_scripts_and_which_a_test_gets() {
+    let run = run_fixture(FIXTURE, &["show-config"]);
+    run.assert_code(0);
+    let lines = run.stdout_lines();
+    for line in [
+        "  http-server       sh scripts/start-server.sh  (timeout 1m)",
+        "  slow              sleep 30  (timeout 300ms)",
+        "Scopes ([[profile.default.scripts]]: a test gets every matching table's scripts, in \
+         order; doctests none):",
+        "  filter binary(http)  ->  http-server",
+        "  filter binary(broken)  ->  broken",
+    ] {
+        assert!(lines.contains(&line), "no {line:?}{}", run.context());
+    }
+    for (profile, scripts) in [("default", "broken"), ("flawed", "bad-env")] {
+        let args = ["show-config", "test", "would_pass", "--profile", profile];
+        let run = run_fixture(FIXTURE, &args);
+        run.assert_code(0);
+        let line = format!("  setup scripts     {scripts}");
+        assert!(
+            run.stdout_lines().contains(&line.as_str()),
+            "no {line:?}{}",
+            run.context()
+        );
+    }
+    let run = run_fixture(FIXTURE, &["show-config", "test", "tests::plain"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout_lines().contains(&"  setup scripts     none"),
+        "{}",
+        run.context()
+    );
+}

@@ -306,3 +306,80 @@ fn target_goes_to_cargo_chooses_the_runner_and_is_in_the_rerun_command() {
     let rerun = failed[0]["rerun"].as_str().unwrap();
     assert!(rerun.contains(&format!("--target {host}")), "{rerun}");
 }
+
+/// `show-config` names the wrapper and the target runner and where each was set (the profile,
+/// cargo's config file and key, the variable that wins over it); `show-config test NAME`
+/// gives the command the test starts as, the one a run starts (see above), and where.
+#[test]
+fn show_config_names_the_wrapper_the_runner_and_a_tests_command() {
+    let dir = fixture_dir(FIXTURE);
+    let wrap = wrap_script().display().to_string();
+    let in_fixture = |command: &mut Command| {
+        command.current_dir(fixture_dir(FIXTURE));
+    };
+    let run = run_fixture_with(
+        FIXTURE,
+        &["show-config", "--profile", "wrapped"],
+        in_fixture,
+    );
+    run.assert_code(0);
+    let config = dir.join(".cargo/config.toml");
+    for line in [
+        format!("  wrapper           {wrap} profile-wrapper  (profile wrapped)"),
+        format!(
+            "  target runner     {wrap} cargo-config  ({}: target.'cfg(all())'.runner)",
+            config.display()
+        ),
+    ] {
+        assert!(
+            run.stdout_lines().contains(&line.as_str()),
+            "no {line:?}{}",
+            run.context()
+        );
+    }
+
+    let variable = host_runner_variable();
+    let run = run_fixture_with(FIXTURE, &["show-config"], |command| {
+        command
+            .current_dir(fixture_dir(FIXTURE))
+            .env(&variable, "/opt/emu -x");
+    });
+    run.assert_code(0);
+    let lines = run.stdout_lines();
+    assert!(
+        lines.contains(&"  wrapper           none"),
+        "{}",
+        run.context()
+    );
+    let line = format!("  target runner     /opt/emu -x  ({variable})");
+    assert!(
+        lines.contains(&line.as_str()),
+        "no {line:?}{}",
+        run.context()
+    );
+
+    let args = ["show-config", "test", "tests::adds", "--profile", "wrapped"];
+    let run = run_fixture_with(FIXTURE, &args, in_fixture);
+    run.assert_code(0);
+    let (_, path) = binaries()
+        .into_iter()
+        .find(|(id, _)| id == "wrapped")
+        .unwrap();
+    let command = format!(
+        "  command           {wrap} profile-wrapper {wrap} cargo-config {path} --exact tests::adds \
+         --nocapture"
+    );
+    let lines = run.stdout_lines();
+    assert!(
+        lines.contains(&command.as_str()),
+        "no {command:?}{}",
+        run.context()
+    );
+    let cwd = format!("  in                {}", dir.display());
+    assert!(lines.contains(&cwd.as_str()), "no {cwd:?}{}", run.context());
+    assert!(
+        lines.contains(&"  setup scripts     none"),
+        "{}",
+        run.context()
+    );
+}

@@ -104,7 +104,7 @@ impl RunConfig {
         let doc = doc_tests(&args, profile);
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
         let overrides = Overrides::resolve(&loaded.profile.overrides, &args, &groups)?;
-        let explain = Explain::new(&args, &loaded);
+        let mut explain = Explain::new(&args, &loaded);
         let jobs = jobs(args.jobs.as_deref(), profile).map_err(|e| match args.jobs_from_env {
             // The value came from the environment: say so, not `--jobs`.
             true => UsageError(format!(
@@ -115,7 +115,7 @@ impl RunConfig {
             false => e,
         })?;
         let max_failures = max_failures(&args, profile)?;
-        let launcher = super::launching::launcher(&args, file, profile)?;
+        let launcher = super::launching::launcher(&args, file, profile, &mut explain)?;
         let setup = super::setup::resolve(file, profile)?;
         let timeouts = Timeouts::resolve(&args, profile)?;
         let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {

@@ -66,6 +66,14 @@ pub struct Explain {
     pub chain: Vec<String>,
     pub groups: Vec<GroupSpec>,
     pub batches: Vec<BatchSpec>,
+    /// The profile that sets `wrapper` (the chosen one or one it inherits from).
+    pub wrapper_from: Option<String>,
+    /// The profile whose `[[scripts]]` tables scope the setup scripts.
+    pub scripts_from: Option<String>,
+    /// Where cargo's target runner was set: a variable's name or `FILE: target.KEY.runner`.
+    pub runner_from: Option<String>,
+    /// Where the host's runner was set, for tests built for the host (a proc-macro's).
+    pub host_runner_from: Option<String>,
     /// The source of each per-test setting's run-wide value, by key.
     base: BTreeMap<&'static str, Source>,
 }
@@ -101,6 +109,10 @@ impl Explain {
             chain: loaded.profile.chain.clone(),
             groups: loaded.file.group.clone(),
             batches: loaded.file.batch.clone(),
+            wrapper_from: loaded.profile.source_of("wrapper").map(str::to_string),
+            scripts_from: loaded.profile.source_of("scripts").map(str::to_string),
+            runner_from: None,
+            host_runner_from: None,
             base,
         }
     }

@@ -5,14 +5,17 @@
 use super::args::RunArgs;
 use super::cargo_config::{self, Surroundings};
 use super::config_file::{FileConfig, Profile};
+use super::explain::Explain;
 use super::settings::UsageError;
 use crate::launch::Launcher;
 
-/// The wrapper and target runner of this run; a wrong cargo setting is a usage error naming it.
+/// The wrapper and target runner of this run, where the runners were set noted in `explain`;
+/// a wrong cargo setting is a usage error naming it.
 pub(super) fn launcher(
     args: &RunArgs,
     file: &FileConfig,
     profile: &Profile,
+    explain: &mut Explain,
 ) -> Result<Launcher, UsageError> {
     // cargo reads its config from the directory it is started in, whatever --manifest-path
     // says; so does the runner.
@@ -32,6 +35,8 @@ pub(super) fn launcher(
     if let Some(wrapper) = &mut wrapper {
         wrapper.resolve_against(&file.root);
     }
+    explain.runner_from = runners.target.as_ref().map(|r| r.origin.clone());
+    explain.host_runner_from = runners.host.as_ref().map(|r| r.origin.clone());
     Ok(Launcher {
         wrapper: wrapper.map(|w| w.0).unwrap_or_default(),
         runner: runners.target.map(|r| r.argv).unwrap_or_default(),

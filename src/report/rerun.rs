@@ -45,6 +45,11 @@ pub fn command_for(source: &Source, profile: Option<&str>, case: &TestCase) -> S
     if case.ignored {
         words.push("--include-ignored".into());
     }
+    shell_line(&words)
+}
+
+/// `words` as one line a POSIX shell splits back into them.
+pub fn shell_line(words: &[String]) -> String {
     words
         .iter()
         .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))

@@ -1,16 +1,19 @@
 //! `runner show-config`: the effective settings of a run (which file, which profile and what it
 //! inherits, the per-test settings' run-wide values with their sources, the groups, batch
-//! tables and overrides), and with `test NAME` the settings one test gets and where each
-//! comes from.
+//! tables and overrides, what test binaries start through, the setup scripts and their
+//! scopes), and with `test NAME` the settings one test gets and where each comes from, its
+//! setup scripts and the command it starts as.
 
 use std::io::Write;
 
 use anyhow::Result;
 
 use super::escape::visible;
+use super::rerun::shell_line;
 use crate::cli::{PerTest, Row, RunConfig};
 use crate::exit_code;
-use crate::model::TestCase;
+use crate::filter::TestFacts;
+use crate::model::{Invocation, TestCase};
 use crate::plan::Plan;
 
 /// `runner show-config`.
@@ -20,6 +23,8 @@ pub fn print_config(config: &RunConfig) -> Result<i32> {
     out += "\nPer-test settings (overrides below can change them for some tests):\n";
     rows(&config.explain_run(), &mut out);
     tables(config, &mut out);
+    launch(config, &mut out);
+    scripts(config, &mut out);
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(exit_code::OK)
 }
@@ -45,6 +50,7 @@ pub fn print_test_config(config: &RunConfig, plan: &Plan, name: Option<&str>) ->
             crate::filter::kind_name(&case.binary.kind),
         );
         rows(&config.explain_test(case), &mut out);
+        test_launch(config, case, &mut out);
     }
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(exit_code::OK)
@@ -140,4 +146,94 @@ fn settings(config: &RunConfig, s: &PerTest) -> Vec<String> {
     .into_iter()
     .filter_map(|(key, value)| value.map(|v| format!("{key} = {v}")))
     .collect()
+}
+
+/// What every test binary starts through, and where each program was set.
+fn launch(config: &RunConfig, out: &mut String) {
+    let (launcher, explain) = (&config.launcher, &config.explain);
+    *out += "\nLaunch (a test binary starts as [wrapper] [target runner] BINARY ARGS):\n";
+    let line = |what: &str, words: &[String], from: Option<String>, none: &str| match from {
+        Some(from) if !words.is_empty() => {
+            let words = shell_line(words);
+            format!("  {what:<17} {}  ({from})\n", visible(&words))
+        }
+        _ => format!("  {what:<17} none{none}\n"),
+    };
+    let profile = explain
+        .wrapper_from
+        .as_ref()
+        .map(|p| format!("profile {p}"));
+    *out += &line("wrapper", &launcher.wrapper, profile, "");
+    let none = " (no CARGO_TARGET_<TRIPLE>_RUNNER, no runner in cargo's config)";
+    let runner = explain.runner_from.clone();
+    *out += &line("target runner", &launcher.runner, runner, none);
+    if launcher.host_runner != launcher.runner {
+        let host = explain.host_runner_from.clone();
+        *out += &line(
+            "host runner",
+            &launcher.host_runner,
+            host,
+            " (for proc-macro tests)",
+        );
+    }
+}
+
+/// The setup scripts the file defines, and which tests the profile's scopes give them to.
+fn scripts(config: &RunConfig, out: &mut String) {
+    let setup = &config.setup;
+    if setup.scripts.is_empty() {
+        return;
+    }
+    *out += &format!(
+        "\nSetup scripts (each runs once, before the first test that needs it, in {}):\n",
+        setup.dir.display()
+    );
+    for script in &setup.scripts {
+        let timeout = script.timeout.map_or(String::new(), |t| {
+            format!("  (timeout {})", crate::cli::show_duration(Some(t)))
+        });
+        let command = shell_line(&script.command);
+        *out += &format!("  {:<17} {}{timeout}\n", script.name, visible(&command));
+    }
+    match &config.explain.scripts_from {
+        Some(profile) if !setup.scopes.is_empty() => {
+            *out += &format!(
+                "Scopes ([[profile.{profile}.scripts]]: a test gets every matching table's \
+                 scripts, in order; doctests none):\n"
+            );
+            for scope in &setup.scopes {
+                let names: Vec<&str> = scope
+                    .scripts
+                    .iter()
+                    .map(|&i| setup.scripts[i].name.as_str())
+                    .collect();
+                *out += &format!("  filter {}  ->  {}\n", scope.filter, names.join(", "));
+            }
+        }
+        _ => *out += "Scopes: none (no [[profile.NAME.scripts]] table): no test gets a script\n",
+    }
+}
+
+/// The setup scripts `case` gets, and the command it starts as (and where).
+fn test_launch(config: &RunConfig, case: &TestCase, out: &mut String) {
+    if case.invocation == Invocation::Doctest {
+        *out += "  setup scripts     none (doctests run through cargo)\n";
+        *out += "  command           cargo test --doc, with its package's other doctests\n";
+        return;
+    }
+    let setup = &config.setup;
+    let names: Vec<&str> = setup
+        .scripts_for(&TestFacts::of(case, None))
+        .into_iter()
+        .map(|i| setup.scripts[i].name.as_str())
+        .collect();
+    let names = match names.is_empty() {
+        true => "none".to_string(),
+        false => names.join(", "),
+    };
+    let command = config.launcher.words(&case.binary, &case.args());
+    *out += &format!("  setup scripts     {names}\n");
+    let command = shell_line(&command);
+    *out += &format!("  command           {}\n", visible(&command));
+    *out += &format!("  in                {}\n", case.binary.cwd.display());
 }
