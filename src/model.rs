@@ -16,6 +16,15 @@ pub struct TestId {
     pub name: String,
 }
 
+impl TestId {
+    pub fn new(binary_id: &str, name: &str) -> TestId {
+        TestId {
+            binary_id: binary_id.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for TestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.binary_id, self.name)

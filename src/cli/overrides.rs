@@ -237,17 +237,6 @@ mod tests {
         Overrides::resolve(&profile.overrides, &args, &groups).map_err(|e| e.0)
     }
 
-    fn facts(package: &'static str, test: &'static str) -> TestFacts<'static> {
-        TestFacts {
-            package,
-            binary: package,
-            binary_id: package,
-            kind: "lib",
-            test,
-            group: None,
-        }
-    }
-
     const TEXT: &str = "[[group]]\nname = \"db\"\n\
         [[profile.default.overrides]]\nfilter = \"test(slow)\"\ntimeout = \"2s\"\n\
         [[profile.default.overrides]]\nfilter = \"package(app)\"\nretries = 3\ntimeout = \"9s\"\n\
@@ -257,12 +246,14 @@ mod tests {
     #[test]
     fn first_match_wins_per_setting() {
         let overrides = resolve(TEXT, &[]).unwrap();
-        let slow_app = overrides.matching(&facts("app", "slow_one")).merged();
+        let slow_app = overrides
+            .matching(&TestFacts::lib_test("app", "slow_one"))
+            .merged();
         assert_eq!(slow_app.timeout, Some(Duration::from_secs(2)));
         assert_eq!(slow_app.retries, Some(3));
         assert_eq!(slow_app.test_group, Some(Some(0)));
         assert_eq!(slow_app.leak_fails, Some(true));
-        let other = overrides.matching(&facts("lib", "fast"));
+        let other = overrides.matching(&TestFacts::lib_test("lib", "fast"));
         assert_eq!(other.first(|s| s.retries), Some((1, 2)));
         assert_eq!(other.merged().test_group, Some(None));
         assert_eq!(other.merged().timeout, None);
@@ -271,7 +262,9 @@ mod tests {
     #[test]
     fn the_command_line_takes_its_settings_out_of_every_override() {
         let overrides = resolve(TEXT, &["--retries", "0", "--timeout", "1m"]).unwrap();
-        let merged = overrides.matching(&facts("app", "slow_one")).merged();
+        let merged = overrides
+            .matching(&TestFacts::lib_test("app", "slow_one"))
+            .merged();
         assert_eq!((merged.retries, merged.timeout), (None, None));
         assert_eq!(
             merged.leak_fails,

@@ -125,17 +125,6 @@ mod tests {
         resolve(&file, &profile).map_err(|e| e.0)
     }
 
-    fn facts<'a>(package: &'a str, test: &'a str) -> TestFacts<'a> {
-        TestFacts {
-            package,
-            binary: package,
-            binary_id: package,
-            kind: "lib",
-            test,
-            group: None,
-        }
-    }
-
     #[test]
     fn scopes_collect_their_scripts_in_order_once() {
         let setup = resolved(
@@ -156,11 +145,16 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            names(setup.scripts_for(&facts("app", "http_get"))),
+            names(setup.scripts_for(&TestFacts::lib_test("app", "http_get"))),
             ["web", "db"]
         );
-        assert_eq!(names(setup.scripts_for(&facts("app", "parse"))), ["db"]);
-        assert!(setup.scripts_for(&facts("other", "parse")).is_empty());
+        assert_eq!(
+            names(setup.scripts_for(&TestFacts::lib_test("app", "parse"))),
+            ["db"]
+        );
+        assert!(setup
+            .scripts_for(&TestFacts::lib_test("other", "parse"))
+            .is_empty());
     }
 
     #[test]

@@ -36,6 +36,20 @@ impl<'a> TestFacts<'a> {
             group,
         }
     }
+
+    /// A unit test of `package`'s library, its group not decided: what the tests of
+    /// config-file filters (groups, overrides, scripts, selection) ask about.
+    #[cfg(test)]
+    pub fn lib_test(package: &'a str, test: &'a str) -> TestFacts<'a> {
+        TestFacts {
+            package,
+            binary: package,
+            binary_id: package,
+            kind: "lib",
+            test,
+            group: None,
+        }
+    }
 }
 
 pub fn kind_name(kind: &TargetKind) -> &'static str {

@@ -200,14 +200,11 @@ fn mean(values: &[f64]) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn id(name: &str) -> TestId {
-        TestId {
-            binary_id: "bin".into(),
-            name: name.into(),
-        }
+    pub(super) fn id(name: &str) -> TestId {
+        TestId::new("bin", name)
     }
 
-    fn observe(name: &str, ms: u64, failed: bool) -> Observation {
+    pub(super) fn observe(name: &str, ms: u64, failed: bool) -> Observation {
         Observation {
             id: id(name),
             duration: Duration::from_millis(ms),

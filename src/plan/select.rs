@@ -98,20 +98,9 @@ mod tests {
         }
     }
 
-    fn facts(test: &str) -> TestFacts<'_> {
-        TestFacts {
-            package: "app",
-            binary: "app",
-            binary_id: "app",
-            kind: "lib",
-            test,
-            group: None,
-        }
-    }
-
     impl Selection {
         fn verdict_of(&self, name: &str, ignored: bool) -> Verdict {
-            self.verdict(&facts(name), ignored)
+            self.verdict(&TestFacts::lib_test("app", name), ignored)
         }
     }
 

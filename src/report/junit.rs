@@ -207,13 +207,6 @@ mod tests {
     use crate::report::event::{ResultPolicy, TestId};
     use std::time::Duration;
 
-    fn id(binary: &str, name: &str) -> TestId {
-        TestId {
-            binary_id: binary.into(),
-            name: name.into(),
-        }
-    }
-
     #[test]
     fn report_has_suites_failures_skips_and_flaky_runs() {
         let dir = tempfile::tempdir().unwrap();
@@ -223,17 +216,17 @@ mod tests {
         let mut attempt = Attempt::bare(1, fail.clone(), Duration::from_millis(20));
         attempt.stderr = "thread 'fails' panicked at src/lib.rs:3:5:\nboom <&>\n".into();
         let policy = ResultPolicy::default();
-        let failed = TestResult::new(id("pkg", "fails"), vec![attempt], policy, false);
+        let failed = TestResult::new(TestId::new("pkg", "fails"), vec![attempt], policy, false);
         let attempts = vec![
             Attempt::bare(1, fail, Duration::from_millis(5)),
             Attempt::bare(2, Outcome::Passed, Duration::ZERO),
         ];
-        let flaky = TestResult::new(id("pkg::it", "flaky"), attempts, policy, false);
+        let flaky = TestResult::new(TestId::new("pkg::it", "flaky"), attempts, policy, false);
         for event in [
             TestEvent::TestFinished(failed),
             TestEvent::TestFinished(flaky),
             TestEvent::TestSkipped {
-                id: id("pkg", "ignored"),
+                id: TestId::new("pkg", "ignored"),
                 reason: SkipReason::Ignored,
             },
         ] {

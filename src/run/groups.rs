@@ -127,17 +127,6 @@ mod tests {
         }
     }
 
-    fn facts(test: &str) -> TestFacts<'_> {
-        TestFacts {
-            package: "app",
-            binary: "app",
-            binary_id: "app",
-            kind: "lib",
-            test,
-            group: None,
-        }
-    }
-
     #[test]
     fn first_matching_group_wins() {
         let groups = TestGroups {
@@ -146,7 +135,7 @@ mod tests {
                 group("heavy", "test(/^heavy_/) | test(db::big)", None, Some(2)),
             ],
         };
-        let of = |name| groups.constraint_of(&facts(name));
+        let of = |name| groups.constraint_of(&TestFacts::lib_test("app", name));
         assert_eq!(
             of("db::insert"),
             Constraint {

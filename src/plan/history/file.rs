@@ -140,26 +140,10 @@ impl History {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{id, observe};
     use super::super::DURATIONS_KEPT;
     use super::*;
     use std::time::Duration;
-
-    fn id(name: &str) -> TestId {
-        TestId {
-            binary_id: "bin".into(),
-            name: name.into(),
-        }
-    }
-
-    fn observe(name: &str, ms: u64, failed: bool) -> Observation {
-        Observation {
-            id: id(name),
-            duration: Duration::from_millis(ms),
-            failed,
-            batched: false,
-            cpu: None,
-        }
-    }
 
     #[test]
     fn round_trip_and_expectations() {

@@ -139,20 +139,13 @@ impl Timings {
 mod tests {
     use super::*;
 
-    fn id(binary: &str, name: &str) -> TestId {
-        TestId {
-            binary_id: binary.into(),
-            name: name.into(),
-        }
-    }
-
     #[test]
     fn round_trip_is_sorted_rounded_and_stable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("timings.json");
         let timings = Timings::from_durations([
-            (id("b", "z"), Duration::from_micros(1_499)),
-            (id("a", "y"), Duration::from_micros(2_500)),
+            (TestId::new("b", "z"), Duration::from_micros(1_499)),
+            (TestId::new("a", "y"), Duration::from_micros(2_500)),
         ]);
         timings.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -163,11 +156,11 @@ mod tests {
         let loaded = Timings::load(&path).unwrap();
         assert_eq!(loaded, timings);
         assert_eq!(
-            loaded.expected(&id("b", "z")),
+            loaded.expected(&TestId::new("b", "z")),
             Some(Duration::from_millis(1))
         );
         assert_eq!(
-            loaded.expected(&id("a", "y")),
+            loaded.expected(&TestId::new("a", "y")),
             Some(Duration::from_millis(3))
         );
         assert_eq!(loaded.digest(), timings.digest());
@@ -186,8 +179,8 @@ mod tests {
 
     #[test]
     fn digest_changes_with_any_duration() {
-        let a = Timings::from_durations([(id("b", "t"), Duration::from_millis(5))]);
-        let b = Timings::from_durations([(id("b", "t"), Duration::from_millis(6))]);
+        let a = Timings::from_durations([(TestId::new("b", "t"), Duration::from_millis(5))]);
+        let b = Timings::from_durations([(TestId::new("b", "t"), Duration::from_millis(6))]);
         assert_ne!(a.digest(), b.digest());
         assert_ne!(Timings::default().digest(), a.digest());
     }

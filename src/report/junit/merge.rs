@@ -68,10 +68,7 @@ pub fn read_durations(input: &Path) -> Result<Vec<(TestId, Duration)>> {
                 continue;
             };
             let binary = case.classname.as_ref().unwrap_or(&suite.name);
-            let id = TestId {
-                binary_id: binary.as_str().to_string(),
-                name: case.name.as_str().to_string(),
-            };
+            let id = TestId::new(binary.as_str(), case.name.as_str());
             durations.push((id, time));
         }
     }
@@ -167,13 +164,6 @@ mod tests {
     use crate::report::summary::Summary;
     use crate::report::Reporter;
 
-    fn id(binary: &str, name: &str) -> TestId {
-        TestId {
-            binary_id: binary.into(),
-            name: name.into(),
-        }
-    }
-
     #[test]
     fn merge_combines_shards_with_correct_totals() {
         let dir = tempfile::tempdir().unwrap();
@@ -186,7 +176,7 @@ mod tests {
             let mut reporter = JunitReporter::new(path.clone(), None);
             for name in ["a", "b"] {
                 let result = TestResult::bare(
-                    id("pkg", &format!("{name}{shard}")),
+                    TestId::new("pkg", &format!("{name}{shard}")),
                     outcome.clone(),
                     Duration::from_millis(1),
                 );
@@ -231,7 +221,7 @@ mod tests {
     /// the results of its shard; returns their paths.
     fn shard_reports(dir: &Path, spec: &str, shards: &[usize], names: &[&str]) -> Vec<PathBuf> {
         use crate::plan::partition::{Partition, Shard, Timings};
-        let selection: Vec<TestId> = names.iter().map(|n| id("pkg", n)).collect();
+        let selection: Vec<TestId> = names.iter().map(|n| TestId::new("pkg", n)).collect();
         let mut paths = Vec::new();
         for &k in shards {
             let partition = Partition::parse(&format!("{spec}:{k}/3"), &|_| None).unwrap();
