@@ -9,12 +9,14 @@ mod list;
 mod output;
 mod pictures;
 mod reuse;
+mod select;
 mod spellings;
 
 pub use list::{ListArgs, PredictArgs};
 pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use pictures::{PictureArgs, TimelineArgs};
 pub use reuse::{ArchiveArgs, FromArchiveArgs, TimingsCommand};
+pub use select::{ProfileArgs, SelectArgs};
 pub use spellings::{RunIgnored, Spellings};
 
 /// Parallel test runner for Rust workspaces: every test in its own process.
@@ -47,9 +49,10 @@ pub enum Command {
     /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
     /// without running it.
     Predict(PredictArgs),
-    /// Print the effective settings: which file and profile, the groups, the overrides; with
-    /// `test NAME`, the settings that test gets and where each comes from. Takes a run's
-    /// options, so that their effect shows.
+    /// Print the effective settings: which file and profile, the groups, the overrides, the
+    /// wrapper, target runner and setup scripts; with `test NAME`, the settings that test gets
+    /// and where each comes from, its setup scripts and command line. Takes a run's options,
+    /// so that their effect shows.
     #[command(override_usage = "runner show-config [test NAME] [OPTIONS]")]
     ShowConfig(RunArgs),
     /// Combine the JUnit reports of several shards into one file with correct totals; the shards
@@ -154,31 +157,8 @@ pub struct RunArgs {
     )]
     pub jobs: Option<String>,
 
-    /// Filters must match test names exactly.
-    #[arg(long)]
-    pub exact: bool,
-
-    /// Skip tests whose name contains PAT (exactly PAT with --exact). Repeatable.
-    #[arg(long, value_name = "PAT")]
-    pub skip: Vec<String>,
-
-    /// Run only tests in this filter expression, e.g. 'package(core) & test(parse)'.
-    /// Repeatable: a test in any of them runs (and must match the name filters too).
-    #[arg(
-        short = 'E',
-        long = "filter-expr",
-        alias = "filterset",
-        value_name = "EXPR"
-    )]
-    pub filter_exprs: Vec<String>,
-
-    /// Run only ignored tests.
-    #[arg(long, conflicts_with = "include_ignored")]
-    pub ignored: bool,
-
-    /// Run ignored tests as well as the others.
-    #[arg(long)]
-    pub include_ignored: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Stop starting tests after the first failure.
     #[arg(short = 'x', long = "exitfirst", alias = "fail-fast")]
@@ -227,13 +207,8 @@ pub struct RunArgs {
     #[arg(skip)]
     pub list_format: ListFormat,
 
-    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
-    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
-    pub profile: Option<String>,
-
-    /// Read the settings from this file instead of looking for `.config/runner.toml`.
-    #[arg(long, value_name = "PATH")]
-    pub config_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub settings: ProfileArgs,
 
     /// Print a SLOW line for a test still running after this long, and again each period
     /// (`off` for never) [default: 60s].

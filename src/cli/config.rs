@@ -183,7 +183,7 @@ impl RunConfig {
             order,
             last_failed: last_failed(&args),
             launcher,
-            profile: args.profile.clone(),
+            profile: args.settings.profile.clone(),
             setup,
             source: source(args.binaries, args.archive, args.cargo, doc)?,
         })
@@ -198,7 +198,7 @@ fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
         [what, name] if what == "test" => {
             let name = name.clone();
             args.filters = vec![name.clone()];
-            args.exact = true;
+            args.select.exact = true;
             args.spellings.run_ignored = Some(RunIgnored::All);
             Ok((Mode::ShowConfig(Some(name)), args))
         }
@@ -363,11 +363,12 @@ fn selection(args: &RunArgs) -> Result<Selection, UsageError> {
         Some(RunIgnored::Only) => IgnoredPolicy::Only,
         Some(RunIgnored::All) => IgnoredPolicy::Include,
         Some(RunIgnored::Default) => IgnoredPolicy::Skip,
-        None if args.ignored => IgnoredPolicy::Only,
-        None if args.include_ignored => IgnoredPolicy::Include,
+        None if args.select.ignored => IgnoredPolicy::Only,
+        None if args.select.include_ignored => IgnoredPolicy::Include,
         None => IgnoredPolicy::Skip,
     };
     let exprs = args
+        .select
         .filter_exprs
         .iter()
         .map(|text| Filter::parse(text))
@@ -375,8 +376,8 @@ fn selection(args: &RunArgs) -> Result<Selection, UsageError> {
         .map_err(|e| UsageError(format!("-E: {e}")))?;
     Ok(Selection {
         filters: args.filters.clone(),
-        skip: args.skip.clone(),
-        exact: args.exact,
+        skip: args.select.skip.clone(),
+        exact: args.select.exact,
         exprs,
         ignored,
     })

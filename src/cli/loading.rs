@@ -22,7 +22,7 @@ pub struct Loaded {
 /// The config file that applies to this run, and the profile chosen by `--profile` (or
 /// `RUNNER_PROFILE`), else the file's `default` profile, else no settings at all.
 pub fn load_profile(args: &RunArgs) -> Result<Loaded, UsageError> {
-    let path = match &args.config_file {
+    let path = match &args.settings.config_file {
         Some(path) if !path.is_file() => {
             return Err(UsageError(format!(
                 "--config-file {}: no such file",
@@ -50,7 +50,7 @@ pub fn load_profile(args: &RunArgs) -> Result<Loaded, UsageError> {
         file.resolve_profile(name)
             .map_err(|e| UsageError(e.to_string()))
     };
-    let (name, profile) = match args.profile.as_deref() {
+    let (name, profile) = match args.settings.profile.as_deref() {
         Some(name) => match resolve(name)? {
             Some(profile) => (Some(name.to_string()), profile),
             None => {

@@ -4,7 +4,9 @@
 
 use clap::Args;
 
-use super::{CargoArgs, FromArchiveArgs, ListFormat, RunArgs, RunIgnored, Spellings};
+use super::{
+    CargoArgs, FromArchiveArgs, ListFormat, ProfileArgs, RunArgs, RunIgnored, SelectArgs, Spellings,
+};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
@@ -12,31 +14,8 @@ pub struct ListArgs {
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
 
-    /// Filters must match test names exactly.
-    #[arg(long)]
-    pub exact: bool,
-
-    /// Leave out tests whose name contains PAT (exactly PAT with --exact). Repeatable.
-    #[arg(long, value_name = "PAT")]
-    pub skip: Vec<String>,
-
-    /// Only tests in this filter expression, e.g. 'package(core) & test(parse)'. Repeatable:
-    /// a test in any of them is listed (and must match the name filters too).
-    #[arg(
-        short = 'E',
-        long = "filter-expr",
-        alias = "filterset",
-        value_name = "EXPR"
-    )]
-    pub filter_exprs: Vec<String>,
-
-    /// Only ignored tests.
-    #[arg(long, conflicts_with = "include_ignored")]
-    pub ignored: bool,
-
-    /// Ignored tests as well as the others.
-    #[arg(long)]
-    pub include_ignored: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Which tests by their ignored mark (nextest's spelling of --ignored and
     /// --include-ignored).
@@ -70,13 +49,8 @@ pub struct ListArgs {
     )]
     pub format: ListFormat,
 
-    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
-    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
-    pub profile: Option<String>,
-
-    /// Read the settings from this file instead of looking for `.config/runner.toml`.
-    #[arg(long, value_name = "PATH")]
-    pub config_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub settings: ProfileArgs,
 
     /// How long a binary may take to list its tests [default: 60s].
     #[arg(long, value_name = "DURATION")]
@@ -106,18 +80,13 @@ impl ListArgs {
     pub fn into_run_args(self) -> RunArgs {
         RunArgs {
             filters: self.filters,
-            exact: self.exact,
-            skip: self.skip,
-            filter_exprs: self.filter_exprs,
-            ignored: self.ignored,
-            include_ignored: self.include_ignored,
+            select: self.select,
             last_failed: self.last_failed,
             partition: self.partition,
             timings: self.timings,
             archive: self.archive,
             list_format: self.format,
-            profile: self.profile,
-            config_file: self.config_file,
+            settings: self.settings,
             list_timeout: self.list_timeout,
             binaries: self.binaries,
             doc: self.doc,

@@ -72,7 +72,7 @@ fn list_subcommand_and_filters() {
         panic!("expected list")
     };
     assert_eq!(args.filters, ["foo"]);
-    assert_eq!(args.skip, ["bar"]);
+    assert_eq!(args.select.skip, ["bar"]);
 }
 
 #[test]
