@@ -105,37 +105,12 @@ impl RunConfig {
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
         let overrides = Overrides::resolve(&loaded.profile.overrides, &args, &groups)?;
         let mut explain = Explain::new(&args, &loaded);
-        let jobs = jobs(args.jobs.as_deref(), profile).map_err(|e| match args.jobs_from_env {
-            // The value came from the environment: say so, not `--jobs`.
-            true => UsageError(format!(
-                "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
-                 number of workers or 'auto' (e.g. RUNNER_JOBS=4)",
-                args.jobs.as_deref().unwrap_or_default()
-            )),
-            false => e,
-        })?;
+        let jobs = jobs_of(&args, profile)?;
         let max_failures = max_failures(&args, profile)?;
         let launcher = super::launching::launcher(&args, file, profile, &mut explain)?;
         let setup = super::setup::resolve(file, profile)?;
         let timeouts = Timeouts::resolve(&args, profile)?;
-        let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
-            NoTestsChoice::Pass => NoTests::Pass,
-            NoTestsChoice::Warn => NoTests::Warn,
-            NoTestsChoice::Fail => NoTests::Fail,
-        };
-        let chosen = args.order.or(profile.order).unwrap_or_default();
-        if args.seed.is_some() && chosen != OrderChoice::Random {
-            return Err(UsageError(
-                "'--seed' replays a random order, and the order is not random: add \
-                 --order random"
-                    .into(),
-            ));
-        }
-        let order = match chosen {
-            OrderChoice::Auto => Order::Auto,
-            OrderChoice::Name => Order::Name,
-            OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
-        };
+        let order = order_of(&args, profile)?;
         let (partition, partition_timings) = super::partition::resolve(
             args.partition.as_deref(),
             args.timings.as_deref(),
@@ -153,7 +128,11 @@ impl RunConfig {
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
-            no_tests,
+            no_tests: match args.no_tests.or(profile.no_tests).unwrap_or_default() {
+                NoTestsChoice::Pass => NoTests::Pass,
+                NoTestsChoice::Warn => NoTests::Warn,
+                NoTestsChoice::Fail => NoTests::Fail,
+            },
             comparison: comparison(&args),
             runs: runs(&args)?,
             slow_timeout: timeouts.slow_timeout,
@@ -167,14 +146,7 @@ impl RunConfig {
             timeline: args.pictures.timeline.clone().or(profile.timeline.clone()),
             chrome_trace: args.pictures.chrome_trace.clone(),
             batch_all: args.batch || profile.batch.unwrap_or(false),
-            batch_rules: file
-                .batch
-                .iter()
-                .map(|spec| BatchRule {
-                    filter: spec.filter.filter.clone(),
-                    batched: spec.batch,
-                })
-                .collect(),
+            batch_rules: file.batch.iter().map(BatchRule::from_spec).collect(),
             overrides,
             explain,
             partition,
@@ -207,6 +179,34 @@ fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
                 .into(),
         )),
     }
+}
+
+/// The worker count; a bad `RUNNER_JOBS` is named as the variable, not as `--jobs`.
+fn jobs_of(args: &RunArgs, profile: &Profile) -> Result<Workers, UsageError> {
+    jobs(args.jobs.as_deref(), profile).map_err(|e| match args.jobs_from_env {
+        true => UsageError(format!(
+            "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
+             number of workers or 'auto' (e.g. RUNNER_JOBS=4)",
+            args.jobs.as_deref().unwrap_or_default()
+        )),
+        false => e,
+    })
+}
+
+/// `--order`, else the profile's; `--seed` only with a random order.
+fn order_of(args: &RunArgs, profile: &Profile) -> Result<Order, UsageError> {
+    let chosen = args.order.or(profile.order).unwrap_or_default();
+    if args.seed.is_some() && chosen != OrderChoice::Random {
+        return Err(UsageError(
+            "'--seed' replays a random order, and the order is not random: add --order random"
+                .into(),
+        ));
+    }
+    Ok(match chosen {
+        OrderChoice::Auto => Order::Auto,
+        OrderChoice::Name => Order::Name,
+        OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
+    })
 }
 
 /// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else `auto`.

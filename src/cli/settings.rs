@@ -221,3 +221,12 @@ pub struct BatchRule {
     pub filter: Filter,
     pub batched: bool,
 }
+
+impl BatchRule {
+    pub(super) fn from_spec(spec: &super::config_file::BatchSpec) -> BatchRule {
+        BatchRule {
+            filter: spec.filter.filter.clone(),
+            batched: spec.batch,
+        }
+    }
+}
