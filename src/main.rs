@@ -38,6 +38,10 @@ fn main() {
                     eprintln!("error: {err}");
                     exit_code::SHARDS_DO_NOT_ADD_UP
                 }
+                Err(err @ report::MergeError::BadInput(_)) => {
+                    eprintln!("error: {err}");
+                    exit_code::USAGE
+                }
                 Err(report::MergeError::Other(err)) => {
                     eprintln!("error: {err:#}");
                     exit_code::INTERNAL

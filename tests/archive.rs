@@ -171,6 +171,24 @@ fn an_archive_runs_without_cargo_elsewhere_with_the_same_results() {
     bad.assert_code(102);
     assert_eq!(bad.stderr_lines().len(), 1, "{}", bad.context());
     assert!(bad.stderr.contains("garbage.tar.zst"), "{}", bad.context());
+    let advice = "; pass a file `runner archive --archive-file FILE` made";
+    assert!(bad.stderr.trim_end().ends_with(advice), "{}", bad.context());
+    // A missing archive says how to make one.
+    let missing = machine.path().join("missing.tar.zst");
+    let gone = run_with(["list", "--archive-file", missing.to_str().unwrap()], |c| {
+        without_cargo(c, &checkout)
+    });
+    gone.assert_code(102);
+    assert_eq!(gone.stderr_lines().len(), 1, "{}", gone.context());
+    let advice = format!(
+        "; make one with `runner archive --archive-file {}`",
+        missing.display()
+    );
+    assert!(
+        gone.stderr.trim_end().ends_with(&advice),
+        "{}",
+        gone.context()
+    );
 }
 
 /// The `runner` commands of the README's CI example, by job, `${{ matrix.shard }}` left in.

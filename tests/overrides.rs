@@ -341,10 +341,10 @@ fn test_group_and_threads_required_overrides_change_the_schedule() {
 fn show_config_usage_errors() {
     let run = run_fixture(FIXTURE, &["show-config", "tests", "x"]);
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("show-config takes nothing"),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "error: show-config takes nothing (the run's settings) or `test NAME` (one test's): e.g. \
+         runner show-config test tests::parse\n"
     );
     let run = run_fixture(
         FIXTURE,

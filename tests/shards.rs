@@ -201,7 +201,16 @@ fn timings_with_a_scheme_that_reads_none_is_one_usage_error_line() {
     ];
     let run = run_fixture("outcomes", &args);
     run.assert_code(2);
-    assert!(run.stderr.contains("missing.json"), "{}", run.context());
+    assert_eq!(run.stderr_lines().len(), 1, "{}", run.context());
+    let advice = format!(
+        "; write one with `runner timings export {}`",
+        missing.display()
+    );
+    assert!(
+        run.stderr.trim_end().ends_with(&advice),
+        "{}",
+        run.context()
+    );
 }
 
 /// The JUnit reports of `count:K/3` shards of the outcomes fixture, `extra` added to shard 2's

@@ -175,7 +175,8 @@ fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
             Ok((Mode::ShowConfig(Some(name)), args))
         }
         _ => Err(UsageError(
-            "show-config takes nothing (the run's settings) or `test NAME` (one test's):              e.g. runner show-config test tests::parse"
+            "show-config takes nothing (the run's settings) or `test NAME` (one test's): \
+             e.g. runner show-config test tests::parse"
                 .into(),
         )),
     }

@@ -233,10 +233,13 @@ impl Parser<'_> {
         .map_err(|e| self.error(start, e))?;
         if predicate == Predicate::Kind {
             if let Some(kind) = matcher.exact().filter(|k| !KINDS.contains(k)) {
-                let message = format!(
+                let mut message = format!(
                     "unknown kind '{kind}': expected one of {}",
                     KINDS.join(", ")
                 );
+                if let Some(close) = crate::closest::closest(kind, KINDS.iter().copied()) {
+                    message += &format!("; did you mean kind({close})?");
+                }
                 return Err(self.error(start, message));
             }
         }

@@ -179,10 +179,12 @@ fn syntax_errors_point_at_the_column() {
         error("kind(libs)"),
         (
             6,
-            "unknown kind 'libs': expected one of lib, test, bin, bench, example, proc-macro, doc"
+            "unknown kind 'libs': expected one of lib, test, bin, bench, example, proc-macro, \
+             doc; did you mean kind(lib)?"
                 .into()
         )
     );
+    assert!(!error("kind(zzz)").1.contains("did you mean"));
     assert!(error(r"test(a\q)").1.starts_with("invalid escape"));
     assert!(error("deps(x)")
         .1

@@ -86,11 +86,20 @@ pub fn unpack(source: &ArchiveSource) -> Result<Discovered, DiscoverError> {
 
 fn extract(file: &Path, dir: &Path) -> Result<()> {
     let shown = file.display();
-    let archive =
-        std::fs::File::open(file).with_context(|| format!("cannot read the archive {shown}"))?;
+    let archive = std::fs::File::open(file).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the archive {shown}: {e}; make one with `runner archive \
+             --archive-file {shown}`"
+        )
+    })?;
     let decoder = zstd::Decoder::new(archive)
         .with_context(|| format!("{shown} is not a zstd-compressed archive"))?;
-    tar::Archive::new(decoder)
-        .unpack(dir)
-        .with_context(|| format!("cannot unpack {shown} into {}", dir.display()))
+    // A file that is not an archive fails here, as the first frame is read.
+    tar::Archive::new(decoder).unpack(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot unpack {shown} into {} ({e}); pass a file `runner archive --archive-file \
+             FILE` made",
+            dir.display()
+        )
+    })
 }

@@ -77,8 +77,12 @@ impl Timings {
 
     pub fn load(path: &Path) -> Result<Timings> {
         let shown = path.display();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the timings file {shown}"))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the timings file {shown}: {e}; write one with `runner timings \
+                 export {shown}`"
+            )
+        })?;
         let file: TimingsFile = serde_json::from_str(&text).with_context(|| {
             format!("{shown} is not a timings file (write one with `runner timings export`)")
         })?;

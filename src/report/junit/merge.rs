@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use quick_junit::{Report, TestCaseStatus, TestSuite};
 
 use super::{shards, write_report};
@@ -17,6 +17,9 @@ pub enum MergeError {
     /// The shards' reports do not add up to their selection; the merged report was written.
     #[error("{0}")]
     ShardsDoNotAddUp(String),
+    /// An input that cannot be read or is not a JUnit report: nothing was written.
+    #[error("{0:#}")]
+    BadInput(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -28,7 +31,8 @@ pub enum MergeError {
 pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<(), MergeError> {
     let mut reports = Vec::new();
     for input in inputs {
-        reports.push((input.as_path(), read_report(input)?));
+        let report = read_report(input).map_err(MergeError::BadInput)?;
+        reports.push((input.as_path(), report));
     }
     let problems = shards::check(&reports);
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
@@ -80,8 +84,9 @@ pub fn read_durations(input: &Path) -> Result<Vec<(TestId, Duration)>> {
 /// short (its writer was interrupted) gets its own message.
 fn read_report(input: &Path) -> Result<Report> {
     let shown = input.display();
-    let text = std::fs::read_to_string(input)
-        .with_context(|| format!("cannot read the JUnit report {shown}"))?;
+    let text = std::fs::read_to_string(input).map_err(|e| {
+        anyhow::anyhow!("cannot read the JUnit report {shown}: {e}; {WHAT_TO_PASS}")
+    })?;
     let name = input
         .file_stem()
         .map_or("report".into(), |s| s.to_string_lossy());
@@ -92,7 +97,7 @@ fn read_report(input: &Path) -> Result<Report> {
                  it interrupted?)"
             )
         } else {
-            anyhow::anyhow!("{shown} is not a JUnit report: {e}")
+            anyhow::anyhow!("{shown} is not a JUnit report ({e}); {WHAT_TO_PASS}")
         }
     })
 }
@@ -150,10 +155,17 @@ fn has_name(tag: &str) -> bool {
         .any(|attribute| attribute.trim_start().starts_with("name="))
 }
 
-/// A report whose text stops before the end of its root element.
+/// What to do about an input that is not a report.
+const WHAT_TO_PASS: &str =
+    "pass the reports that `runner --junit FILE` (or another JUnit writer) wrote";
+
+/// A report whose text stops before the end of its root element: one that began as a report
+/// (so not any file at all) and lacks its closing tag.
 fn truncated(text: &str) -> bool {
     let end = text.trim_end();
-    !(end.ends_with("</testsuites>") || end.ends_with("</testsuite>") || end.ends_with("/>"))
+    let began = root_start(text).is_some_and(|at| text[at..].starts_with("<testsuite"));
+    began
+        && !(end.ends_with("</testsuites>") || end.ends_with("</testsuite>") || end.ends_with("/>"))
 }
 
 #[cfg(test)]
@@ -215,6 +227,18 @@ mod tests {
         std::fs::write(&cut, &PYTEST[..300]).unwrap();
         let err = format!("{:#}", merge(&merged, &[pytest, cut]).unwrap_err());
         assert!(err.contains("cut.xml is truncated"), "{err}");
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&other, "hi\n").unwrap();
+        let err = merge(&merged, &[other]).unwrap_err();
+        assert!(matches!(err, MergeError::BadInput(_)), "{err:?}");
+        let err = err.to_string();
+        assert!(err.contains("notes.txt is not a JUnit report ("), "{err}");
+        assert!(
+            err.ends_with(
+                "; pass the reports that `runner --junit FILE` (or another JUnit writer) wrote"
+            ),
+            "{err}"
+        );
     }
 
     /// Shard reports of `spec` (scheme:K/N for each K in `shards`) over tests a..f, each with
