@@ -213,6 +213,15 @@ fn show_config_test_says_where_each_setting_comes_from() {
     with_cli.extend(["--timeout", "1m"]);
     let run = run_fixture(FIXTURE, &with_cli);
     run.assert_code(0);
+    // The command line names the binary as the listing does.
+    let listing = run_fixture(FIXTURE, &["list", "--format", "json"]);
+    let listing: Value = serde_json::from_str(&listing.stdout).unwrap();
+    let binaries = listing["binaries"].as_array().unwrap();
+    let db = binaries
+        .iter()
+        .find(|b| b["binary_id"] == "beta::db")
+        .unwrap();
+    let binary = db["path"].as_str().unwrap();
     let expected = format!(
         "Config file: {path}\n\
          Profile: ci (inherits from default)\n\
@@ -228,7 +237,11 @@ fn show_config_test_says_where_each_setting_comes_from() {
          flaky-result      pass       default\n  \
          threads-required  1          [[group]] 'serial'\n  \
          test-group        serial     override 2 at {path}:15\n  \
-         batch             false      default\n"
+         batch             false      default\n  \
+         setup scripts     none\n  \
+         command           {binary} --exact flaky_once --nocapture\n  \
+         in                {}\n",
+        fixture_dir(FIXTURE).join("beta").display()
     );
     assert_eq!(run.stdout, expected);
     // A test no override matches gets the profile's values, inherited ones named as such.
