@@ -63,7 +63,11 @@ fn non_empty<E: de::Error>(words: Vec<String>) -> Result<CommandLine, E> {
 
 /// One `[script.NAME]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a table with a `command` (and a `timeout`)"
+)]
 pub struct ScriptSpec {
     pub command: CommandLine,
     /// End the script (and fail its tests) when it runs longer; none by default.
@@ -146,5 +150,21 @@ mod tests {
         let rule: ScriptRule =
             toml::from_str("filter = \"x\"\nsetup = [\"db\", \"web\"]\n").unwrap();
         assert_eq!(rule.setup.names(), ["db", "web"]);
+    }
+
+    #[test]
+    fn a_script_that_is_not_a_table_says_what_it_should_be() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Scripts {
+            script: std::collections::BTreeMap<String, ScriptSpec>,
+        }
+        let err = toml::from_str::<Scripts>("[script]\ndb = 3\n").unwrap_err();
+        assert!(
+            err.message()
+                .ends_with("expected a table with a `command` (and a `timeout`)"),
+            "{}",
+            err.message()
+        );
     }
 }
