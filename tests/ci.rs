@@ -750,6 +750,18 @@ fn unknown_profile_flag_is_one_usage_error_line() {
     assert_one_error_line(&run, 2, &["nope"]);
 }
 
+/// A likely typo of a profile's name is named.
+#[test]
+fn unknown_profile_names_the_closest() {
+    let (krate, _) = profile_crate_with("[profile.ci]\njobs = 5\n[profile.nightly]\n");
+    let run = run_with(crate_args(krate.path(), &["--profile", "nigthly"]), |_| {});
+    assert_one_error_line(
+        &run,
+        2,
+        &["unknown profile 'nigthly': did you mean 'nightly'? the config file defines ci, nightly"],
+    );
+}
+
 #[test]
 fn unknown_runner_profile_variable_is_one_usage_error_line() {
     let (krate, _) = profile_crate_with_config();

@@ -55,8 +55,10 @@ pub fn load_profile(args: &RunArgs) -> Result<Loaded, UsageError> {
             Some(profile) => (Some(name.to_string()), profile),
             None => {
                 let known = file.profile_names();
+                let guess = crate::closest::closest(name, known.iter().copied())
+                    .map_or(String::new(), |close| format!("did you mean '{close}'? "));
                 return Err(UsageError(format!(
-                    "unknown profile '{name}': the config file defines {}",
+                    "unknown profile '{name}': {guess}the config file defines {}",
                     if known.is_empty() {
                         "none (add [profile.NAME] to .config/runner.toml)".to_string()
                     } else {

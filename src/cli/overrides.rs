@@ -191,6 +191,10 @@ fn group_index(name: &str, groups: &TestGroups) -> Result<Option<usize>, String>
             true => "the file defines none (add a [[group]] with this name)".to_string(),
             false => format!("the groups are {}, and @global for none", names.join(", ")),
         };
+        let known = match crate::closest::closest(name, names.iter().copied()) {
+            Some(close) => format!("did you mean '{close}'? {known}"),
+            None => known,
+        };
         format!("test-group '{name}' is not a [[group]] of the file: {known}")
     })
 }
@@ -284,6 +288,19 @@ mod tests {
             err,
             "runner.toml:2: override: test-group 'x' is not a [[group]] of the file: the file \
              defines none (add a [[group]] with this name)"
+        );
+        let err = resolve(
+            "[[group]]\nname = \"serial\"\n[[profile.default.overrides]]\nfilter = \"all()\"\n\
+             test-group = \"seral\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.ends_with(
+                "test-group 'seral' is not a [[group]] of the file: did you mean 'serial'? the \
+                 groups are serial, and @global for none"
+            ),
+            "{err}"
         );
         let err = resolve(
             "[[profile.default.overrides]]\nfilter = \"all()\"\ntimeout = \"0s\"\n",
