@@ -279,6 +279,37 @@ fn a_broken_cargo_runner_setting_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn a_wrapper_or_runner_that_cannot_be_found_is_one_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("runner.toml");
+    std::fs::write(
+        &config,
+        "[profile.default]\nwrapper = [\"no-such-wrapper\", \"-q\"]\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let run = run_fixture(FIXTURE, &["--config-file", &config]);
+    run.assert_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.context());
+    assert!(
+        run.stderr.contains("`wrapper` of profile 'default'")
+            && run.stderr.contains("`no-such-wrapper`"),
+        "{}",
+        run.context()
+    );
+    let variable = host_runner_variable();
+    let run = run_fixture_with(FIXTURE, &["list"], |c| {
+        c.env(&variable, "/no/such/emulator --flag");
+    });
+    run.assert_code(2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.context());
+    assert!(run.stderr.contains(&variable), "{}", run.context());
+    // show-config still shows what the settings say.
+    let run = run_fixture(FIXTURE, &["show-config", "--config-file", &config]);
+    run.assert_code(0);
+}
+
+#[test]
 fn target_goes_to_cargo_chooses_the_runner_and_is_in_the_rerun_command() {
     let host = host_triple();
     let runner = format!("{} env-runner", wrap_script().display());

@@ -107,7 +107,9 @@ impl RunConfig {
         let mut explain = Explain::new(&args, &loaded);
         let jobs = jobs_of(&args, profile)?;
         let max_failures = max_failures(&args, profile)?;
-        let launcher = super::launching::launcher(&args, file, profile, &mut explain)?;
+        // show-config shows the settings even when they name a missing program.
+        let check = !matches!(mode, Mode::ShowConfig(_));
+        let launcher = super::launching::launcher(&args, file, profile, check, &mut explain)?;
         let setup = super::setup::resolve(file, profile)?;
         let timeouts = Timeouts::resolve(&args, profile)?;
         let order = order_of(&args, profile)?;

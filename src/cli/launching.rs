@@ -10,11 +10,13 @@ use super::settings::UsageError;
 use crate::launch::Launcher;
 
 /// The wrapper and target runner of this run, where the runners were set noted in `explain`;
-/// a wrong cargo setting is a usage error naming it.
+/// a wrong cargo setting, or (when `check_programs`) a program that cannot be found, is a usage
+/// error naming it.
 pub(super) fn launcher(
     args: &RunArgs,
     file: &FileConfig,
     profile: &Profile,
+    check_programs: bool,
     explain: &mut Explain,
 ) -> Result<Launcher, UsageError> {
     // cargo reads its config from the directory it is started in, whatever --manifest-path
@@ -35,6 +37,15 @@ pub(super) fn launcher(
     if let Some(wrapper) = &mut wrapper {
         wrapper.resolve_against(&file.root);
     }
+    if check_programs {
+        if let Some(wrapper) = &wrapper {
+            let setting = format!("`wrapper` of profile '{}'", explain_profile(explain));
+            must_exist(&wrapper.0, &setting)?;
+        }
+        for runner in runners.target.iter().chain(&runners.host) {
+            must_exist(&runner.argv, &runner.origin)?;
+        }
+    }
     explain.runner_from = runners.target.as_ref().map(|r| r.origin.clone());
     explain.host_runner_from = runners.host.as_ref().map(|r| r.origin.clone());
     Ok(Launcher {
@@ -42,4 +53,24 @@ pub(super) fn launcher(
         runner: runners.target.map(|r| r.argv).unwrap_or_default(),
         host_runner: runners.host.map(|r| r.argv).unwrap_or_default(),
     })
+}
+
+/// The profile a wrapper was set in, for its error message.
+fn explain_profile(explain: &Explain) -> &str {
+    explain.wrapper_from.as_deref().unwrap_or("default")
+}
+
+/// A wrapper or runner whose program cannot be found would fail every listing and every
+/// test with the same error; say it once, before building, as a usage error.
+fn must_exist(argv: &[String], setting: &str) -> Result<(), UsageError> {
+    let Some(program) = argv.first() else {
+        return Ok(());
+    };
+    match which::which(program) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(UsageError(format!(
+            "{setting}: cannot find the program `{program}` (not an executable file, and not on \
+             PATH); install it or correct the setting"
+        ))),
+    }
 }
