@@ -144,9 +144,6 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
     }
 }
 
-/// How long a test's output may pile up after a read before it is read again.
-const TEST_READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
-
 fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
     TestSettings {
         limits: Limits {
@@ -159,10 +156,6 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
                 (true, false) => OutputMode::PassThrough,
                 (true, true) => OutputMode::PassThroughToStderr,
             },
-            // libtest writes a test's lines in pieces ("test x ... ", "ok", "\n"...): each
-            // would wake the worker. The pause ends when the test exits, so a test is never
-            // seen to end later for it.
-            coalesce: Some(TEST_READ_PAUSE),
             ..Limits::default()
         },
         retries: config.retries,

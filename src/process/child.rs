@@ -127,7 +127,9 @@ pub fn run(
         }
         clock.enforce(now, exited, &tracked, &mut hooks);
         let timeout = clock.poll_timeout(now, exited, !pipes.has_pidfd());
-        exited |= pipes.wait(timeout, &mut hooks, limits.coalesce)?;
+        // Once the child has exited, what is left in its pipes is read straight to the end.
+        let coalesce = limits.coalesce.filter(|_| !exited);
+        exited |= pipes.wait(timeout, &mut hooks, coalesce)?;
     };
     // Whatever the test left behind in its group goes with it. The leader is still a zombie
     // (not yet reaped), so its pid cannot have been reused for another group. A test that was
