@@ -26,8 +26,8 @@ use crate::report::{
 };
 use crate::run::logs;
 use crate::run::BatchChoice;
-use crate::run::TestSettings;
 use crate::run::{run_pass, Pass, PassOutcome};
+use crate::run::{SetupRun, TestSettings};
 
 pub fn execute(config: &RunConfig) -> Result<i32> {
     let control = Arc::new(RunControl::new());
@@ -38,10 +38,18 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         process::become_subreaper();
     }
+    if config.mode == Mode::ShowConfig(None) {
+        return report::print_config(config);
+    }
     let discovered = match discover(config, &control)? {
         Ok(discovered) => discovered,
         Err(code) => return Ok(code),
     };
+    // A filter naming a package or binary that does not exist is a mistake, not an empty run.
+    if let Err(message) = plan::check_filter_names(config, &discovered.names) {
+        eprintln!("error: {message}");
+        return Ok(exit_code::USAGE);
+    }
     let mut plan = Plan::build(config, discovered, &control);
     if config.no_capture && config.mode == Mode::Run {
         plan.notes.push(
@@ -50,10 +58,12 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
                 .into(),
         );
     }
-    match config.mode {
+    match &config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::NoRun => report::print_no_run(config, &plan, &config.launcher.prefix()),
         Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control),
+        Mode::ShowConfig(test) => report::print_test_config(config, &plan, test.as_deref()),
     }
 }
 
@@ -82,6 +92,7 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
+        Source::Archive(archive) => plan::archive::unpack(archive),
     };
     match discovered {
         Ok(found) => Ok(Ok(found)),
@@ -93,17 +104,28 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
         {
             Ok(Ok(Discovered::default()))
         }
-        Err(error @ DiscoverError::BuildFailed { .. }) => {
+        Err(error) => say_discover_error(error).map(Err),
+    }
+}
+
+/// Say why discovery failed (once: cargo may have said it already) and give the exit code.
+pub fn say_discover_error(error: DiscoverError) -> Result<i32> {
+    match error {
+        error @ DiscoverError::BuildFailed { .. } => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::BUILD_FAILED))
+            Ok(exit_code::BUILD_FAILED)
         }
         // cargo has printed its own message; only ours is left to print.
-        Err(DiscoverError::Usage(None)) => Ok(Err(exit_code::USAGE)),
-        Err(error @ DiscoverError::Usage(Some(_))) => {
+        DiscoverError::Usage(None) => Ok(exit_code::USAGE),
+        error @ DiscoverError::Usage(Some(_)) => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::USAGE))
+            Ok(exit_code::USAGE)
         }
-        Err(DiscoverError::Other(e)) => Err(e),
+        error @ DiscoverError::Archive(_) => {
+            eprintln!("error: {error}");
+            Ok(exit_code::ARCHIVE_FAILED)
+        }
+        DiscoverError::Other(e) => Err(e),
     }
 }
 
@@ -145,7 +167,10 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
 }
 
 fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
+    let setup = (!config.setup.scopes.is_empty())
+        .then(|| Arc::new(SetupRun::new(&config.setup, &log_dir, config.timeout_grace)));
     TestSettings {
+        setup,
         limits: Limits {
             timeout: config.timeout,
             grace: config.timeout_grace,
@@ -161,6 +186,8 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
         retries: config.retries,
         policy: config.policy,
         log_dir: Some(log_dir),
+        launcher: config.launcher.clone(),
+        overrides: config.overrides.clone(),
     }
 }
 
@@ -197,6 +224,11 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl) -> Result<i32
     };
     plan::save_history(plan, &observations);
     logs.mark_finished();
+    // What setup scripts left running (servers) ends with the tests that used it, before the
+    // sweep for processes that escaped their tests.
+    if let Some(setup) = &settings.setup {
+        setup.end();
+    }
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.
@@ -324,7 +356,10 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         reporters.add(Box::new(github));
     }
     if let Some(path) = &config.junit {
-        reporters.add(Box::new(JunitReporter::new(path.clone())));
+        reporters.add(Box::new(JunitReporter::new(
+            path.clone(),
+            plan.shard.clone(),
+        )));
     }
     let pictures = Pictures {
         timeline: config.timeline.clone(),
@@ -335,7 +370,12 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         let reruns = plan
             .to_run
             .iter()
-            .map(|case| (case.id(), report::rerun::command_for(&config.source, case)))
+            .map(|case| {
+                (
+                    case.id(),
+                    report::rerun::command_for(&config.source, config.profile.as_deref(), case),
+                )
+            })
             .collect();
         reporters.add(Box::new(TimelineReporter::new(pictures, reruns)));
     }

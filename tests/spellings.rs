@@ -418,7 +418,8 @@ fn list_rejects_the_options_of_a_run() {
         &["-x"],
         &["--timeout", "1s"],
         &["--junit", "x.xml"],
-        &["--message-format", "json"],
+        // `--message-format` is `list`'s own `--format` (see wrappers.rs).
+        &["--compare"],
         &["--retries", "1"],
         &["-v"],
         &["--no-capture"],

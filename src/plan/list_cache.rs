@@ -12,11 +12,10 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::list::{self, BinaryListing, DocListing};
+use super::list::{self, BinaryListing, DocListing, ListOptions};
 use crate::files;
 use crate::model::{Invocation, TargetKind, TestBinary};
 use crate::process::control::RunControl;
@@ -149,7 +148,7 @@ fn keeps(binary: &TestBinary) -> bool {
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
     target_dir: Option<&Path>,
-    (timeout, control): (Duration, &RunControl),
+    (how, control): (ListOptions, &RunControl),
     doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
     let mut cache = ListingCache::load(target_dir);
@@ -163,7 +162,7 @@ pub fn list_all(
     if missing.is_empty() {
         return listings.into_iter().flatten().collect();
     }
-    let mut fresh = list::list_all(&missing, timeout, control, doc).into_iter();
+    let mut fresh = list::list_all(&missing, how, control, doc).into_iter();
     for (binary, slot) in binaries.iter().zip(&mut listings) {
         if slot.is_none() {
             let listing = fresh.next().expect("one listing per binary listed");

@@ -3,10 +3,12 @@
 //! list_cache for binaries that have not changed since), which the user selected (select),
 //! which this machine runs (partition), in what order they start (order), how many workers
 //! `-n auto` runs (sizing), and the timing history those decisions read, from which `runner
-//! predict` also predicts a run (predict).
+//! predict` also predicts a run (predict); and the archives that carry built binaries to
+//! machines without cargo (archive).
 //!
 //! What does not belong here: starting tests (that is `run`) or showing anything (`report`).
 
+pub mod archive;
 mod compose;
 pub mod discover;
 mod doc_list;
@@ -23,3 +25,4 @@ mod select;
 pub mod sizing;
 
 pub use compose::{save_history, Plan};
+pub use select::check_filter_names;

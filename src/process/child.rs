@@ -292,7 +292,7 @@ fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> i
 }
 
 /// A pidfd becomes readable when the process exits, without reaping it.
-fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+pub(super) fn open_pidfd(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid as i32, 0) };
     if fd < 0 {

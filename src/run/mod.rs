@@ -17,8 +17,10 @@ pub mod logs;
 mod pass;
 mod pool;
 mod queue;
+mod setup;
 mod single;
 
 pub use jobs::BatchChoice;
 pub use pass::{run_pass, Pass, PassOutcome};
+pub use setup::SetupRun;
 pub use single::TestSettings;

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::{CargoArgs, ListFormat, RunArgs, RunIgnored, Spellings};
+use super::{CargoArgs, FromArchiveArgs, ListFormat, RunArgs, RunIgnored, Spellings};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
@@ -19,6 +19,16 @@ pub struct ListArgs {
     /// Leave out tests whose name contains PAT (exactly PAT with --exact). Repeatable.
     #[arg(long, value_name = "PAT")]
     pub skip: Vec<String>,
+
+    /// Only tests in this filter expression, e.g. 'package(core) & test(parse)'. Repeatable:
+    /// a test in any of them is listed (and must match the name filters too).
+    #[arg(
+        short = 'E',
+        long = "filter-expr",
+        alias = "filterset",
+        value_name = "EXPR"
+    )]
+    pub filter_exprs: Vec<String>,
 
     /// Only ignored tests.
     #[arg(long, conflicts_with = "include_ignored")]
@@ -46,13 +56,27 @@ pub struct ListArgs {
     #[arg(long, value_name = "SPEC")]
     pub partition: Option<String>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    /// The durations a time: partition balances on (from `runner timings export`).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<std::path::PathBuf>,
+
+    /// Output format (`--message-format` is the same option, as a run spells it).
+    #[arg(
+        long,
+        visible_alias = "message-format",
+        value_enum,
+        default_value = "human",
+        value_name = "FMT"
+    )]
     pub format: ListFormat,
 
     /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
     #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
     pub profile: Option<String>,
+
+    /// Read the settings from this file instead of looking for `.config/runner.toml`.
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
 
     /// How long a binary may take to list its tests [default: 60s].
     #[arg(long, value_name = "DURATION")]
@@ -71,6 +95,9 @@ pub struct ListArgs {
     pub binaries: Vec<std::path::PathBuf>,
 
     #[command(flatten)]
+    pub archive: FromArchiveArgs,
+
+    #[command(flatten)]
     pub cargo: CargoArgs,
 }
 
@@ -81,12 +108,16 @@ impl ListArgs {
             filters: self.filters,
             exact: self.exact,
             skip: self.skip,
+            filter_exprs: self.filter_exprs,
             ignored: self.ignored,
             include_ignored: self.include_ignored,
             last_failed: self.last_failed,
             partition: self.partition,
+            timings: self.timings,
+            archive: self.archive,
             list_format: self.format,
             profile: self.profile,
+            config_file: self.config_file,
             list_timeout: self.list_timeout,
             binaries: self.binaries,
             doc: self.doc,
