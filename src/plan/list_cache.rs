@@ -6,7 +6,8 @@
 //!
 //! The listings live in `target/runner/listings.json`, beside the history. Only libtest
 //! binaries are kept: a custom harness may list differently from run to run, and doctests are
-//! listed through cargo. A file that cannot be read or written only means listing again.
+//! listed through cargo. Nothing is kept or read when a wrapper or target runner starts the
+//! binaries. A file that cannot be read or written only means listing again.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -151,7 +152,12 @@ pub fn list_all(
     (how, control): (ListOptions, &RunControl),
     doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
-    let mut cache = ListingCache::load(target_dir);
+    // A wrapper or target runner stands between the runner and the binary (an emulator, a
+    // recorder): the binaries are listed through it every run.
+    let launched = !how.launcher.wrapper.is_empty()
+        || !how.launcher.runner.is_empty()
+        || !how.launcher.host_runner.is_empty();
+    let mut cache = ListingCache::load(target_dir.filter(|_| !launched));
     let mut listings: Vec<Option<BinaryListing>> = binaries.iter().map(|b| cache.get(b)).collect();
     let missing: Vec<Arc<TestBinary>> = binaries
         .iter()
