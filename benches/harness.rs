@@ -123,3 +123,23 @@ pub fn median(values: &[f64]) -> Option<f64> {
         _ => Some(sorted[mid]),
     }
 }
+
+/// Copy a directory tree; the copies are writable (a registry's sources are read-only, and
+/// tests may write beside their sources).
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+            let mut permissions = std::fs::metadata(&dest)?.permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            permissions.set_readonly(false);
+            std::fs::set_permissions(&dest, permissions)?;
+        }
+    }
+    Ok(())
+}

@@ -10,6 +10,7 @@ mod launch;
 mod libtest;
 mod model;
 mod panics;
+mod phases;
 mod plan;
 mod process;
 mod report;
@@ -21,6 +22,7 @@ mod session;
 use cli::Invocation;
 
 fn main() {
+    phases::mark_start();
     process::mark_start();
     process::raise_open_file_limit();
     // Before any thread exists: the watchdog is forked.

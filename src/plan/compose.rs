@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
 use crate::filter::TestFacts;
 use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
+use crate::phases::{self, Phase};
 use crate::plan::discover::Discovered;
 use crate::plan::history::{History, Observation};
 use crate::plan::list::{self, BinaryListing};
+use crate::plan::list_cache;
 use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
 use crate::plan::partition::{self, Partition, Scheme, Shard, Timings};
@@ -49,7 +51,13 @@ impl Plan {
             timeout: config.list_timeout,
             launcher: &config.launcher,
         };
-        let listings = list::list_all(&discovered.binaries, how, control, doc);
+        let listings = list_cache::list_all(
+            &discovered.binaries,
+            discovered.target_dir.as_deref(),
+            (how, control),
+            doc,
+        );
+        phases::mark(Phase::Listed);
         let history = load_history(discovered.target_dir.as_deref());
         let mut plan = Plan {
             target_dir: discovered.target_dir,

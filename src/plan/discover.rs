@@ -23,7 +23,8 @@ use crate::cli;
 use crate::cli::{CargoOptions, DocTests};
 use crate::filter::KnownNames;
 use crate::model::{binary_id, TargetKind, TestBinary};
-use crate::plan::doc_packages;
+use crate::phases::{self, Phase};
+use crate::plan::{doc_packages, metadata_cache};
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
@@ -69,11 +70,6 @@ pub struct Discovered {
 /// Build with cargo and return the test binaries it produced, sorted by id.
 pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let cargo = cargo_command();
-    // `cargo metadata --no-deps` takes no build lock: ask it while the build runs.
-    let metadata = {
-        let (cargo, args) = (cargo.clone(), args.clone());
-        std::thread::spawn(move || cargo_metadata(&cargo, &args))
-    };
     let mut child = Command::new(&cargo)
         .args([
             "test",
@@ -90,12 +86,11 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut build = Build::read(BufReader::new(stdout))?;
     let status = child.wait().context("waiting for cargo")?;
-    let metadata = metadata
-        .join()
-        .map_err(|_| anyhow::anyhow!("the `cargo metadata` thread panicked"))?;
+    phases::mark(Phase::Build);
     if !status.success() {
         use std::os::unix::process::ExitStatusExt;
         let signal = status.signal();
+        let metadata = cargo_metadata(&cargo, args);
         // cargo has said what is wrong, once. A manifest it cannot read, or a package that is
         // not in the workspace, is the command line's mistake, not a broken build.
         let usage = match &metadata {
@@ -110,7 +105,13 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
             signal,
         });
     }
-    let metadata = metadata?;
+    // Kept from an earlier run while the manifests are unchanged: `cargo test` runs no
+    // `cargo metadata`, and a warm run need not either.
+    let built: Vec<_> = (build.tests.iter())
+        .filter_map(|a| Some((a.executable.as_ref()?, &a.package_id)))
+        .collect();
+    let metadata = metadata_cache::metadata(args, &built, || cargo_metadata(&cargo, args))?;
+    phases::mark(Phase::Metadata);
     let libraries = std::mem::take(&mut build.libraries);
     let mut binaries = build.test_binaries(&cargo, &metadata);
     match args.doc {

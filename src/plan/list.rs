@@ -154,22 +154,32 @@ impl Lister<'_> {
             Ok(Parsed::Names(names)) => names,
             Ok(Parsed::NotLibtest(why)) | Err(why) => return BinaryListing::Failed(why),
         };
-        let ignored: std::collections::HashSet<&str> = ignored.iter().map(String::as_str).collect();
         let invocation = match binary.kind {
             TargetKind::Doc => Invocation::Doctest,
             _ => Invocation::Libtest,
         };
-        let cases = all
-            .iter()
-            .map(|name| TestCase {
-                binary: Arc::clone(binary),
-                ignored: ignored.contains(name.as_str()),
-                name: name.clone(),
-                invocation,
-            })
-            .collect();
-        BinaryListing::Tests(cases)
+        tests_of(binary, &all, &ignored, invocation)
     }
+}
+
+/// The listing of `binary`'s tests `all`, of which `ignored` are ignored.
+pub(super) fn tests_of(
+    binary: &Arc<TestBinary>,
+    all: &[String],
+    ignored: &[String],
+    invocation: Invocation,
+) -> BinaryListing {
+    let ignored: std::collections::HashSet<&str> = ignored.iter().map(String::as_str).collect();
+    let cases = all
+        .iter()
+        .map(|name| TestCase {
+            binary: Arc::clone(binary),
+            ignored: ignored.contains(name.as_str()),
+            name: name.clone(),
+            invocation,
+        })
+        .collect();
+    BinaryListing::Tests(cases)
 }
 
 fn is_prebuilt(binary: &TestBinary) -> bool {

@@ -20,7 +20,7 @@ use nix::unistd::Pid;
 use super::capture::{CaptureLimit, Captured};
 use super::control::RunControl;
 use super::deadlines::Deadlines;
-use super::reap::{cpu_pressure, has_exited, reap, Exit};
+use super::reap::{cpu_pressure, cpu_pressure_at_start, has_exited, reap, Exit};
 use super::spawn::{spawn_patiently, OutputMode};
 use super::tracking::{self, Tracked};
 
@@ -100,7 +100,7 @@ pub fn run(
     mut hooks: Hooks,
 ) -> io::Result<Finished> {
     let mut clock = Deadlines::new(limits, control);
-    let pressure_at_start = cpu_pressure();
+    let pressure_at_start = cpu_pressure_at_start();
     let tag = tracking::tag(command);
     let (mut child, _running) = spawn_patiently(command, limits.output)?;
     let leader = child.id() as i32;
@@ -127,7 +127,9 @@ pub fn run(
         }
         clock.enforce(now, exited, &tracked, &mut hooks);
         let timeout = clock.poll_timeout(now, exited, !pipes.has_pidfd());
-        exited |= pipes.wait(timeout, &mut hooks, limits.coalesce)?;
+        // Once the child has exited, what is left in its pipes is read straight to the end.
+        let coalesce = limits.coalesce.filter(|_| !exited);
+        exited |= pipes.wait(timeout, &mut hooks, coalesce)?;
     };
     // Whatever the test left behind in its group goes with it. The leader is still a zombie
     // (not yet reaped), so its pid cannot have been reused for another group. A test that was
@@ -214,13 +216,31 @@ impl Pipes {
         // A read that filled the buffer left more waiting: pausing would only hold up a child
         // that prints faster than the pauses let it (a flood of output would crawl).
         let full = read == self.buf.len();
+        let mut exited = exited;
         if let Some(pause) = coalesce.filter(|_| out_ready && self.stdout.is_some() && !full) {
-            std::thread::sleep(pause);
+            exited |= self.pause(pause)?;
         }
         if exited {
             self.pidfd = None;
         }
         Ok(exited)
+    }
+
+    /// Let output pile up for `pause`, but no longer than the child lives: the pause ends at
+    /// its exit (a batch's last lines come just before it), which it returns. Without a
+    /// pidfd, a plain sleep.
+    fn pause(&self, pause: Duration) -> io::Result<bool> {
+        let Some(pidfd) = self.pidfd.as_ref() else {
+            std::thread::sleep(pause);
+            return Ok(false);
+        };
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(pause).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Which of stdout, stderr and the pidfd are ready; `None` when a signal interrupted the

@@ -11,7 +11,7 @@
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
@@ -87,9 +87,58 @@ pub(super) fn reap(pid: i32) -> io::Result<(ExitStatus, Duration)> {
 
 /// Time in which some task on the machine waited for a CPU, since boot: `some total` (in
 /// microseconds) of `/proc/pressure/cpu`. `None` on a kernel without pressure information.
+///
+/// Each thread keeps the file open and reads it again from its start: one `pread`, where
+/// opening and reading it afresh takes seven calls.
 pub(super) fn cpu_pressure() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
-    some_total(&text)
+    PRESSURE.with(|cell| cell.borrow_mut().read())
+}
+
+/// [`cpu_pressure`], or this thread's reading of a moment ago (the end of its previous child)
+/// if there is one: for the start of a child, so that a child of a millisecond pays for one
+/// reading, not two.
+pub(super) fn cpu_pressure_at_start() -> Option<Duration> {
+    PRESSURE.with(|cell| {
+        let mut pressure = cell.borrow_mut();
+        match pressure.last {
+            Some((at, total)) if at.elapsed() <= RECENT => Some(total),
+            _ => pressure.read(),
+        }
+    })
+}
+
+/// How old a reading may be and still count as now.
+const RECENT: Duration = Duration::from_micros(500);
+
+/// A thread's pressure file, and its last reading.
+#[derive(Default)]
+struct Pressure {
+    file: Option<std::fs::File>,
+    /// The kernel has no pressure file: never ask again.
+    missing: bool,
+    last: Option<(Instant, Duration)>,
+}
+
+impl Pressure {
+    fn read(&mut self) -> Option<Duration> {
+        use std::os::unix::fs::FileExt;
+        if self.missing {
+            return None;
+        }
+        if self.file.is_none() {
+            self.file = std::fs::File::open("/proc/pressure/cpu").ok();
+            self.missing = self.file.is_none();
+        }
+        let mut buf = [0u8; 512];
+        let len = self.file.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let total = some_total(std::str::from_utf8(&buf[..len]).ok()?)?;
+        self.last = Some((Instant::now(), total));
+        Some(total)
+    }
+}
+
+thread_local! {
+    static PRESSURE: std::cell::RefCell<Pressure> = std::cell::RefCell::default();
 }
 
 /// `total=N` of the `some` line of a pressure file, as a duration.
@@ -105,6 +154,23 @@ fn some_total(text: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn pressure_is_read_again_from_the_open_file_and_reused_only_at_a_start() {
+        let Some(first) = cpu_pressure() else {
+            return; // A kernel without pressure information.
+        };
+        // What the start of the next child takes: the reading just made.
+        assert_eq!(cpu_pressure_at_start(), Some(first));
+        let mut later = first;
+        // The same open file, read again: the total only grows.
+        for _ in 0..3 {
+            later = cpu_pressure().expect("read again");
+            assert!(later >= first);
+        }
+        let text = std::fs::read_to_string("/proc/pressure/cpu").unwrap();
+        assert!(some_total(&text).unwrap() >= later);
+    }
 
     #[test]
     fn an_exit_seen_without_reaping_is_reaped_once_with_its_status() {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::ListFailure;
 pub use crate::model::TestId;
+pub use crate::phases::Phases;
 pub use crate::plan::partition::Shard;
 pub use crate::plan::sizing::AutoWorkers;
 
@@ -130,6 +131,8 @@ pub struct RunStats {
     /// `--compare-modes`): they are not isolated from what runs beside them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_isolated: Vec<NotIsolated>,
+    /// When the runner's own phases ended, since it started: where its fixed costs go.
+    pub phases: Phases,
 }
 
 /// The tests of a run whose duration alone (with a core to itself) the history knows: their

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::event::{PassLabel, RunStats};
+use super::event::{PassLabel, Phases, RunStats};
 use super::summary::{Passes, Summary};
 
 /// `NAME: 4 workers (2 usable), wall 1.000s, summed test time 3.000s, concurrency 3.00x,
@@ -204,6 +204,44 @@ pub fn not_isolated(stats: &RunStats) -> String {
     text
 }
 
+/// The runner's phases (`-v`): when each ended since the process started, then the three
+/// spans a person compares with another runner: start-up (to the first test), tests, and
+/// wrap-up (the last test to the reports written).
+///
+/// `Phases since start: build 0.081s, metadata 0.052s, listed 0.120s, first test 0.125s, last
+/// test 0.950s, reports 0.962s` and `  start-up 0.125s, tests 0.825s, wrap-up 0.012s`.
+pub fn phases_lines(phases: &Phases) -> String {
+    let marks = [
+        ("build", phases.build),
+        ("metadata", phases.metadata),
+        ("listed", phases.listed),
+        ("first test", phases.first_test),
+        ("last test", phases.last_test),
+        ("reports", phases.reports.or(phases.run_finished)),
+    ];
+    let shown = |marks: &[(&str, Option<Duration>)]| {
+        marks
+            .iter()
+            .filter_map(|(name, at)| at.map(|at| format!("{name} {}", secs(at))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let reached = shown(&marks);
+    if reached.is_empty() {
+        return String::new();
+    }
+    let spans = shown(&[
+        ("start-up", phases.start_up()),
+        ("tests", phases.testing()),
+        ("wrap-up", phases.wrap_up()),
+    ]);
+    let mut text = format!("Phases since start: {reached}\n");
+    if !spans.is_empty() {
+        text += &format!("  {spans}\n");
+    }
+    text
+}
+
 pub fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -219,6 +257,35 @@ pub fn secs(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phases::Phase;
+
+    #[test]
+    fn phases_say_when_each_ended_and_the_spans() {
+        let ms = Duration::from_millis;
+        let phases = Phases::default()
+            .with(Phase::Build, ms(81))
+            .with(Phase::Metadata, ms(52))
+            .with(Phase::Listed, ms(120))
+            .with(Phase::FirstTest, ms(125))
+            .with(Phase::LastTest, ms(950))
+            .with(Phase::RunFinished, ms(951))
+            .with(Phase::Reports, ms(962));
+        assert_eq!(
+            phases_lines(&phases),
+            "Phases since start: build 0.081s, metadata 0.052s, listed 0.120s, first test \
+             0.125s, last test 0.950s, reports 0.962s\n  start-up 0.125s, tests 0.825s, \
+             wrap-up 0.012s\n"
+        );
+        // `--binary`: no cargo; and a run that started no test has no spans to show.
+        let prebuilt = Phases::default()
+            .with(Phase::Listed, ms(3))
+            .with(Phase::RunFinished, ms(4));
+        assert_eq!(
+            phases_lines(&prebuilt),
+            "Phases since start: listed 0.003s, reports 0.004s\n"
+        );
+        assert_eq!(phases_lines(&Phases::default()), "");
+    }
 
     fn pass(label: PassLabel, workers: usize, wall_ms: u64) -> Summary {
         let mut summary = Summary::new(workers);

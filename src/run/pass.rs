@@ -23,6 +23,7 @@ use super::setup;
 use super::single::{self, Placer, TestSettings};
 use crate::cli::{self, RunConfig, Source};
 use crate::model::TestCase;
+use crate::phases::{self, Phase};
 use crate::plan::history::{History, Observation};
 use crate::plan::Plan;
 use crate::process::{self, control::RunControl};
@@ -100,6 +101,7 @@ fn run_jobs(
     let job_costs_ref = &job_costs;
     let run_pool = move || {
         let run_one = |job: &Job, slot: pool::Slot, emit: &dyn Fn(TestEvent)| {
+            phases::mark_once(Phase::FirstTest);
             let placer = Placer {
                 worker: slot.worker,
                 chunk: matches!(job, Job::Batch(_)).then_some(slot.job),
@@ -117,6 +119,7 @@ fn run_jobs(
         };
         let cancelled = || control.cancelled().is_some();
         pool::run_pool(jobs, options, run_one, &cancelled, &sender);
+        phases::mark(Phase::LastTest);
     };
     // Taken by whichever thread runs the pool: its own, or this one if no thread can start.
     let pool_job = Mutex::new(Some(run_pool));
@@ -317,6 +320,8 @@ impl<'a> Receiver<'a> {
         if !earlier.is_empty() {
             isolation::check(&mut self.summary, earlier);
         }
+        phases::mark(Phase::RunFinished);
+        self.summary.stats.phases = phases::so_far();
         let stats = self.summary.stats.clone();
         self.reporters.on_event(&TestEvent::RunFinished(stats));
         (self.summary, self.observations)

@@ -11,6 +11,7 @@ use super::output::{output_block, OutputBounds};
 use super::style::{shown_id, status_style, wrapped, Painter};
 use crate::cli::{Levels, ShowOutput, StatusLevel, Verbosity};
 use crate::model::ListFailure;
+use crate::phases::{self, Phase};
 use crate::report::escape::visible;
 use crate::report::event::{
     Attempt, AutoWorkers, PassLabel, RunMode, RunStats, ScriptReport, SkipReason, TestEvent,
@@ -448,6 +449,11 @@ impl Reporter for HumanReporter {
                 text += &visible(&figures::comparison(passes));
             }
             text += &visible(&figures::closing_figures(summary));
+        }
+        if self.options.verbosity == Verbosity::Verbose {
+            // Written last of all the reports: every other one is done by now.
+            let phases = stats.phases.with(Phase::Reports, phases::since_start());
+            text += &figures::phases_lines(&phases);
         }
         text += &closing::flaky_count(summary, self.options.flaky_fails);
         // The last line stays exactly this, uncoloured, for CI log scanners.
