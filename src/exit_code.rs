@@ -17,3 +17,9 @@ pub const TEST_FAILED: i32 = 100;
 pub const BUILD_FAILED: i32 = 101;
 /// A test binary could not be listed or was not usable; the others still ran.
 pub const LIST_FAILED: i32 = 104;
+/// `junit-merge`: the shards' reports do not add up to their selection (a shard missing, a test
+/// twice or nowhere, shards of different partitions); the merged report is still written.
+pub const SHARDS_DO_NOT_ADD_UP: i32 = 3;
+/// `runner archive` could not make the archive, or a run could not read one (cargo-nextest's
+/// code for a failed archive).
+pub const ARCHIVE_FAILED: i32 = 102;

@@ -2,8 +2,11 @@
 //! documented code (see [`exit_code`]).
 
 mod cli;
+mod closest;
 mod exit_code;
 mod files;
+mod filter;
+mod launch;
 mod libtest;
 mod model;
 mod panics;
@@ -11,6 +14,7 @@ mod phases;
 mod plan;
 mod process;
 mod report;
+mod reuse;
 mod run;
 mod rustdoc;
 mod session;
@@ -32,11 +36,23 @@ fn main() {
         Ok(Invocation::JunitMerge { output, inputs }) => {
             match report::merge_junit(&output, &inputs) {
                 Ok(()) => exit_code::OK,
-                Err(err) => {
+                Err(err @ report::MergeError::ShardsDoNotAddUp(_)) => {
+                    eprintln!("error: {err}");
+                    exit_code::SHARDS_DO_NOT_ADD_UP
+                }
+                Err(err @ report::MergeError::BadInput(_)) => {
+                    eprintln!("error: {err}");
+                    exit_code::USAGE
+                }
+                Err(report::MergeError::Other(err)) => {
                     eprintln!("error: {err:#}");
                     exit_code::INTERNAL
                 }
             }
+        }
+        Ok(Invocation::Archive { file, cargo }) => or_internal(reuse::archive(&file, &cargo)),
+        Ok(Invocation::TimingsExport { output, from }) => {
+            or_internal(reuse::export_timings(&output, &from))
         }
         Ok(Invocation::Timeline {
             events,
@@ -52,6 +68,14 @@ fn main() {
         Ok(Invocation::Run(config)) => run(&config),
     };
     std::process::exit(code);
+}
+
+/// The exit code of a command, or the internal error's after saying it.
+fn or_internal(code: anyhow::Result<i32>) -> i32 {
+    code.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        exit_code::INTERNAL
+    })
 }
 
 /// `runner timeline`: the pictures of a run from its saved JSON events.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::libtest;
 
@@ -16,6 +16,15 @@ pub struct TestId {
     pub name: String,
 }
 
+impl TestId {
+    pub fn new(binary_id: &str, name: &str) -> TestId {
+        TestId {
+            binary_id: binary_id.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for TestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.binary_id, self.name)
@@ -23,10 +32,12 @@ impl std::fmt::Display for TestId {
 }
 
 /// The kind of cargo target a test binary was built from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetKind {
     Lib,
+    /// A proc-macro crate's unit tests.
+    ProcMacro,
     Bin,
     Test,
     Bench,
@@ -109,7 +120,7 @@ pub struct ListFailure {
 /// the id of an integration test named `doc`.
 pub fn binary_id(package: &str, kind: &TargetKind, target_name: &str) -> String {
     match kind {
-        TargetKind::Lib => package.to_string(),
+        TargetKind::Lib | TargetKind::ProcMacro => package.to_string(),
         TargetKind::Test => format!("{package}::{target_name}"),
         TargetKind::Bin => format!("{package}::bin/{target_name}"),
         TargetKind::Bench => format!("{package}::bench/{target_name}"),

@@ -28,8 +28,8 @@ use crate::report::{
 use crate::run::logs;
 use crate::run::BatchChoice;
 use crate::run::Early;
-use crate::run::TestSettings;
 use crate::run::{run_pass, Pass, PassOutcome};
+use crate::run::{SetupRun, TestSettings};
 
 mod overlap;
 
@@ -42,6 +42,9 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         }
         process::become_subreaper();
     }
+    if config.mode == Mode::ShowConfig(None) {
+        return report::print_config(config);
+    }
     if overlap::applies(config) {
         return overlap::execute(config, &control);
     }
@@ -49,6 +52,11 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
         Ok(discovered) => discovered,
         Err(code) => return Ok(code),
     };
+    // A filter naming a package or binary that does not exist is a mistake, not an empty run.
+    if let Err(message) = plan::check_filter_names(config, &discovered.names) {
+        eprintln!("error: {message}");
+        return Ok(exit_code::USAGE);
+    }
     let mut plan = Plan::build(config, discovered, &control);
     if config.no_capture && config.mode == Mode::Run {
         plan.notes.push(
@@ -57,10 +65,12 @@ pub fn execute(config: &RunConfig) -> Result<i32> {
                 .into(),
         );
     }
-    match config.mode {
+    match &config.mode {
         Mode::List => report::print_listing(config, &plan),
+        Mode::NoRun => report::print_no_run(config, &plan, &config.launcher.prefix()),
         Mode::Predict => predict_plan(config, &plan),
         Mode::Run => run_plan(config, &plan, &control, &Early::default()),
+        Mode::ShowConfig(test) => report::print_test_config(config, &plan, test.as_deref()),
     }
 }
 
@@ -89,6 +99,7 @@ fn discover(config: &RunConfig, control: &RunControl) -> Result<Result<Discovere
     let discovered = match &config.source {
         Source::Cargo(cargo) => discover::from_cargo(cargo),
         Source::Binaries(paths) => discover::from_paths(paths),
+        Source::Archive(archive) => plan::archive::unpack(archive),
     };
     settle(discovered, control)
 }
@@ -108,17 +119,28 @@ fn settle(
         {
             Ok(Ok(Discovered::default()))
         }
-        Err(error @ DiscoverError::BuildFailed { .. }) => {
+        Err(error) => say_discover_error(error).map(Err),
+    }
+}
+
+/// Say why discovery failed (once: cargo may have said it already) and give the exit code.
+pub fn say_discover_error(error: DiscoverError) -> Result<i32> {
+    match error {
+        error @ DiscoverError::BuildFailed { .. } => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::BUILD_FAILED))
+            Ok(exit_code::BUILD_FAILED)
         }
         // cargo has printed its own message; only ours is left to print.
-        Err(DiscoverError::Usage(None)) => Ok(Err(exit_code::USAGE)),
-        Err(error @ DiscoverError::Usage(Some(_))) => {
+        DiscoverError::Usage(None) => Ok(exit_code::USAGE),
+        error @ DiscoverError::Usage(Some(_)) => {
             eprintln!("error: {error}");
-            Ok(Err(exit_code::USAGE))
+            Ok(exit_code::USAGE)
         }
-        Err(DiscoverError::Other(e)) => Err(e),
+        error @ DiscoverError::Archive(_) => {
+            eprintln!("error: {error}");
+            Ok(exit_code::ARCHIVE_FAILED)
+        }
+        DiscoverError::Other(e) => Err(e),
     }
 }
 
@@ -159,11 +181,11 @@ fn passes(config: &RunConfig, plan: &Plan) -> (Option<Pass>, Pass) {
     }
 }
 
-/// How long a test's output may pile up after a read before it is read again.
-const TEST_READ_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
-
 fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
+    let setup = (!config.setup.scopes.is_empty())
+        .then(|| Arc::new(SetupRun::new(&config.setup, &log_dir, config.timeout_grace)));
     TestSettings {
+        setup,
         limits: Limits {
             timeout: config.timeout,
             grace: config.timeout_grace,
@@ -174,15 +196,13 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
                 (true, false) => OutputMode::PassThrough,
                 (true, true) => OutputMode::PassThroughToStderr,
             },
-            // libtest writes a test's lines in pieces ("test x ... ", "ok", "\n"...): each
-            // would wake the worker. The pause ends when the test exits, so a test is never
-            // seen to end later for it.
-            coalesce: Some(TEST_READ_PAUSE),
             ..Limits::default()
         },
         retries: config.retries,
         policy: config.policy,
         log_dir: Some(log_dir),
+        launcher: config.launcher.clone(),
+        overrides: config.overrides.clone(),
     }
 }
 
@@ -220,6 +240,11 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early
     };
     plan::save_history(plan, &observations);
     logs.mark_finished();
+    // What setup scripts left running (servers) ends with the tests that used it, before the
+    // sweep for processes that escaped their tests.
+    if let Some(setup) = &settings.setup {
+        setup.end();
+    }
     kill_escaped_processes();
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.
@@ -347,7 +372,10 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         reporters.add(Box::new(github));
     }
     if let Some(path) = &config.junit {
-        reporters.add(Box::new(JunitReporter::new(path.clone())));
+        reporters.add(Box::new(JunitReporter::new(
+            path.clone(),
+            plan.shard.clone(),
+        )));
     }
     let pictures = Pictures {
         timeline: config.timeline.clone(),
@@ -358,7 +386,12 @@ fn reporters(config: &RunConfig, plan: &Plan) -> Reporters {
         let reruns = plan
             .to_run
             .iter()
-            .map(|case| (case.id(), report::rerun::command_for(&config.source, case)))
+            .map(|case| {
+                (
+                    case.id(),
+                    report::rerun::command_for(&config.source, config.profile.as_deref(), case),
+                )
+            })
             .collect();
         reporters.add(Box::new(TimelineReporter::new(pictures, reruns)));
     }

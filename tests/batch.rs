@@ -108,7 +108,7 @@ fn config_file_batches_chosen_binaries() {
     std::fs::create_dir_all(fixture.join(".config")).unwrap();
     std::fs::write(
         fixture.join(".config/runner.toml"),
-        "[[batch]]\nfilter = \"ordering::second\"\n",
+        "[[batch]]\nfilter = \"binary_id(ordering::second)\"\n",
     )
     .unwrap();
     let manifest = fixture.join("Cargo.toml");

@@ -85,28 +85,6 @@ fn listed_keys(run: &Run) -> Vec<TestKey> {
     listed(run).into_iter().map(|(k, _, _)| k).collect()
 }
 
-/// The shards hold every test of `all` exactly once, and nothing else.
-fn assert_exact_cover(all: &BTreeSet<TestKey>, shards: &[Vec<TestKey>], what: &str) {
-    let mut seen: BTreeMap<&TestKey, usize> = BTreeMap::new();
-    for shard in shards {
-        for key in shard {
-            *seen.entry(key).or_default() += 1;
-        }
-    }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{what}: tests in several shards: {twice:?}"
-    );
-    let union: BTreeSet<TestKey> = seen.keys().map(|k| (*k).clone()).collect();
-    let missing: Vec<_> = all.difference(&union).collect();
-    let extra: Vec<_> = union.difference(all).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{what}: missing from every shard: {missing:?}; not in the selection: {extra:?}"
-    );
-}
-
 fn expected_keys() -> BTreeSet<TestKey> {
     expected_outcomes().into_keys().collect()
 }
@@ -772,6 +750,18 @@ fn unknown_profile_flag_is_one_usage_error_line() {
     assert_one_error_line(&run, 2, &["nope"]);
 }
 
+/// A likely typo of a profile's name is named.
+#[test]
+fn unknown_profile_names_the_closest() {
+    let (krate, _) = profile_crate_with("[profile.ci]\njobs = 5\n[profile.nightly]\n");
+    let run = run_with(crate_args(krate.path(), &["--profile", "nigthly"]), |_| {});
+    assert_one_error_line(
+        &run,
+        2,
+        &["unknown profile 'nigthly': did you mean 'nightly'? the config file defines ci, nightly"],
+    );
+}
+
 #[test]
 fn unknown_runner_profile_variable_is_one_usage_error_line() {
     let (krate, _) = profile_crate_with_config();
@@ -1030,6 +1020,25 @@ fn auto_partition_reads_buildkite_parallel_job() {
 #[test]
 fn auto_partition_reads_test_shard_index_and_touches_the_status_file() {
     assert_auto_gives_hash_shards("TEST_SHARD_INDEX", "TEST_TOTAL_SHARDS", 0);
+}
+
+#[test]
+fn auto_partition_reads_a_kubernetes_indexed_job() {
+    assert_auto_gives_hash_shards("JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", 0);
+}
+
+#[test]
+fn auto_partition_reads_semaphore_from_one() {
+    assert_auto_gives_hash_shards("SEMAPHORE_JOB_INDEX", "SEMAPHORE_JOB_COUNT", 1);
+}
+
+/// Kubernetes sets the index only: without the documented total, one line naming it.
+#[test]
+fn auto_partition_with_a_kubernetes_index_and_no_total_names_the_variable() {
+    let run = run_fixture_with("outcomes", &["list", "--partition", "auto"], |c| {
+        c.env("JOB_COMPLETION_INDEX", "0");
+    });
+    assert_one_error_line(&run, 2, &["JOB_COMPLETION_INDEX", "JOB_COMPLETIONS"]);
 }
 
 /// Without variables: one clear line, exit 2.

@@ -418,7 +418,8 @@ fn list_rejects_the_options_of_a_run() {
         &["-x"],
         &["--timeout", "1s"],
         &["--junit", "x.xml"],
-        &["--message-format", "json"],
+        // `--message-format` is `list`'s own `--format` (see wrappers.rs).
+        &["--compare"],
         &["--retries", "1"],
         &["-v"],
         &["--no-capture"],
@@ -480,7 +481,7 @@ fn junit_merge_reads_other_tools_reports_and_names_a_truncated_one() {
         pytest.as_os_str(),
         cut.as_os_str(),
     ]);
-    assert_ne!(run.code, 0, "{}", run.context());
+    run.assert_code(2);
     assert_eq!(
         run.stderr,
         format!(
@@ -491,6 +492,30 @@ fn junit_merge_reads_other_tools_reports_and_names_a_truncated_one() {
         "{}",
         run.context()
     );
+    // Bad input is a usage error, one line saying what to pass, and nothing is written.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "hi\n").expect("write");
+    let missing = dir.path().join("missing.xml");
+    let out = dir.path().join("never.xml");
+    for (input, problem) in [
+        (&notes, "is not a JUnit report ("),
+        (&missing, ": No such file or directory"),
+    ] {
+        let run = common::run(["junit-merge".as_ref(), out.as_os_str(), input.as_os_str()]);
+        run.assert_code(2);
+        let lines = run.stderr_lines();
+        assert_eq!(lines.len(), 1, "{}", run.context());
+        assert!(
+            lines[0].starts_with("error: ")
+                && lines[0].contains(problem)
+                && lines[0].ends_with(
+                    "; pass the reports that `runner --junit FILE` (or another JUnit writer) wrote"
+                ),
+            "{}",
+            run.context()
+        );
+        assert!(!out.exists());
+    }
 }
 
 /// A workspace of its own with one `harness = false` test target, `checks`.

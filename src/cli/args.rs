@@ -8,11 +8,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod list;
 mod output;
 mod pictures;
+mod reuse;
+mod select;
 mod spellings;
 
 pub use list::{ListArgs, PredictArgs};
 pub use output::{OutputArgs, OutputWhen, StatusLevelArg};
 pub use pictures::{PictureArgs, TimelineArgs};
+pub use reuse::{ArchiveArgs, FromArchiveArgs, TimingsCommand};
+pub use select::{ProfileArgs, SelectArgs};
 pub use spellings::{RunIgnored, Spellings};
 
 /// Parallel test runner for Rust workspaces: every test in its own process.
@@ -23,7 +27,8 @@ pub use spellings::{RunIgnored, Spellings};
     about,
     args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 all passed, 100 a test failed, 101 the build failed, \
-                  104 a binary could not be listed, 4 no test selected, 2 usage error, 1 internal error."
+                  104 a binary could not be listed, 4 no test selected, 2 usage error, 1 internal error, \
+                  3 junit-merge: the shards do not add up, 102 the archive could not be made or read."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,13 +49,28 @@ pub enum Command {
     /// Predict the selection's wall time for 1, 2, 4... workers from the timing history,
     /// without running it.
     Predict(PredictArgs),
-    /// Combine the JUnit reports of several shards into one file with correct totals.
+    /// Print the effective settings: which file and profile, the groups, the overrides, the
+    /// wrapper, target runner and setup scripts; with `test NAME`, the settings that test gets
+    /// and where each comes from, its setup scripts and command line. Takes a run's options,
+    /// so that their effect shows.
+    #[command(override_usage = "runner show-config [test NAME] [OPTIONS]")]
+    ShowConfig(RunArgs),
+    /// Combine the JUnit reports of several shards into one file with correct totals; the shards
+    /// of a partitioned run must add up to their selection (exit 3 names what does not).
     JunitMerge {
         /// The merged report to write.
         output: std::path::PathBuf,
         /// The shard reports to read.
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
+    },
+    /// Build the tests (or take the built ones) and pack them, with what they need to run, into
+    /// one file that `runner --archive-file FILE` runs on a machine without cargo.
+    Archive(ArchiveArgs),
+    /// Timings files for `--partition time:K/N --timings FILE`.
+    Timings {
+        #[command(subcommand)]
+        command: TimingsCommand,
     },
     /// Draw a run's timeline (and Chrome trace) from its saved `--message-format json` output.
     #[command(arg_required_else_help = true)]
@@ -137,21 +157,8 @@ pub struct RunArgs {
     )]
     pub jobs: Option<String>,
 
-    /// Filters must match test names exactly.
-    #[arg(long)]
-    pub exact: bool,
-
-    /// Skip tests whose name contains PAT (exactly PAT with --exact). Repeatable.
-    #[arg(long, value_name = "PAT")]
-    pub skip: Vec<String>,
-
-    /// Run only ignored tests.
-    #[arg(long, conflicts_with = "include_ignored")]
-    pub ignored: bool,
-
-    /// Run ignored tests as well as the others.
-    #[arg(long)]
-    pub include_ignored: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Stop starting tests after the first failure.
     #[arg(short = 'x', long = "exitfirst", alias = "fail-fast")]
@@ -200,9 +207,8 @@ pub struct RunArgs {
     #[arg(skip)]
     pub list_format: ListFormat,
 
-    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
-    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub settings: ProfileArgs,
 
     /// Print a SLOW line for a test still running after this long, and again each period
     /// (`off` for never) [default: 60s].
@@ -274,6 +280,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "SPEC", help_heading = "Reports")]
     pub partition: Option<String>,
 
+    /// The durations a time: partition balances on (from `runner timings export`), and
+    /// nothing else; with `--partition auto`, the time scheme.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub timings: Option<std::path::PathBuf>,
+
     /// Write a JUnit XML report to PATH (also when the run fails or is interrupted).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<std::path::PathBuf>,
@@ -306,9 +317,18 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "doc", help_heading = "Doctests")]
     pub doc_only: bool,
 
+    /// Build and list the selected tests and say what would run, but run nothing (no test,
+    /// no setup script). Exit codes as a run's: 0, 101 build failed, 104 a binary could not
+    /// be listed, 4 no test selected.
+    #[arg(long, conflicts_with_all = ["compare", "compare_modes"])]
+    pub no_run: bool,
+
     /// Run these prebuilt test binaries instead of building with cargo. Repeatable.
     #[arg(long = "binary", value_name = "PATH")]
     pub binaries: Vec<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
 
     #[command(flatten)]
     pub cargo: CargoArgs,
@@ -377,6 +397,10 @@ pub struct CargoArgs {
     /// Directory for all generated artifacts.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<std::path::PathBuf>,
+
+    /// Build for this target triple; its target runner from cargo's config runs the tests.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
 
     /// Require Cargo.lock to be up to date.
     #[arg(long)]
@@ -452,6 +476,9 @@ impl CargoArgs {
         }
         if let Some(dir) = &self.target_dir {
             out.extend(["--target-dir".to_string(), dir.display().to_string()]);
+        }
+        if let Some(target) = &self.target {
+            out.extend(["--target".to_string(), target.clone()]);
         }
         out
     }

@@ -7,14 +7,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::{
-    self, CargoArgs, ColorChoice, ListFormat, MessageFormat, NoTestsChoice, OrderChoice,
-    PassOrFail, RunArgs, RunIgnored,
+    self, CargoArgs, ColorChoice, FromArchiveArgs, ListFormat, MessageFormat, NoTestsChoice,
+    OrderChoice, PassOrFail, RunArgs, RunIgnored,
 };
-use super::config_file::{FileConfig, Profile};
+use super::config_file::Profile;
+use super::explain::Explain;
 use super::levels;
+use super::loading::load_profile;
+use super::overrides::Overrides;
 use super::settings::*;
+use super::setup::SetupConfig;
+use crate::filter::Filter;
+use crate::launch::Launcher;
 use crate::plan::order::{self, Order};
-use crate::plan::partition::Partition;
+use crate::plan::partition::{Partition, Timings};
 use crate::report::event::ResultPolicy;
 use crate::run::groups::TestGroups;
 
@@ -56,66 +62,65 @@ pub struct RunConfig {
     pub chrome_trace: Option<PathBuf>,
     pub groups: TestGroups,
     pub partition: Option<Partition>,
+    /// The `--timings` file a `time:` partition reads instead of the target directory's
+    /// snapshot.
+    pub partition_timings: Option<Timings>,
     /// Batch every binary (`--batch`, or `batch = true` in the profile).
     pub batch_all: bool,
-    /// Per-binary choices from `[[batch]]` tables, first match wins.
+    /// Per-test choices from `[[batch]]` tables, first match wins.
     pub batch_rules: Vec<BatchRule>,
+    /// The profile's `[[profile.NAME.overrides]]`, less what the command line sets.
+    pub overrides: Overrides,
+    /// Which file and profile apply, and where each run-wide setting comes from.
+    pub explain: Explain,
+    /// What test binaries start through: the profile's wrapper and cargo's target runner.
+    pub launcher: Launcher,
+    /// The profile named by `--profile` or `RUNNER_PROFILE` (not the implicit `default`).
+    pub profile: Option<String>,
+    /// The setup scripts and the tests each applies to.
+    pub setup: SetupConfig,
 }
 
 impl RunConfig {
     /// The settings of a run or a listing; the other subcommands are handled before this.
     pub fn from_cli(command: Option<args::Command>, run: RunArgs) -> Result<Self, UsageError> {
+        let run_mode = |args: &RunArgs| match args.no_run {
+            true => Mode::NoRun,
+            false => Mode::Run,
+        };
         let (mode, args) = match command {
-            Some(args::Command::Run(args)) => (Mode::Run, args),
+            Some(args::Command::Run(args)) => (run_mode(&args), args),
             Some(args::Command::List(args)) => (Mode::List, args.into_run_args()),
             Some(args::Command::Predict(args)) => (Mode::Predict, args.into_run_args()),
-            _ => (Mode::Run, run),
+            Some(args::Command::ShowConfig(args)) => show_config_args(args)?,
+            _ => (run_mode(&run), run),
         };
         Self::from_args(mode, args)
     }
 
     fn from_args(mode: Mode, args: RunArgs) -> Result<Self, UsageError> {
-        let (file, profile) = load_profile(&args)?;
-        let doc = doc_tests(&args, &profile);
+        let loaded = load_profile(&args)?;
+        let (file, profile) = (&loaded.file, &loaded.profile.settings);
+        let doc = doc_tests(&args, profile);
         let groups = TestGroups::compile(&file.group).map_err(UsageError)?;
-        let jobs = jobs(args.jobs.as_deref(), &profile).map_err(|e| match args.jobs_from_env {
-            // The value came from the environment: say so, not `--jobs`.
-            true => UsageError(format!(
-                "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
-                 number of workers or 'auto' (e.g. RUNNER_JOBS=4)",
-                args.jobs.as_deref().unwrap_or_default()
-            )),
-            false => e,
-        })?;
-        let max_failures = max_failures(&args, &profile)?;
-        let timeouts = Timeouts::resolve(&args, &profile)?;
-        let no_tests = match args.no_tests.or(profile.no_tests).unwrap_or_default() {
-            NoTestsChoice::Pass => NoTests::Pass,
-            NoTestsChoice::Warn => NoTests::Warn,
-            NoTestsChoice::Fail => NoTests::Fail,
-        };
-        let chosen = args.order.or(profile.order).unwrap_or_default();
-        if args.seed.is_some() && chosen != OrderChoice::Random {
-            return Err(UsageError(
-                "'--seed' replays a random order, and the order is not random: add \
-                 --order random"
-                    .into(),
-            ));
-        }
-        let order = match chosen {
-            OrderChoice::Auto => Order::Auto,
-            OrderChoice::Name => Order::Name,
-            OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
-        };
-        let partition = args
-            .partition
-            .as_deref()
-            .map(|spec| Partition::parse(spec, &|name| std::env::var(name).ok()))
-            .transpose()
-            .map_err(UsageError)?;
+        let overrides = Overrides::resolve(&loaded.profile.overrides, &args, &groups)?;
+        let mut explain = Explain::new(&args, &loaded);
+        let jobs = jobs_of(&args, profile)?;
+        let max_failures = max_failures(&args, profile)?;
+        // show-config shows the settings even when they name a missing program.
+        let check = !matches!(mode, Mode::ShowConfig(_));
+        let launcher = super::launching::launcher(&args, file, profile, check, &mut explain)?;
+        let setup = super::setup::resolve(file, profile)?;
+        let timeouts = Timeouts::resolve(&args, profile)?;
+        let order = order_of(&args, profile)?;
+        let (partition, partition_timings) = super::partition::resolve(
+            args.partition.as_deref(),
+            args.timings.as_deref(),
+            &|name| std::env::var(name).ok(),
+        )?;
         Ok(RunConfig {
             mode,
-            selection: selection(&args),
+            selection: selection(&args)?,
             jobs,
             max_failures,
             verbosity: verbosity(&args),
@@ -125,7 +130,11 @@ impl RunConfig {
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,
-            no_tests,
+            no_tests: match args.no_tests.or(profile.no_tests).unwrap_or_default() {
+                NoTestsChoice::Pass => NoTests::Pass,
+                NoTestsChoice::Warn => NoTests::Warn,
+                NoTestsChoice::Fail => NoTests::Fail,
+            },
             comparison: comparison(&args),
             runs: runs(&args)?,
             slow_timeout: timeouts.slow_timeout,
@@ -134,57 +143,73 @@ impl RunConfig {
             leak_timeout: timeouts.leak_timeout,
             list_timeout: timeouts.list_timeout,
             retries: args.retries.or(profile.retries).unwrap_or(0),
-            policy: policy(&args, &profile),
-            junit: args.junit.clone().or(profile.junit),
-            timeline: args.pictures.timeline.clone().or(profile.timeline),
+            policy: policy(&args, profile),
+            junit: args.junit.clone().or(profile.junit.clone()),
+            timeline: args.pictures.timeline.clone().or(profile.timeline.clone()),
             chrome_trace: args.pictures.chrome_trace.clone(),
             batch_all: args.batch || profile.batch.unwrap_or(false),
-            batch_rules: file
-                .batch
-                .iter()
-                .map(|spec| BatchRule {
-                    filter: spec.filter.clone(),
-                    batched: spec.batch,
-                })
-                .collect(),
+            batch_rules: file.batch.iter().map(BatchRule::from_spec).collect(),
+            overrides,
+            explain,
             partition,
+            partition_timings,
             groups,
             order,
             last_failed: last_failed(&args),
-            source: source(args.binaries, args.cargo, doc)?,
+            launcher,
+            profile: args.settings.profile.clone(),
+            setup,
+            source: source(args.binaries, args.archive, args.cargo, doc)?,
         })
     }
 }
 
-/// The config file that applies to this run, and the profile chosen by `--profile` (or
-/// `RUNNER_PROFILE`), else the file's `default` profile, else no settings at all.
-fn load_profile(args: &RunArgs) -> Result<(FileConfig, Profile), UsageError> {
-    // The file belongs to the workspace being tested, not to wherever the runner was started.
-    let start = match &args.cargo.manifest_path {
-        Some(path) => std::path::absolute(path)
-            .ok()
-            .and_then(|p| p.parent().map(PathBuf::from)),
-        None => std::env::current_dir().ok(),
-    };
-    let file = match start.as_deref().and_then(FileConfig::find) {
-        Some(path) => FileConfig::load(&path).map_err(|e| UsageError(e.to_string()))?,
-        None => FileConfig::default(),
-    };
-    let profile = match args.profile.as_deref() {
-        Some(name) => file.profile(name).ok_or_else(|| {
-            let known = file.profile_names();
-            UsageError(format!(
-                "unknown profile '{name}': the config file defines {}",
-                if known.is_empty() {
-                    "none (add [profile.NAME] to .config/runner.toml)".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })?,
-        None => file.profile("default").unwrap_or_default(),
-    };
-    Ok((file, profile))
+/// `show-config` or `show-config test NAME`: the test is selected by its exact name, ignored
+/// or not.
+fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
+    match args.filters.as_slice() {
+        [] => Ok((Mode::ShowConfig(None), args)),
+        [what, name] if what == "test" => {
+            let name = name.clone();
+            args.filters = vec![name.clone()];
+            args.select.exact = true;
+            args.spellings.run_ignored = Some(RunIgnored::All);
+            Ok((Mode::ShowConfig(Some(name)), args))
+        }
+        _ => Err(UsageError(
+            "show-config takes nothing (the run's settings) or `test NAME` (one test's): \
+             e.g. runner show-config test tests::parse"
+                .into(),
+        )),
+    }
+}
+
+/// The worker count; a bad `RUNNER_JOBS` is named as the variable, not as `--jobs`.
+fn jobs_of(args: &RunArgs, profile: &Profile) -> Result<Workers, UsageError> {
+    jobs(args.jobs.as_deref(), profile).map_err(|e| match args.jobs_from_env {
+        true => UsageError(format!(
+            "invalid value '{}' in the environment variable RUNNER_JOBS: expected a whole \
+             number of workers or 'auto' (e.g. RUNNER_JOBS=4)",
+            args.jobs.as_deref().unwrap_or_default()
+        )),
+        false => e,
+    })
+}
+
+/// `--order`, else the profile's; `--seed` only with a random order.
+fn order_of(args: &RunArgs, profile: &Profile) -> Result<Order, UsageError> {
+    let chosen = args.order.or(profile.order).unwrap_or_default();
+    if args.seed.is_some() && chosen != OrderChoice::Random {
+        return Err(UsageError(
+            "'--seed' replays a random order, and the order is not random: add --order random"
+                .into(),
+        ));
+    }
+    Ok(match chosen {
+        OrderChoice::Auto => Order::Auto,
+        OrderChoice::Name => Order::Name,
+        OrderChoice::Random => Order::Random(args.seed.unwrap_or_else(order::random_seed)),
+    })
 }
 
 /// `-n` (or `RUNNER_JOBS`), else the profile's `jobs` checked by the same parser, else `auto`.
@@ -294,39 +319,71 @@ fn doc_tests(args: &RunArgs, profile: &Profile) -> DocTests {
     }
 }
 
-/// Cargo builds the binaries, unless `--binary` names them; cargo's flags then mean nothing.
-fn source(binaries: Vec<PathBuf>, cargo: CargoArgs, doc: DocTests) -> Result<Source, UsageError> {
+/// Cargo builds the binaries, unless `--binary` names them or `--archive-file` holds them;
+/// cargo's flags then mean nothing.
+fn source(
+    binaries: Vec<PathBuf>,
+    archive: FromArchiveArgs,
+    cargo: CargoArgs,
+    doc: DocTests,
+) -> Result<Source, UsageError> {
     let cargo = CargoOptions {
         doc,
         ..CargoOptions::from(cargo)
     };
+    let (given, flag) = match &archive.archive_file {
+        Some(_) => (true, "--archive-file"),
+        None => (!binaries.is_empty(), "--binary"),
+    };
+    if archive.archive_file.is_some() && cargo.doc != DocTests::Off {
+        return Err(UsageError(
+            "doctests are compiled by rustdoc when they run, so an archive holds none: drop \
+             '--doc'/'--doc-only', or run them where cargo is"
+                .into(),
+        ));
+    }
     super::doc_check::check(&binaries, &cargo)?;
-    if binaries.is_empty() {
+    if !given {
         return Ok(Source::Cargo(cargo));
     }
-    if let Some(flag) = cargo.selection.iter().chain(&cargo.build).next() {
+    if let Some(cargo_flag) = cargo.selection.iter().chain(&cargo.build).next() {
         return Err(UsageError(format!(
-            "'{flag}' is a cargo option and cannot be used with '--binary': drop one of them"
+            "'{cargo_flag}' is a cargo option and cannot be used with '{flag}': drop one of them"
         )));
     }
-    Ok(Source::Binaries(binaries))
+    match archive.archive_file {
+        Some(file) => Ok(Source::Archive(ArchiveSource::new(
+            file,
+            archive.workspace_remap,
+            archive.extract_to,
+        )?)),
+        None => Ok(Source::Binaries(binaries)),
+    }
 }
 
-fn selection(args: &RunArgs) -> Selection {
+fn selection(args: &RunArgs) -> Result<Selection, UsageError> {
     let ignored = match args.spellings.run_ignored {
         Some(RunIgnored::Only) => IgnoredPolicy::Only,
         Some(RunIgnored::All) => IgnoredPolicy::Include,
         Some(RunIgnored::Default) => IgnoredPolicy::Skip,
-        None if args.ignored => IgnoredPolicy::Only,
-        None if args.include_ignored => IgnoredPolicy::Include,
+        None if args.select.ignored => IgnoredPolicy::Only,
+        None if args.select.include_ignored => IgnoredPolicy::Include,
         None => IgnoredPolicy::Skip,
     };
-    Selection {
+    let exprs = args
+        .select
+        .filter_exprs
+        .iter()
+        .map(|text| Filter::parse(text))
+        .collect::<Result<_, _>>()
+        .map_err(|e| UsageError(format!("-E: {e}")))?;
+    Ok(Selection {
         filters: args.filters.clone(),
-        skip: args.skip.clone(),
-        exact: args.exact,
+        skip: args.select.skip.clone(),
+        exact: args.select.exact,
+        exprs,
         ignored,
-    }
+    })
 }
 
 fn verbosity(args: &RunArgs) -> Verbosity {

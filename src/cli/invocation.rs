@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::args::{self, Cli};
 use super::config::RunConfig;
-use super::settings::UsageError;
+use super::settings::{CargoOptions, UsageError};
 use crate::exit_code;
 
 /// What the user asked runner to do.
@@ -17,6 +17,10 @@ pub enum Invocation {
         output: PathBuf,
         inputs: Vec<PathBuf>,
     },
+    /// `runner archive --archive-file FILE [cargo options]`.
+    Archive { file: PathBuf, cargo: CargoOptions },
+    /// `runner timings export FILE [--from-junit REPORT]`.
+    TimingsExport { output: PathBuf, from: TimingsFrom },
     /// `runner timeline EVENTS -o HTML [--chrome-trace JSON]`.
     Timeline {
         events: PathBuf,
@@ -25,6 +29,14 @@ pub enum Invocation {
     },
     /// `runner completions SHELL`.
     Completions(Completions),
+}
+
+/// Where `runner timings export` reads durations.
+pub enum TimingsFrom {
+    /// The timing history in the target directory of this workspace.
+    History(CargoOptions),
+    /// A JUnit report's test case times.
+    Junit(PathBuf),
 }
 
 /// A shell completion script to print.
@@ -55,6 +67,23 @@ pub fn parse() -> Result<Invocation, i32> {
         Some(args::Command::JunitMerge { output, inputs }) => {
             Ok(Invocation::JunitMerge { output, inputs })
         }
+        Some(args::Command::Archive(archive)) => Ok(Invocation::Archive {
+            file: archive.archive_file,
+            cargo: CargoOptions::from(archive.cargo),
+        }),
+        Some(args::Command::Timings {
+            command: args::TimingsCommand::Export(export),
+        }) => Ok(Invocation::TimingsExport {
+            output: export.output,
+            from: match export.from_junit {
+                Some(report) => TimingsFrom::Junit(report),
+                None => TimingsFrom::History(CargoOptions {
+                    manifest_path: export.manifest_path,
+                    target_dir: export.target_dir,
+                    ..CargoOptions::default()
+                }),
+            },
+        }),
         Some(args::Command::Timeline(timeline)) => Ok(Invocation::Timeline {
             events: timeline.events,
             timeline: timeline.timeline,

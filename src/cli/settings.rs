@@ -4,18 +4,24 @@
 use std::path::PathBuf;
 
 use super::args::CargoArgs;
+use crate::filter::Filter;
 
 /// A usage error: one line, exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Run,
     List,
     /// `runner predict`: the wall time of the selection for several worker counts.
     Predict,
+    /// `runner --no-run`: build, list and select as a run would, say what would run, run
+    /// nothing.
+    NoRun,
+    /// `runner show-config`: the effective settings; with a test name, that test's.
+    ShowConfig(Option<String>),
 }
 
 /// How many workers a run asked for.
@@ -28,12 +34,14 @@ pub enum Workers {
     Count(usize),
 }
 
-/// How test names are matched against the user's filters.
+/// How tests are matched against the user's filters.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub filters: Vec<String>,
     pub skip: Vec<String>,
     pub exact: bool,
+    /// `-E`: a test in any of them is selected (when there are some).
+    pub exprs: Vec<Filter>,
     pub ignored: IgnoredPolicy,
 }
 
@@ -105,6 +113,44 @@ pub enum NoTests {
 pub enum Source {
     Cargo(CargoOptions),
     Binaries(Vec<PathBuf>),
+    /// An archive made by `runner archive`, run against a checkout of the workspace.
+    Archive(ArchiveSource),
+}
+
+/// `--archive-file FILE [--workspace-remap DIR] [--extract-to DIR]`, with absolute paths.
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    pub file: PathBuf,
+    /// The workspace's sources: each test's working directory is its package's under it.
+    pub workspace: PathBuf,
+    /// Where to unpack and keep the archive; `None`: a temporary directory.
+    pub extract_to: Option<PathBuf>,
+}
+
+impl ArchiveSource {
+    pub fn new(
+        file: PathBuf,
+        workspace: Option<PathBuf>,
+        extract_to: Option<PathBuf>,
+    ) -> Result<Self, UsageError> {
+        let absolute = |path: PathBuf| {
+            std::path::absolute(&path)
+                .map_err(|e| UsageError(format!("cannot resolve the path {}: {e}", path.display())))
+        };
+        let workspace = absolute(workspace.unwrap_or_else(|| PathBuf::from(".")))?;
+        if !workspace.is_dir() {
+            return Err(UsageError(format!(
+                "--workspace-remap {}: no such directory; give the checkout of the archived \
+                 workspace",
+                workspace.display()
+            )));
+        }
+        Ok(ArchiveSource {
+            file: absolute(file)?,
+            workspace,
+            extract_to: extract_to.map(absolute).transpose()?,
+        })
+    }
 }
 
 /// The cargo flags of this run, already in cargo's spelling.
@@ -172,9 +218,18 @@ pub enum LastFailed {
     RunFirst,
 }
 
-/// One `[[batch]]` table: binaries whose id contains `filter` run batched, or never batched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `[[batch]]` table: the tests `filter` matches run batched, or never batched.
+#[derive(Debug, Clone)]
 pub struct BatchRule {
-    pub filter: String,
+    pub filter: Filter,
     pub batched: bool,
+}
+
+impl BatchRule {
+    pub(super) fn from_spec(spec: &super::config_file::BatchSpec) -> BatchRule {
+        BatchRule {
+            filter: spec.filter.filter.clone(),
+            batched: spec.batch,
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{IgnoredPolicy, LastFailed, Mode, RunConfig, Source};
+use crate::filter::TestFacts;
 use crate::model::{ListFailure, TargetKind, TestBinary, TestCase, TestId};
 use crate::phases::{self, Phase};
 use crate::plan::discover::Discovered;
@@ -13,7 +14,7 @@ use crate::plan::list::{self, BinaryListing};
 use crate::plan::list_cache;
 use crate::plan::notes_seen::NotesSeen;
 use crate::plan::order::{self, Order};
-use crate::plan::partition::{self, Partition};
+use crate::plan::partition::{self, Partition, Scheme, Shard, Timings};
 use crate::plan::select::Verdict;
 use crate::process::control::RunControl;
 use crate::rustdoc;
@@ -28,6 +29,11 @@ pub struct Plan {
     pub ignored: Vec<TestCase>,
     pub notes: Vec<String>,
     pub list_failures: Vec<ListFailure>,
+    /// The shard this machine runs, under `--partition`: what its reports record.
+    pub shard: Option<Shard>,
+    /// The temporary directory an archive was unpacked into: the binaries run from it, so it
+    /// lives as long as the plan.
+    _unpacked: Option<tempfile::TempDir>,
 }
 
 impl Plan {
@@ -36,15 +42,19 @@ impl Plan {
         let doc = match &config.source {
             Source::Cargo(cargo) => Some(list::DocListing {
                 cargo,
-                with_ignored: config.mode == Mode::List
+                with_ignored: matches!(config.mode, Mode::List | Mode::NoRun)
                     || config.selection.ignored == IgnoredPolicy::Only,
             }),
-            Source::Binaries(_) => None,
+            Source::Binaries(_) | Source::Archive(_) => None,
+        };
+        let how = list::ListOptions {
+            timeout: config.list_timeout,
+            launcher: &config.launcher,
         };
         let listings = list_cache::list_all(
             &discovered.binaries,
             discovered.target_dir.as_deref(),
-            (config.list_timeout, control),
+            (how, control),
             doc,
         );
         phases::mark(Phase::Listed);
@@ -57,6 +67,8 @@ impl Plan {
             ignored: Vec::new(),
             notes: Vec::new(),
             list_failures: Vec::new(),
+            shard: None,
+            _unpacked: discovered.unpacked,
         };
         let mut seen = NotesSeen::load(plan.target_dir.as_deref());
         for (binary, listing) in discovered.binaries.iter().zip(listings) {
@@ -111,9 +123,12 @@ impl Plan {
                 name: rustdoc::JOB_COST_NAME.to_string(),
             });
         }
+        let groups = config.selection.uses_group();
         for case in cases {
             self.listed.insert(case.id());
-            match config.selection.verdict(&case.name, case.ignored) {
+            let group = groups.then(|| config.group_name(&case));
+            let facts = TestFacts::of(&case, group);
+            match config.selection.verdict(&facts, case.ignored) {
                 Verdict::Run => self.to_run.push(case),
                 Verdict::SkipIgnored => self.ignored.push(case),
                 Verdict::Exclude => {}
@@ -124,7 +139,7 @@ impl Plan {
     /// This machine's shard, `--lf`, and the order tests start in.
     fn narrow_and_order(&mut self, config: &RunConfig) {
         if let Some(partition) = &config.partition {
-            apply_partition(partition, self);
+            apply_partition(partition, config.partition_timings.as_ref(), self);
         }
         if config.last_failed == LastFailed::RunOnly {
             order::keep_last_failed(&mut self.to_run, &self.history);
@@ -144,6 +159,22 @@ impl Plan {
 }
 
 impl Plan {
+    /// A plan of `to_run` alone, in the order given: one wave of an overlapped run (see
+    /// `plan::wave`), whose notes and listing failures the whole plan reports.
+    pub fn of_wave(target_dir: Option<PathBuf>, history: History, to_run: Vec<TestCase>) -> Plan {
+        Plan {
+            target_dir,
+            history,
+            listed: HashSet::new(),
+            to_run,
+            ignored: Vec::new(),
+            notes: Vec::new(),
+            list_failures: Vec::new(),
+            shard: None,
+            _unpacked: None,
+        }
+    }
+
     /// How many binaries the tests to run come from: what the run's header and `runner list`
     /// both count.
     pub fn binaries_to_run(&self) -> usize {
@@ -153,8 +184,9 @@ impl Plan {
 }
 
 /// Keep only this machine's shard, of the tests to run and the skipped ones alike. The shard is
-/// computed over both lists together, so every machine sees the same whole.
-fn apply_partition(partition: &Partition, plan: &mut Plan) {
+/// computed over both lists together, so every machine sees the same whole. A `time:` scheme
+/// reads the `--timings` file, else the snapshot that only unpartitioned runs write.
+fn apply_partition(partition: &Partition, given: Option<&Timings>, plan: &mut Plan) {
     let before = plan.to_run.len() + plan.ignored.len();
     let ids: Vec<_> = plan
         .to_run
@@ -162,16 +194,39 @@ fn apply_partition(partition: &Partition, plan: &mut Plan) {
         .chain(&plan.ignored)
         .map(TestCase::id)
         .collect();
-    let mut keep = partition.select(&ids, &plan.history).into_iter();
+    let snapshot;
+    let timings = match (partition.scheme, given) {
+        (Scheme::Time, Some(given)) => Some(given),
+        (Scheme::Time, None) => {
+            snapshot = Timings::load_snapshot(plan.target_dir.as_deref());
+            Some(&snapshot)
+        }
+        (Scheme::Hash | Scheme::Count, _) => None,
+    };
+    let none = Timings::default();
+    let mut keep = partition.select(&ids, timings.unwrap_or(&none)).into_iter();
     plan.to_run.retain(|_| keep.next().unwrap_or(false));
     plan.ignored.retain(|_| keep.next().unwrap_or(false));
     partition::acknowledge_bazel_sharding();
+    let shard = Shard::new(partition, &ids, timings);
+    let timed = match timings {
+        Some(timings) => {
+            let known = ids
+                .iter()
+                .filter(|id| timings.expected(id).is_some())
+                .count();
+            format!(" ({known} of them timed, the others spread by hash)")
+        }
+        None => String::new(),
+    };
     plan.notes.push(format!(
-        "partition {}/{}: {} of {before} selected tests in this shard",
+        "partition {}:{}/{}: {} of {before} selected tests in this shard{timed}",
+        shard.scheme,
         partition.index,
         partition.total,
         plan.to_run.len() + plan.ignored.len()
     ));
+    plan.shard = Some(shard);
 }
 
 /// The history of earlier runs; without a target directory, or with a bad file, none.
@@ -185,10 +240,20 @@ pub fn load_history(target_dir: Option<&Path>) -> History {
     })
 }
 
-/// Fold this run into the history file; failing to save is a warning, not a failed run.
+/// Fold this run into the history file; failing to save is a warning, not a failed run. A run
+/// that is not partitioned also rewrites the timings snapshot `time:` partitions read; a
+/// partitioned one leaves it alone, so that its sibling shards compute the same partition.
 pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let Some(dir) = &plan.target_dir else { return };
-    if let Err(e) = History::update(&History::path_in(dir), observations, &plan.listed) {
+    let saved = History::update(&History::path_in(dir), observations, &plan.listed);
+    let snapshot = match saved {
+        Ok(history) if plan.shard.is_none() => {
+            Timings::from_history(&history).save(&Timings::snapshot_path(dir))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = snapshot {
         eprintln!("warning: could not save the timing history: {e:#}");
     }
 }

@@ -21,6 +21,7 @@ use cargo_metadata::{
 
 use crate::cli;
 use crate::cli::{CargoOptions, DocTests};
+use crate::filter::KnownNames;
 use crate::model::{binary_id, TargetKind, TestBinary};
 use crate::phases::{self, Phase};
 use crate::plan::{doc_packages, metadata_cache};
@@ -39,6 +40,9 @@ pub enum DiscoverError {
     /// run (the message says why).
     #[error("{}", .0.as_deref().unwrap_or("cargo could not do what the command line asked (see above)"))]
     Usage(Option<String>),
+    /// An archive (`--archive-file`) that cannot be read or unpacked.
+    #[error("{0:#}")]
+    Archive(anyhow::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -46,8 +50,21 @@ pub enum DiscoverError {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub binaries: Vec<Arc<TestBinary>>,
+    /// The workspace's package and target names, against which filter expressions are checked.
+    pub names: KnownNames,
     /// Cargo's target directory, where the runner keeps its own files.
     pub target_dir: Option<PathBuf>,
+    /// The workspace's root, when cargo built the binaries: what an archive's paths are
+    /// relative to.
+    pub workspace_root: Option<PathBuf>,
+    /// The directory an archive was unpacked into, when it is a temporary one: removed when
+    /// the run (which holds it) ends.
+    pub unpacked: Option<tempfile::TempDir>,
+    /// What the tests may load at run time besides their binaries: the dynamic libraries cargo
+    /// built (`dylib`, `cdylib`; not proc-macros, which only the compiler loads) and the
+    /// directories build scripts asked to link from (`cargo:rustc-link-search`). What an
+    /// archive packs of them is what lies in the target directory.
+    pub libraries: Vec<PathBuf>,
 }
 
 /// Build with cargo and return the test binaries it produced, sorted by id.
@@ -83,7 +100,7 @@ pub(super) fn conclude(
     cargo: &str,
     args: &CargoOptions,
     status: ExitStatus,
-    build: Build,
+    mut build: Build,
 ) -> Result<Discovered, DiscoverError> {
     phases::mark(Phase::Build);
     if !status.success() {
@@ -106,6 +123,7 @@ pub(super) fn conclude(
     }
     let metadata = build.metadata(cargo, args)?;
     phases::mark(Phase::Metadata);
+    let libraries = std::mem::take(&mut build.libraries);
     let mut binaries = build.test_binaries(cargo, &metadata);
     match args.doc {
         DocTests::Off => {}
@@ -115,8 +133,24 @@ pub(super) fn conclude(
     binaries.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Discovered {
         binaries,
+        names: workspace_names(&metadata),
         target_dir: Some(metadata.target_directory.into_std_path_buf()),
+        workspace_root: Some(metadata.workspace_root.into_std_path_buf()),
+        unpacked: None,
+        libraries,
     })
+}
+
+/// What is known of a build that has not ended well, once `metadata` is: everything but the
+/// binaries, which the caller knows from cargo's messages.
+pub(super) fn partial(build: &Build, metadata: &Metadata) -> Discovered {
+    Discovered {
+        names: workspace_names(metadata),
+        target_dir: Some(metadata.target_directory.clone().into_std_path_buf()),
+        workspace_root: Some(metadata.workspace_root.clone().into_std_path_buf()),
+        libraries: build.libraries.clone(),
+        ..Discovered::default()
+    }
 }
 
 /// Whether a `--package` of `selection` (cargo's spelling) names no package of the workspace:
@@ -141,6 +175,8 @@ pub(super) struct Build {
     bin_exes: HashMap<PackageId, Vec<(String, Utf8PathBuf)>>,
     /// Each package's build-script output directory, for `OUT_DIR`.
     out_dirs: HashMap<PackageId, Utf8PathBuf>,
+    /// See [`Discovered::libraries`].
+    libraries: Vec<PathBuf>,
 }
 
 impl Build {
@@ -168,7 +204,24 @@ impl Build {
                         .push((artifact.target.name.clone(), exe));
                 }
             }
+            Message::CompilerArtifact(artifact) => {
+                let kinds = &artifact.target.kind;
+                if kinds.contains(&CargoKind::DyLib) || kinds.contains(&CargoKind::CDyLib) {
+                    let files = artifact
+                        .filenames
+                        .into_iter()
+                        .map(|f| f.into_std_path_buf());
+                    self.libraries
+                        .extend(files.filter(|f| is_dynamic_library(f)));
+                }
+            }
             Message::BuildScriptExecuted(script) => {
+                // `native=/path`, `all=/path` or a bare path.
+                for linked in &script.linked_paths {
+                    let path = linked.as_str();
+                    let path = path.split_once('=').map_or(path, |(_, path)| path);
+                    self.libraries.push(PathBuf::from(path));
+                }
                 self.out_dirs.insert(script.package_id, script.out_dir);
             }
             _ => {}
@@ -262,7 +315,12 @@ impl Build {
             set(&format!("CARGO_BIN_EXE_{name}"), path.as_str());
         }
         if let Some(dir) = artifact.executable.as_ref().and_then(|exe| exe.parent()) {
-            set("LD_LIBRARY_PATH", &library_path(dir.as_std_path()));
+            // A proc-macro crate links the standard library dynamically, as the compiler does.
+            let proc_macro = artifact.target.kind.contains(&CargoKind::ProcMacro);
+            set(
+                "LD_LIBRARY_PATH",
+                &library_path(dir.as_std_path(), proc_macro),
+            );
         }
         if let Some(package) = package {
             package_env(package, &mut env);
@@ -301,8 +359,12 @@ pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
         }));
     }
     Ok(Discovered {
+        names: KnownNames {
+            packages: Vec::new(),
+            binaries: binaries.iter().map(|b| b.target_name.clone()).collect(),
+        },
         binaries,
-        target_dir: None,
+        ..Discovered::default()
     })
 }
 
@@ -324,6 +386,16 @@ fn check_executable(path: &Path) -> Result<PathBuf, String> {
 /// The cargo to call: the one that ran us (`cargo run`) or `cargo` on PATH.
 pub fn cargo_command() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// The target directory of the workspace `args` name (`--target-dir`, else cargo's), without
+/// building: where the runner keeps its history.
+pub fn target_dir(args: &CargoOptions) -> Result<PathBuf> {
+    if let Some(dir) = &args.target_dir {
+        return Ok(dir.clone());
+    }
+    let metadata = cargo_metadata(&cargo_command(), args)?;
+    Ok(metadata.target_directory.into_std_path_buf())
 }
 
 fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
@@ -350,6 +422,35 @@ fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
     Ok(metadata)
 }
 
+/// Every workspace member and the names of its targets, built for this run or not: `-p a -E
+/// 'package(b)'` selects nothing, but it names a package that exists.
+fn workspace_names(metadata: &Metadata) -> KnownNames {
+    let members = metadata.workspace_packages();
+    KnownNames {
+        packages: members.iter().map(|p| p.name.to_string()).collect(),
+        binaries: members
+            .iter()
+            .flat_map(|p| p.targets.iter().map(|t| t.name.clone()))
+            .collect(),
+    }
+}
+
+/// The compiler's host library directory (`rustc --print target-libdir`), asked once.
+fn host_libdir() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let out = Command::new(rustc)
+            .args(["--print", "target-libdir"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let dir = String::from_utf8(out.stdout).ok()?;
+        out.status.success().then(|| PathBuf::from(dir.trim()))
+    })
+    .clone()
+}
+
 fn target_kind(kinds: &[CargoKind]) -> TargetKind {
     let has = |kind: CargoKind| kinds.contains(&kind);
     if has(CargoKind::Test) {
@@ -360,16 +461,34 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
         TargetKind::Bench
     } else if has(CargoKind::Example) {
         TargetKind::Example
+    } else if has(CargoKind::ProcMacro) {
+        TargetKind::ProcMacro
     } else {
         TargetKind::Lib
     }
 }
 
-/// cargo puts the deps directory on the dynamic library path so dylib dependencies load.
-fn library_path(exe_dir: &Path) -> String {
+/// `libfoo-1a2b.so`, `libbar.so.1`, `libbaz.dylib`, `qux.dll`: not the `.rlib` or `.a` of a
+/// crate built as several kinds at once.
+pub(super) fn is_dynamic_library(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    name.ends_with(".so")
+        || name.contains(".so.")
+        || name.ends_with(".dylib")
+        || name.ends_with(".dll")
+}
+
+/// cargo puts the deps directory on the dynamic library path so dylib dependencies load, and
+/// for a proc-macro crate the compiler's own libraries (its `libstd-*.so`).
+pub(super) fn library_path(exe_dir: &Path, proc_macro: bool) -> String {
     let mut parts = vec![exe_dir.to_path_buf()];
     if let Some(parent) = exe_dir.parent() {
         parts.push(parent.to_path_buf());
+    }
+    if proc_macro {
+        parts.extend(host_libdir());
     }
     if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
         parts.extend(std::env::split_paths(&existing));
@@ -425,6 +544,16 @@ fn split_version(version: &str) -> (&str, &str, &str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_libraries_by_name() {
+        for yes in ["libfoo-1a2b.so", "libbar.so.1", "libbaz.dylib", "qux.dll"] {
+            assert!(is_dynamic_library(Path::new(yes)), "{yes}");
+        }
+        for no in ["foo-1a2b", "libfoo.rlib", "libfoo.a", "libsolid.rmeta"] {
+            assert!(!is_dynamic_library(Path::new(no)), "{no}");
+        }
+    }
 
     #[test]
     fn version_parts() {

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use super::doc_list;
 use crate::cli::CargoOptions;
+use crate::launch::Launcher;
 use crate::libtest;
 use crate::model::{Invocation, TargetKind, TestBinary, TestCase};
 use crate::process::control::RunControl;
@@ -37,12 +38,13 @@ pub enum BinaryListing {
 /// `doc` says how doctests are listed, when there are any.
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
-    timeout: Duration,
+    how: ListOptions,
     control: &RunControl,
     doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
     let lister = Lister {
-        timeout,
+        timeout: how.timeout,
+        launcher: how.launcher,
         control,
         doc,
     };
@@ -75,9 +77,18 @@ pub struct DocListing<'a> {
     pub with_ignored: bool,
 }
 
+/// How every binary is listed: within a time limit, and started as its tests will be (through
+/// the wrapper and target runner).
+#[derive(Clone, Copy)]
+pub struct ListOptions<'a> {
+    pub timeout: Duration,
+    pub launcher: &'a Launcher,
+}
+
 /// What every listing needs.
 struct Lister<'a> {
     timeout: Duration,
+    launcher: &'a Launcher,
     control: &'a RunControl,
     doc: Option<DocListing<'a>>,
 }
@@ -99,11 +110,8 @@ impl Lister<'_> {
             (true, Some(doc)) => doc_list::command(binary, doc.cargo, ignored),
             (true, None) => return Err("doctests are listed through cargo".into()),
             (false, _) => {
-                let mut command = Command::new(&binary.path);
-                command
-                    .args(libtest::list_args(ignored))
-                    .current_dir(&binary.cwd)
-                    .envs(&binary.env);
+                let mut command = self.launcher.command(binary);
+                command.args(libtest::list_args(ignored));
                 command
             }
         };

@@ -6,17 +6,17 @@
 //!
 //! The listings live in `target/runner/listings.json`, beside the history. Only libtest
 //! binaries are kept: a custom harness may list differently from run to run, and doctests are
-//! listed through cargo. A file that cannot be read or written only means listing again.
+//! listed through cargo. Nothing is kept or read when a wrapper or target runner starts the
+//! binaries. A file that cannot be read or written only means listing again.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::list::{self, BinaryListing, DocListing};
+use super::list::{self, BinaryListing, DocListing, ListOptions};
 use crate::files;
 use crate::model::{Invocation, TargetKind, TestBinary};
 use crate::process::control::RunControl;
@@ -149,10 +149,15 @@ fn keeps(binary: &TestBinary) -> bool {
 pub fn list_all(
     binaries: &[Arc<TestBinary>],
     target_dir: Option<&Path>,
-    (timeout, control): (Duration, &RunControl),
+    (how, control): (ListOptions, &RunControl),
     doc: Option<DocListing>,
 ) -> Vec<BinaryListing> {
-    let mut cache = ListingCache::load(target_dir);
+    // A wrapper or target runner stands between the runner and the binary (an emulator, a
+    // recorder): the binaries are listed through it every run.
+    let launched = !how.launcher.wrapper.is_empty()
+        || !how.launcher.runner.is_empty()
+        || !how.launcher.host_runner.is_empty();
+    let mut cache = ListingCache::load(target_dir.filter(|_| !launched));
     let mut listings: Vec<Option<BinaryListing>> = binaries.iter().map(|b| cache.get(b)).collect();
     let missing: Vec<Arc<TestBinary>> = binaries
         .iter()
@@ -163,7 +168,7 @@ pub fn list_all(
     if missing.is_empty() {
         return listings.into_iter().flatten().collect();
     }
-    let mut fresh = list::list_all(&missing, timeout, control, doc).into_iter();
+    let mut fresh = list::list_all(&missing, how, control, doc).into_iter();
     for (binary, slot) in binaries.iter().zip(&mut listings) {
         if slot.is_none() {
             let listing = fresh.next().expect("one listing per binary listed");

@@ -3,11 +3,14 @@
 //! list_cache for binaries that have not changed since), which the user selected (select),
 //! which this machine runs (partition), in what order they start (order), how many workers
 //! `-n auto` runs (sizing), and the timing history those decisions read, from which `runner
-//! predict` also predicts a run (predict). For a run that starts tests while cargo still builds, stream hands
-//! over each binary as cargo reports it and wave plans the tests of the binaries built so far.
+//! predict` also predicts a run (predict); and the archives that carry built binaries to
+//! machines without cargo (archive). For a run that starts tests while cargo still builds,
+//! stream hands over each binary as cargo reports it and wave plans the tests of the binaries
+//! built so far.
 //!
 //! What does not belong here: starting tests (that is `run`) or showing anything (`report`).
 
+pub mod archive;
 mod compose;
 pub mod discover;
 mod doc_list;
@@ -26,3 +29,4 @@ pub mod stream;
 pub mod wave;
 
 pub use compose::{load_history, save_history, Plan};
+pub use select::check_filter_names;

@@ -25,11 +25,16 @@ use crate::model::TestBinary;
 pub enum Built {
     /// A test binary cargo has just built (or found up to date), and cargo's target directory.
     Binary(Arc<TestBinary>, PathBuf),
-    /// cargo exited: every binary (the doctests' too) sorted by id, or why there are none.
-    Finished(Result<Discovered, DiscoverError>),
+    /// cargo exited: every binary (the doctests' too) sorted by id, or why there are none;
+    /// then `partial` has what is known besides the binaries reported (names, directories,
+    /// libraries) if a binary was.
+    Finished {
+        result: Result<Discovered, DiscoverError>,
+        partial: Option<Box<Discovered>>,
+    },
 }
 
-/// Start `cargo test --no-run`; its binaries arrive on the receiver, then [`Built::Finished`]
+/// Start `cargo test --no-run`; its binaries arrive on the receiver, then `Built::Finished`
 /// (always the last message).
 pub fn start(args: &CargoOptions) -> Result<Receiver<Built>, DiscoverError> {
     let cargo = discover::cargo_command();
@@ -76,6 +81,7 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
             let _ = sender.send(Built::Binary(binary, target_dir));
         }
     }
+    let partial = (metadata.as_ref()).map(|metadata| Box::new(discover::partial(&build, metadata)));
     let result = match (trouble, child.wait()) {
         (Some(e), _) => Err(DiscoverError::Other(e)),
         (None, Err(e)) => Err(DiscoverError::Other(
@@ -83,5 +89,6 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
         )),
         (None, Ok(status)) => discover::conclude(cargo, args, status, build),
     };
-    let _ = sender.send(Built::Finished(result));
+    let partial = partial.filter(|_| result.is_err());
+    let _ = sender.send(Built::Finished { result, partial });
 }

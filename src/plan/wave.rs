@@ -6,14 +6,14 @@
 //! left to the whole plan, built once cargo is done, which also knows which of its tests a
 //! wave has already run.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::RunConfig;
+use crate::filter::TestFacts;
 use crate::model::TestBinary;
 use crate::plan::history::History;
-use crate::plan::list::BinaryListing;
+use crate::plan::list::{BinaryListing, ListOptions};
 use crate::plan::select::Verdict;
 use crate::plan::{list_cache, order, Plan};
 use crate::process::control::RunControl;
@@ -27,8 +27,12 @@ pub fn wave(
     history: &History,
     control: &RunControl,
 ) -> Plan {
-    let timeout = (config.list_timeout, control);
-    let listings = list_cache::list_all(binaries, target_dir, timeout, None);
+    let how = ListOptions {
+        timeout: config.list_timeout,
+        launcher: &config.launcher,
+    };
+    let listings = list_cache::list_all(binaries, target_dir, (how, control), None);
+    let groups = config.selection.uses_group();
     let mut to_run = Vec::new();
     for listing in listings {
         let cases = match listing {
@@ -36,18 +40,13 @@ pub fn wave(
             BinaryListing::Whole(case, _) => vec![case],
             BinaryListing::Failed(_) => continue,
         };
-        let selected = (cases.into_iter())
-            .filter(|case| config.selection.verdict(&case.name, case.ignored) == Verdict::Run);
+        let selected = cases.into_iter().filter(|case| {
+            let group = groups.then(|| config.group_name(case));
+            let facts = TestFacts::of(case, group);
+            config.selection.verdict(&facts, case.ignored) == Verdict::Run
+        });
         to_run.extend(selected);
     }
     order::arrange(&mut to_run, config.order, history, false);
-    Plan {
-        target_dir: target_dir.map(Path::to_path_buf),
-        history: history.clone(),
-        listed: HashSet::new(),
-        to_run,
-        ignored: Vec::new(),
-        notes: Vec::new(),
-        list_failures: Vec::new(),
-    }
+    Plan::of_wave(target_dir.map(Path::to_path_buf), history.clone(), to_run)
 }

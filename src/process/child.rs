@@ -127,7 +127,9 @@ pub fn run(
         }
         clock.enforce(now, exited, &tracked, &mut hooks);
         let timeout = clock.poll_timeout(now, exited, !pipes.has_pidfd());
-        exited |= pipes.wait(timeout, &mut hooks, limits.coalesce)?;
+        // Once the child has exited, what is left in its pipes is read straight to the end.
+        let coalesce = limits.coalesce.filter(|_| !exited);
+        exited |= pipes.wait(timeout, &mut hooks, coalesce)?;
     };
     // Whatever the test left behind in its group goes with it. The leader is still a zombie
     // (not yet reaped), so its pid cannot have been reused for another group. A test that was
@@ -290,7 +292,7 @@ fn drain_once(pipe: &mut Option<File>, sink: &mut Captured, buf: &mut [u8]) -> i
 }
 
 /// A pidfd becomes readable when the process exits, without reaping it.
-fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+pub(super) fn open_pidfd(pid: u32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid as i32, 0) };
     if fd < 0 {

@@ -94,6 +94,21 @@ pub fn kill_run(token: &str) -> usize {
     count
 }
 
+/// The live processes (zombies left out: their environment cannot be read) carrying one of
+/// these child tags.
+pub(super) fn tagged(tags: &[&str]) -> Vec<i32> {
+    let entries: HashSet<String> = tags
+        .iter()
+        .map(|tag| format!("{CHILD_VARIABLE}={tag}"))
+        .collect();
+    let mut pids: Vec<i32> = ProcessTable::read()
+        .pids_with_any(&entries)
+        .into_iter()
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 fn signal_each(targets: HashSet<i32>, signal: Signal) {
     let me = std::process::id() as i32;
     for pid in targets.into_iter().filter(|&pid| pid > 1 && pid != me) {

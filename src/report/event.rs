@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::model::ListFailure;
 pub use crate::model::TestId;
 pub use crate::phases::Phases;
+pub use crate::plan::partition::Shard;
 pub use crate::plan::sizing::AutoWorkers;
 
 pub use super::result::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestResult, Verdict,
 };
+pub use super::script::{ScriptReport, ScriptStatus};
 
 /// Version of the JSON event stream; bumped when a field changes meaning or disappears.
 pub const FORMAT_VERSION: u32 = 2;
@@ -247,6 +249,9 @@ pub enum TestEvent {
         /// Why `-n auto` chose `workers` (absent when the count was given).
         #[serde(skip_serializing_if = "Option::is_none")]
         auto: Option<AutoWorkers>,
+        /// The shard this run is, under `--partition`, with the fingerprint of its partition.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partition: Option<Shard>,
     },
     /// Something the user should know that is not a test result.
     Note {
@@ -254,6 +259,14 @@ pub enum TestEvent {
     },
     /// A binary whose tests could not be listed; none of its tests run.
     ListFailed(ListFailure),
+    /// A setup script starts, before the first test that needs it.
+    SetupScriptStarted {
+        name: String,
+        /// Its command line, shell-quoted.
+        command: String,
+    },
+    /// A setup script ended; when it did not pass, the tests that need it fail without running.
+    SetupScriptFinished(ScriptReport),
     TestStarted {
         #[serde(flatten)]
         id: TestId,
@@ -335,6 +348,7 @@ mod tests {
             label: None,
             mode: RunMode::Process,
             auto,
+            partition: None,
         };
         let json = serde_json::to_value(started(None)).unwrap();
         assert!(json.get("auto").is_none(), "{json}");

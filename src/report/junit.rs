@@ -5,9 +5,15 @@
 //! The file is written at the end of every run, also a failed or interrupted one, through
 //! [`files::write_atomically`] (in place when it is a FIFO or `/dev/stdout`).
 //!
+//! `runner junit-merge` (in `merge`) combines shards' reports and, for partitioned runs, checks
+//! them against the fingerprint and selection each shard records (in `shards`).
+//!
 //! XML cannot hold most control characters, and quick-junit would silently drop them, changing
 //! a test's recorded name; instead names, messages and output carry them escaped the way the
 //! human report shows them ([`visible`]), so a name stays recognisable.
+
+mod merge;
+mod shards;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +21,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
+pub use merge::{merge, read_durations, MergeError};
+
 use super::escape::visible;
 use super::panic_text::panic_message;
 use super::Reporter;
 use crate::files;
+use crate::plan::partition::Shard;
 use crate::report::event::{Attempt, Outcome, SkipReason, TestEvent, TestResult, Verdict};
 use crate::report::summary::{Passes, Summary};
 
@@ -30,23 +39,42 @@ pub struct JunitReporter {
     /// Test cases per binary id, in the order they finished.
     suites: BTreeMap<String, Vec<TestCase>>,
     wall: std::time::Duration,
+    /// The shard this run is, under `--partition`: recorded in every suite's properties.
+    shard: Option<Shard>,
 }
 
 impl JunitReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, shard: Option<Shard>) -> Self {
         JunitReporter {
             path,
             suites: BTreeMap::new(),
             wall: std::time::Duration::ZERO,
+            shard,
         }
     }
 
     fn report(&self) -> Report {
         let mut report = Report::new("runner");
         report.set_time(self.wall);
+        let mut suites: BTreeMap<&str, Vec<TestCase>> = BTreeMap::new();
+        // A shard has a suite for every binary of the selection, empty or not: each carries
+        // its binary's part of the selection, for junit-merge to name what no shard ran.
+        let selected = self.shard.as_ref().map(|s| s.selected.as_slice());
+        for id in selected.unwrap_or_default() {
+            suites.entry(&id.binary_id).or_default();
+        }
         for (binary_id, cases) in &self.suites {
+            suites
+                .entry(binary_id)
+                .or_default()
+                .extend(cases.iter().cloned());
+        }
+        for (binary_id, cases) in suites {
             let mut suite = TestSuite::new(visible(binary_id));
-            suite.add_test_cases(cases.iter().cloned());
+            if let Some(shard) = &self.shard {
+                shards::record(&mut suite, shard, binary_id);
+            }
+            suite.add_test_cases(cases);
             report.add_test_suite(suite);
         }
         report
@@ -87,109 +115,6 @@ impl Reporter for JunitReporter {
     }
 }
 
-/// `runner junit-merge OUT IN...`: one report from the shards' reports. Suites of the same
-/// name (a binary split across shards) become one suite; totals are recounted.
-pub fn merge(output: &Path, inputs: &[PathBuf]) -> Result<()> {
-    let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
-    let mut wall = std::time::Duration::ZERO;
-    for input in inputs {
-        let report = read_report(input)?;
-        // Shards run side by side: the merged wall time is the slowest shard's.
-        wall = wall.max(report.time.unwrap_or_default());
-        for suite in report.test_suites {
-            let merged = suites
-                .entry(suite.name.as_str().to_string())
-                .or_insert_with(|| TestSuite::new(suite.name.as_str()));
-            merged.add_test_cases(suite.test_cases);
-        }
-    }
-    let mut report = Report::new("runner");
-    report.set_time(wall);
-    report.add_test_suites(suites.into_values());
-    write_report(&report, output)
-}
-
-/// One report to merge, as other tools write them too: pytest, for one, leaves out the
-/// `name` of `<testsuites>`, and some tools write a lone `<testsuite>` as the root. A file cut
-/// short (its writer was interrupted) gets its own message.
-fn read_report(input: &Path) -> Result<Report> {
-    let shown = input.display();
-    let text = std::fs::read_to_string(input)
-        .with_context(|| format!("cannot read the JUnit report {shown}"))?;
-    let name = input
-        .file_stem()
-        .map_or("report".into(), |s| s.to_string_lossy());
-    Report::deserialize_from_str(&normalized(&text, &name)).map_err(|e| {
-        if truncated(&text) {
-            anyhow::anyhow!(
-                "{shown} is truncated: it ends before its closing tag (was the run that wrote \
-                 it interrupted?)"
-            )
-        } else {
-            anyhow::anyhow!("{shown} is not a JUnit report: {e}")
-        }
-    })
-}
-
-/// `text` with a `name` on its `<testsuites>` root (`name` when it has none), a lone
-/// `<testsuite>` root wrapped in one, and no `timestamp` attributes: pytest writes them
-/// without a time zone, which quick-junit refuses, and the merged report has its own time.
-fn normalized(text: &str, name: &str) -> String {
-    let timestamps =
-        regex::Regex::new(r#"\stimestamp\s*=\s*("[^"]*"|'[^']*')"#).expect("a valid pattern");
-    let text = &*timestamps.replace_all(text, "");
-    let Some(root) = root_start(text) else {
-        return text.to_string();
-    };
-    let tag_end = text[root..].find('>').map_or(text.len(), |end| root + end);
-    let tag = &text[root..tag_end];
-    let name = name.replace(['&', '<', '>', '"'], "_");
-    if tag.starts_with("<testsuites") && !has_name(tag) {
-        let at = root + "<testsuites".len();
-        return format!("{} name=\"{name}\"{}", &text[..at], &text[at..]);
-    }
-    if tag.starts_with("<testsuite") && !tag.starts_with("<testsuites") {
-        return format!(
-            "{}<testsuites name=\"{name}\">{}</testsuites>",
-            &text[..root],
-            &text[root..]
-        );
-    }
-    text.to_string()
-}
-
-/// Where the root element starts: after the declaration, comments and doctype.
-fn root_start(text: &str) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let rest = &text[at..];
-        let offset = rest.find('<')?;
-        let tail = &rest[offset..];
-        let skip = if tail.starts_with("<?") {
-            tail.find("?>").map(|e| e + 2)
-        } else if tail.starts_with("<!--") {
-            tail.find("-->").map(|e| e + 3)
-        } else if tail.starts_with("<!") {
-            tail.find('>').map(|e| e + 1)
-        } else {
-            return Some(at + offset);
-        };
-        at += offset + skip?;
-    }
-}
-
-fn has_name(tag: &str) -> bool {
-    tag.split_whitespace()
-        .skip(1)
-        .any(|attribute| attribute.trim_start().starts_with("name="))
-}
-
-/// A report whose text stops before the end of its root element.
-fn truncated(text: &str) -> bool {
-    let end = text.trim_end();
-    !(end.ends_with("</testsuites>") || end.ends_with("</testsuite>") || end.ends_with("/>"))
-}
-
 /// Write the report where the user asked; a reader never sees half a file.
 fn write_report(report: &Report, path: &Path) -> Result<()> {
     files::write_atomically(path, |out| Ok(report.serialize(out)?))
@@ -213,7 +138,9 @@ fn test_case(result: &TestResult) -> TestCase {
         status
     } else {
         let kind = match result.outcome() {
-            Outcome::SpawnFailed { .. } | Outcome::InternalError { .. } => NonSuccessKind::Error,
+            Outcome::SpawnFailed { .. }
+            | Outcome::InternalError { .. }
+            | Outcome::SetupFailed { .. } => NonSuccessKind::Error,
             _ => NonSuccessKind::Failure,
         };
         let mut status = TestCaseStatus::non_success(kind);
@@ -280,33 +207,26 @@ mod tests {
     use crate::report::event::{ResultPolicy, TestId};
     use std::time::Duration;
 
-    fn id(binary: &str, name: &str) -> TestId {
-        TestId {
-            binary_id: binary.into(),
-            name: name.into(),
-        }
-    }
-
     #[test]
     fn report_has_suites_failures_skips_and_flaky_runs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out/junit.xml");
-        let mut reporter = JunitReporter::new(path.clone());
+        let mut reporter = JunitReporter::new(path.clone(), None);
         let fail = Outcome::Failed { exit_code: 101 };
         let mut attempt = Attempt::bare(1, fail.clone(), Duration::from_millis(20));
         attempt.stderr = "thread 'fails' panicked at src/lib.rs:3:5:\nboom <&>\n".into();
         let policy = ResultPolicy::default();
-        let failed = TestResult::new(id("pkg", "fails"), vec![attempt], policy, false);
+        let failed = TestResult::new(TestId::new("pkg", "fails"), vec![attempt], policy, false);
         let attempts = vec![
             Attempt::bare(1, fail, Duration::from_millis(5)),
             Attempt::bare(2, Outcome::Passed, Duration::ZERO),
         ];
-        let flaky = TestResult::new(id("pkg::it", "flaky"), attempts, policy, false);
+        let flaky = TestResult::new(TestId::new("pkg::it", "flaky"), attempts, policy, false);
         for event in [
             TestEvent::TestFinished(failed),
             TestEvent::TestFinished(flaky),
             TestEvent::TestSkipped {
-                id: id("pkg", "ignored"),
+                id: TestId::new("pkg", "ignored"),
                 reason: SkipReason::Ignored,
             },
         ] {
@@ -324,61 +244,8 @@ mod tests {
     }
 
     #[test]
-    fn merge_combines_shards_with_correct_totals() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut paths = Vec::new();
-        for (shard, outcome) in [
-            (1, Outcome::Passed),
-            (2, Outcome::Failed { exit_code: 101 }),
-        ] {
-            let path = dir.path().join(format!("shard{shard}.xml"));
-            let mut reporter = JunitReporter::new(path.clone());
-            for name in ["a", "b"] {
-                let result = TestResult::bare(
-                    id("pkg", &format!("{name}{shard}")),
-                    outcome.clone(),
-                    Duration::from_millis(1),
-                );
-                reporter.on_event(&TestEvent::TestFinished(result));
-            }
-            reporter.finish(&Summary::default(), None).unwrap();
-            paths.push(path);
-        }
-        let merged = dir.path().join("merged.xml");
-        merge(&merged, &paths).unwrap();
-        let report =
-            Report::deserialize_from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
-        assert_eq!(report.test_suites.len(), 1);
-        assert_eq!(report.tests, 4);
-        assert_eq!(report.failures, 2);
-        let err = merge(&merged, &[dir.path().join("missing.xml")]).unwrap_err();
-        assert!(format!("{err:#}").contains("missing.xml"));
-    }
-
-    const PYTEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.052" timestamp="2024-05-01T10:00:00.000000" hostname="ci"><testcase classname="test_x" name="test_a" time="0.001" /><testcase classname="test_x" name="test_b" time="0.002"><failure message="assert 1 == 2">E  assert 1 == 2</failure></testcase></testsuite></testsuites>"#;
-
-    #[test]
-    fn other_tools_reports_merge_and_a_cut_one_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let pytest = dir.path().join("pytest.xml");
-        std::fs::write(&pytest, PYTEST).unwrap();
-        let lone = dir.path().join("lone.xml");
-        let suite = r#"<testsuite name="s" tests="1"><testcase name="c" /></testsuite>"#;
-        std::fs::write(&lone, suite).unwrap();
-        let merged = dir.path().join("merged.xml");
-        merge(&merged, &[pytest.clone(), lone]).unwrap();
-        let report =
-            Report::deserialize_from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
-        assert_eq!((report.tests, report.failures), (3, 1));
-        let cut = dir.path().join("cut.xml");
-        std::fs::write(&cut, &PYTEST[..300]).unwrap();
-        let err = format!("{:#}", merge(&merged, &[pytest, cut]).unwrap_err());
-        assert!(err.contains("cut.xml is truncated"), "{err}");
-    }
-
-    #[test]
     fn unwritable_path_is_an_error_naming_the_file() {
-        let reporter = JunitReporter::new("/proc/runner-cannot-write/junit.xml".into());
+        let reporter = JunitReporter::new("/proc/runner-cannot-write/junit.xml".into(), None);
         let err = write_report(&reporter.report(), &reporter.path).unwrap_err();
         assert!(format!("{err:#}").contains("/proc/runner-cannot-write/junit.xml"));
     }

@@ -9,8 +9,10 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::escape::visible;
-use crate::cli::RunConfig;
+use super::figures::plural;
+use crate::cli::{NoTests, RunConfig};
 use crate::exit_code;
+use crate::filter::TestFacts;
 use crate::model::{Invocation, ListFailure, TestCase};
 use crate::plan::Plan;
 
@@ -32,6 +34,75 @@ struct ListedTest<'a> {
 
 /// `runner list`: the selected tests grouped by binary.
 pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
+    write_listing(config.list_json, plan)?;
+    Ok(say_list_failures(plan))
+}
+
+/// `runner --no-run`: the listing of what a run would run, a line saying that nothing ran
+/// (with what the tests would have run through), and the exit code the run would have had
+/// before running anything: 104 for a binary that could not be listed, else 4 (or a warning,
+/// as `--no-tests` says) when no test was selected.
+pub fn print_no_run(config: &RunConfig, plan: &Plan, through: &[String]) -> Result<i32> {
+    // A run's `--message-format json` asks for the listing's JSON.
+    write_listing(config.json, plan)?;
+    if !config.json {
+        let mut out = std::io::stdout().lock();
+        let through = match through.is_empty() {
+            true => String::new(),
+            false => format!(" (each test would run through `{}`)", through.join(" ")),
+        };
+        writeln!(out, "--no-run: built and listed; nothing was run{through}")?;
+        let scripts = scripts_needed(config, plan);
+        if !scripts.is_empty() {
+            writeln!(
+                out,
+                "setup scripts a run would start: {}",
+                scripts.join(", ")
+            )?;
+        }
+    }
+    let code = say_list_failures(plan);
+    if code != exit_code::OK || !plan.to_run.is_empty() {
+        return Ok(code);
+    }
+    Ok(match config.no_tests {
+        NoTests::Fail => {
+            eprintln!(
+                "error: no test was selected; check the filters, or pass --no-tests=pass to \
+                 allow an empty run"
+            );
+            exit_code::NO_TESTS
+        }
+        NoTests::Warn => {
+            eprintln!("warning: no test was selected");
+            exit_code::OK
+        }
+        NoTests::Pass => exit_code::OK,
+    })
+}
+
+/// The setup scripts the selected tests need, each with how many need it (doctests run
+/// through cargo and get none).
+fn scripts_needed(config: &RunConfig, plan: &Plan) -> Vec<String> {
+    let mut counts = vec![0usize; config.setup.scripts.len()];
+    for case in plan
+        .to_run
+        .iter()
+        .filter(|c| c.invocation != Invocation::Doctest)
+    {
+        for script in config.setup.scripts_for(&TestFacts::of(case, None)) {
+            counts[script] += 1;
+        }
+    }
+    let needed = config.setup.scripts.iter().zip(counts);
+    needed
+        .filter(|(_, count)| *count > 0)
+        .map(|(script, n)| format!("{} (for {n} test{})", script.name, plural(n)))
+        .collect()
+}
+
+/// The selected tests grouped by binary, as text or JSON, on stdout.
+fn write_listing(json: bool, plan: &Plan) -> Result<()> {
     let mut grouped: Vec<ListedBinary> = Vec::new();
     let mut cases: Vec<&TestCase> = plan.to_run.iter().chain(&plan.ignored).collect();
     cases.sort_by(|a, b| (&a.binary.id, &a.name).cmp(&(&b.binary.id, &b.name)));
@@ -54,7 +125,7 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
         }
     }
     let mut out = std::io::stdout().lock();
-    if config.list_json {
+    if json {
         serde_json::to_writer(&mut out, &serde_json::json!({ "binaries": grouped }))?;
         writeln!(out)?;
     } else {
@@ -90,7 +161,7 @@ pub fn print_listing(config: &RunConfig, plan: &Plan) -> Result<i32> {
             plan.ignored.len()
         )?;
     }
-    Ok(say_list_failures(plan))
+    Ok(())
 }
 
 /// The binaries that could not be listed, one error line each, and the exit code of a listing

@@ -7,13 +7,24 @@
 use crate::cli::Source;
 use crate::model::{TargetKind, TestCase};
 
-/// `runner [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted.
-pub fn command_for(source: &Source, case: &TestCase) -> String {
+/// `runner [--profile P] [build flags] -p PKG --test TARGET --exact NAME`, shell-quoted. The
+/// profile named for the run is named again, so that the rerun goes through the same wrapper
+/// and setup scripts; the build flags carry `--target`, and with it the target runner.
+pub fn command_for(source: &Source, profile: Option<&str>, case: &TestCase) -> String {
     let mut words: Vec<String> = vec!["runner".into()];
+    if let Some(profile) = profile {
+        words.extend(["--profile".to_string(), profile.to_string()]);
+    }
     match source {
         Source::Binaries(_) => {
             words.push("--binary".into());
             words.push(case.binary.path.display().to_string());
+        }
+        Source::Archive(archive) => {
+            words.push("--archive-file".into());
+            words.push(archive.file.display().to_string());
+            words.push("--workspace-remap".into());
+            words.push(archive.workspace.display().to_string());
         }
         Source::Cargo(cargo) => {
             words.extend(cargo.build.iter().cloned());
@@ -22,7 +33,7 @@ pub fn command_for(source: &Source, case: &TestCase) -> String {
             }
             let target = &case.binary.target_name;
             match case.binary.kind {
-                TargetKind::Lib => words.push("--lib".into()),
+                TargetKind::Lib | TargetKind::ProcMacro => words.push("--lib".into()),
                 TargetKind::Bin => words.extend(["--bin".to_string(), target.clone()]),
                 TargetKind::Test => words.extend(["--test".to_string(), target.clone()]),
                 TargetKind::Doc => words.push("--doc-only".into()),
@@ -34,6 +45,11 @@ pub fn command_for(source: &Source, case: &TestCase) -> String {
     if case.ignored {
         words.push("--include-ignored".into());
     }
+    shell_line(&words)
+}
+
+/// `words` as one line a POSIX shell splits back into them.
+pub fn shell_line(words: &[String]) -> String {
     words
         .iter()
         .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))
@@ -71,12 +87,12 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             r#"runner --release -p pkg --test it --exact "mod::it's fine""#
         );
         let source = Source::Binaries(vec![]);
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             r#"runner --binary /t/it-123 --exact "mod::it's fine""#
         );
     }
@@ -104,7 +120,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            command_for(&source, &case),
+            command_for(&source, None, &case),
             "runner --release -p pkg --doc-only --exact 'src/lib.rs - add (line 12)'"
         );
     }

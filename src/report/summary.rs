@@ -139,6 +139,8 @@ impl Summary {
             | TestEvent::TestRetry { .. }
             | TestEvent::TestStarted { .. }
             | TestEvent::TestSlow { .. }
+            | TestEvent::SetupScriptStarted { .. }
+            | TestEvent::SetupScriptFinished(_)
             | TestEvent::RunFinished(_) => {}
         }
     }

@@ -78,14 +78,12 @@ pub fn run_chunk(
 /// directory with cargo's environment; `None` for an empty chunk.
 fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Option<Command> {
     let binary = &chunk.first()?.binary;
-    let mut command = Command::new(&binary.path);
+    let mut command = settings.launcher.command(binary);
     command
         .args(libtest::batch_args(
             chunk.iter().any(|case| case.ignored),
             log,
         ))
-        .current_dir(&binary.cwd)
-        .envs(&binary.env)
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", "1")
         .env("RUNNER_TOTAL_ATTEMPTS", (settings.retries + 1).to_string());
@@ -248,7 +246,9 @@ impl ChunkRun<'_> {
         match reader.verdict(&case.name) {
             Some(Verdict::Passed(_)) => {} // Already reported as it happened.
             // Retries run one process per test, like any other retry.
-            Some(Verdict::Failed(_)) if self.settings.retries > 0 => self.rerun_alone(case, false),
+            Some(Verdict::Failed(_)) if self.settings.for_case(case).retries > 0 => {
+                self.rerun_alone(case, false)
+            }
             Some(Verdict::Failed(duration)) => self.settle_failure(case, duration, reader, end),
             None if end.log_written && reader.running().is_some_and(|(n, _)| n == case.name) => {
                 self.settle_the_running_test(case, reader, end)
@@ -382,5 +382,6 @@ impl Pending {
 
 /// The result of a test's one attempt inside a batch.
 fn batched(case: &TestCase, attempt: Attempt, settings: &TestSettings) -> TestResult {
-    TestResult::new(case.id(), vec![attempt], settings.policy, true)
+    let policy = settings.for_case(case).policy;
+    TestResult::new(case.id(), vec![attempt], policy, true)
 }

@@ -75,7 +75,7 @@ pub fn doc_jobs(
 ) -> Vec<DocJob> {
     let build = match &config.source {
         Source::Cargo(cargo) => cargo.build.clone(),
-        Source::Binaries(_) => Vec::new(),
+        Source::Binaries(_) | Source::Archive(_) => Vec::new(),
     };
     let mut by_binary: BTreeMap<String, Vec<TestCase>> = BTreeMap::new();
     for case in cases {

@@ -236,7 +236,8 @@ impl DocRun<'_> {
             .remove(&case.name)
             .unwrap_or_default();
         attempts.push(last);
-        let result = TestResult::new(case.id(), attempts, self.settings.policy, true);
+        let policy = self.settings.for_case(case).policy;
+        let result = TestResult::new(case.id(), attempts, policy, true);
         (self.emit)(TestEvent::TestFinished(result));
     }
 
@@ -288,7 +289,7 @@ impl DocRun<'_> {
         };
         let mut attempt = Attempt::bare(self.attempt(case), outcome, duration);
         attempt.stdout = stdout;
-        let retries_left = (attempt.attempt) <= self.settings.retries;
+        let retries_left = (attempt.attempt) <= self.settings.for_case(case).retries;
         if retries_left && self.control.cancelled().is_none() {
             let (id, failed) = (case.id(), attempt.clone());
             (self.emit)(TestEvent::TestRetry { id, failed });

@@ -132,15 +132,8 @@ mod tests {
     }
 
     fn plan(names: &[&str]) -> Plan {
-        Plan {
-            target_dir: None,
-            history: Default::default(),
-            listed: Default::default(),
-            to_run: names.iter().map(|n| case(n)).collect(),
-            ignored: Vec::new(),
-            notes: Vec::new(),
-            list_failures: Vec::new(),
-        }
+        let to_run = names.iter().map(|n| case(n)).collect();
+        Plan::of_wave(None, Default::default(), to_run)
     }
 
     fn finished(name: &str, outcome: Outcome) -> TestEvent {

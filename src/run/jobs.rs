@@ -10,6 +10,7 @@ use super::doc_job::{self, DocJob};
 use super::groups::Constraint;
 use super::pool::PoolJob;
 use crate::cli::RunConfig;
+use crate::filter::TestFacts;
 use crate::model::{Invocation, TestCase};
 use crate::plan::history::History;
 use crate::plan::order::Order;
@@ -27,20 +28,32 @@ pub enum BatchChoice {
 
 impl BatchChoice {
     pub fn from_config(config: &RunConfig) -> Self {
-        if config.batch_all || !config.batch_rules.is_empty() {
+        if config.batch_all || !config.batch_rules.is_empty() || config.overrides.sets_batch() {
             BatchChoice::Configured
         } else {
             BatchChoice::Never
         }
     }
 
-    fn batches(self, config: &RunConfig, binary_id: &str) -> bool {
-        // A `batch = false` table opts a binary out even under `--batch`.
-        let table = config
-            .batch_rules
-            .iter()
-            .find(|rule| binary_id.contains(rule.filter.as_str()))
-            .map(|rule| rule.batched);
+    fn batches(self, config: &RunConfig, case: &TestCase) -> bool {
+        // A `batch = false` override or table opts a test out even under `--batch`.
+        let own = config.overrides.for_case(case);
+        // A chunk runs under the run's limits: a test with limits of its own runs alone.
+        if own.timeout.is_some()
+            || own.slow_timeout.is_some()
+            || own.timeout_grace.is_some()
+            || own.leak_timeout.is_some()
+        {
+            return false;
+        }
+        let facts = TestFacts::of(case, None);
+        let table = own.batch.or_else(|| {
+            config
+                .batch_rules
+                .iter()
+                .find(|rule| rule.filter.matches(&facts))
+                .map(|rule| rule.batched)
+        });
         match self {
             BatchChoice::Never => false,
             BatchChoice::Always => table != Some(false),
@@ -120,10 +133,16 @@ pub fn make_jobs(config: &RunConfig, plan: &Plan, batch: BatchChoice, workers: u
             doctests.push(case.clone());
             continue;
         }
-        let constraint = config.groups.constraint(&case.binary.id, &case.name);
+        let constraint = config.constraint(case);
+        // A test that needs setup scripts gets their exports in its own environment.
         let batches = case.invocation == Invocation::Libtest
             && constraint.group.is_none()
-            && batch.batches(config, &case.binary.id);
+            && constraint.slots == 1
+            && batch.batches(config, case)
+            && config
+                .setup
+                .scripts_for(&TestFacts::of(case, None))
+                .is_empty();
         if batches {
             batched.push(case.clone());
         } else {

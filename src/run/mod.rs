@@ -18,9 +18,11 @@ pub mod logs;
 mod pass;
 mod pool;
 mod queue;
+mod setup;
 mod single;
 
 pub use early::Early;
 pub use jobs::BatchChoice;
 pub use pass::{run_pass, Pass, PassOutcome};
+pub use setup::SetupRun;
 pub use single::TestSettings;

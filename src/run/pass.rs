@@ -20,6 +20,7 @@ use super::doctest;
 use super::early::Early;
 use super::jobs::{self, BatchChoice, Job};
 use super::pool::{self, PoolJob, PoolOptions};
+use super::setup;
 use super::single::{self, Placer, TestSettings};
 use crate::cli::{self, RunConfig, Source};
 use crate::model::TestCase;
@@ -79,6 +80,7 @@ pub fn run_pass(
         label: pass.label,
         mode,
         auto: pass.auto,
+        partition: plan.shard.clone(),
     });
     for event in planned_events(plan).chain(early.replay(&done)) {
         receiver.receive(event);
@@ -116,14 +118,7 @@ pub(super) fn run_jobs(
                 pass_start: started,
             };
             match job {
-                Job::Single(case, _) => {
-                    emit(TestEvent::TestStarted {
-                        id: case.id(),
-                        placement: Some(placer.place(Instant::now())),
-                    });
-                    let result = single::run_test(case, settings, control, placer, emit);
-                    emit(TestEvent::TestFinished(result));
-                }
+                Job::Single(case, _) => run_single(case, (settings, control), placer, emit),
                 Job::Batch(chunk) => batch::run_chunk(chunk, settings, control, placer, emit),
                 Job::Doctests(job) => {
                     let cost = doctest::run_doc_job(job, settings, control, emit);
@@ -161,6 +156,32 @@ pub(super) fn run_jobs(
         }
     });
     job_costs.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One test in its own process, once the setup scripts it needs have run; a test whose
+/// script did not pass fails without running.
+fn run_single(
+    case: &TestCase,
+    (settings, control): (&TestSettings, &RunControl),
+    placer: Placer,
+    emit: &dyn Fn(TestEvent),
+) {
+    let prepared = match &settings.setup {
+        Some(setup) => setup.prepare(case, control, emit),
+        None => Ok(Vec::new()),
+    };
+    emit(TestEvent::TestStarted {
+        id: case.id(),
+        placement: Some(placer.place(Instant::now())),
+    });
+    let result = match prepared {
+        Ok(exports) => {
+            let case = setup::with_exports(case, exports);
+            single::run_test(&case, settings, control, placer, emit)
+        }
+        Err(outcome) => TestResult::bare(case.id(), outcome, Duration::ZERO),
+    };
+    emit(TestEvent::TestFinished(result));
 }
 
 /// The workers these jobs can keep busy at once: no more than there are jobs, and no more
@@ -203,6 +224,8 @@ fn planned_events(plan: &Plan) -> impl Iterator<Item = TestEvent> + '_ {
 /// The one place a pass's events arrive, in order.
 struct Receiver<'a> {
     source: &'a Source,
+    /// The profile named for the run, repeated in rerun commands.
+    profile: Option<&'a str>,
     /// The tests of the plan by id, for the rerun commands of failures.
     cases: HashMap<TestId, &'a TestCase>,
     summary: Summary,
@@ -226,6 +249,7 @@ impl<'a> Receiver<'a> {
         summary.label = pass.label;
         Receiver {
             source: &config.source,
+            profile: config.profile.as_deref(),
             cases: plan.to_run.iter().map(|case| (case.id(), case)).collect(),
             summary,
             observations: Vec::new(),
@@ -242,7 +266,7 @@ impl<'a> Receiver<'a> {
             TestEvent::TestFinished(result) => {
                 if result.is_failure() {
                     if let Some(case) = self.cases.get(&result.id) {
-                        result.rerun = Some(rerun::command_for(self.source, case));
+                        result.rerun = Some(rerun::command_for(self.source, self.profile, case));
                     }
                 }
                 if result.verdict() != Verdict::Cancelled {

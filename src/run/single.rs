@@ -4,11 +4,14 @@
 //! --nocapture`), started directly with no shell in between, in the package root, with the
 //! environment cargo gives tests plus `RUNNER=1`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::setup::SetupRun;
+use crate::cli::{Overrides, PerTest};
 use crate::files;
+use crate::launch::Launcher;
 use crate::libtest;
 use crate::model::{Invocation, TestCase};
 use crate::process::control::RunControl;
@@ -16,6 +19,7 @@ use crate::process::{self, Exit, Finished, Hooks, Limits};
 use crate::report::event::{
     Attempt, Outcome, OutputLogs, Placement, ResultPolicy, TestEvent, TestResult,
 };
+use std::sync::Arc;
 
 /// How every test of a run is executed.
 #[derive(Debug, Clone)]
@@ -27,6 +31,35 @@ pub struct TestSettings {
     pub policy: ResultPolicy,
     /// Directory for the full output of tests that print more than is kept in memory.
     pub log_dir: Option<PathBuf>,
+    /// What test binaries start through (wrapper, target runner).
+    pub launcher: Launcher,
+    /// The run's setup scripts, when the profile scopes any to tests.
+    pub setup: Option<Arc<SetupRun>>,
+    /// Per-test settings that replace the ones above for the tests they match.
+    pub overrides: Overrides,
+}
+
+impl TestSettings {
+    /// The settings `case` runs with: these, with what the overrides set for it.
+    pub fn for_case(&self, case: &TestCase) -> Cow<'_, TestSettings> {
+        if self.overrides.is_empty() {
+            return Cow::Borrowed(self);
+        }
+        let own = self.overrides.for_case(case);
+        if *own == PerTest::default() {
+            return Cow::Borrowed(self);
+        }
+        let mut settings = self.clone();
+        let limits = &mut settings.limits;
+        limits.timeout = own.timeout.or(limits.timeout);
+        limits.slow_period = own.slow_timeout.or(limits.slow_period);
+        limits.grace = own.timeout_grace.unwrap_or(limits.grace);
+        limits.leak_timeout = own.leak_timeout.unwrap_or(limits.leak_timeout);
+        settings.retries = own.retries.unwrap_or(settings.retries);
+        settings.policy.leak_fails = own.leak_fails.unwrap_or(settings.policy.leak_fails);
+        settings.policy.flaky_fails = own.flaky_fails.unwrap_or(settings.policy.flaky_fails);
+        Cow::Owned(settings)
+    }
 }
 
 /// Where a job's attempts run and the clock of their pass: what each attempt's [`Placement`]
@@ -68,6 +101,7 @@ pub fn run_test(
     placer: Placer,
     emit: &dyn Fn(TestEvent),
 ) -> TestResult {
+    let settings = &*settings.for_case(case);
     let total_attempts = settings.retries + 1;
     let mut attempts = Vec::new();
     loop {
@@ -99,11 +133,9 @@ fn run_attempt(
     total_attempts: u32,
     emit: &dyn Fn(TestEvent),
 ) -> Attempt {
-    let mut command = Command::new(&case.binary.path);
+    let mut command = settings.launcher.command(&case.binary);
     command
         .args(case.args())
-        .current_dir(&case.binary.cwd)
-        .envs(&case.binary.env)
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", attempt.to_string())
         .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());

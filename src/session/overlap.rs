@@ -42,8 +42,8 @@ const PATIENCE: Duration = Duration::from_secs(1);
 /// `--ff` (the failures of the whole first), `--order name` and `--order random` (one order
 /// across all binaries, the same every time), `--compare`/`--compare-modes` (passes over the
 /// whole), `--no-capture` (one test at a time, whose output would mix with cargo's),
-/// `--doc-only` (nothing runs before rustdoc), or `--no-overlap`. `-n auto` sizes each wave
-/// from its own tests' history.
+/// `--doc-only` (nothing runs before rustdoc), setup scripts (the waves and the pass would
+/// each run them), or `--no-overlap`. `-n auto` sizes each wave from its own tests' history.
 pub(super) fn applies(config: &RunConfig) -> bool {
     let Source::Cargo(cargo) = &config.source else {
         return false;
@@ -56,6 +56,7 @@ pub(super) fn applies(config: &RunConfig) -> bool {
         && config.last_failed == LastFailed::Ignore
         && config.order == Order::Auto
         && !config.no_capture
+        && config.setup.scopes.is_empty()
 }
 
 /// What the waves share: the run's log directory (held for the whole run), the test settings
@@ -94,25 +95,28 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         waves: None,
         early: Early::default(),
     };
-    let result = building.follow(&built, config, control)?;
+    let Built::Finished { result, partial } = building.follow(&built, config, control)? else {
+        unreachable!("following the build ends with its end")
+    };
     let Building {
         mut binaries,
-        target_dir,
         early,
         ..
     } = building;
-    let (discovered, build_failed) = match result {
-        Ok(discovered) => (discovered, None),
-        Err(error @ DiscoverError::BuildFailed { signal, .. }) if !binaries.is_empty() => {
+    let (discovered, build_failed) = match (result, partial) {
+        (Ok(discovered), _) => (discovered, None),
+        (Err(error @ DiscoverError::BuildFailed { signal, .. }), Some(partial))
+            if !binaries.is_empty() =>
+        {
             binaries.sort_by(|a, b| a.id.cmp(&b.id));
             let discovered = Discovered {
                 binaries,
-                target_dir,
+                ..*partial
             };
             let cancelled = signals::build_was_cancelled(control, signal);
             (discovered, (!cancelled).then_some(error))
         }
-        Err(error) => return settled(super::settle(Err(error), control)?, config, control),
+        (Err(error), _) => return settled(super::settle(Err(error), control)?, config, control),
     };
     let plan = Plan::build(config, discovered, control);
     let code = super::run_plan(config, &plan, control, &early)?;
@@ -130,13 +134,13 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
 
 impl Building {
     /// Take cargo's news until it exits, running a wave whenever binaries wait and cargo is
-    /// busy; how the build ended.
+    /// busy; how the build ended (`Built::Finished`).
     fn follow(
         &mut self,
         built: &Receiver<Built>,
         config: &RunConfig,
         control: &RunControl,
-    ) -> Result<Result<Discovered, DiscoverError>> {
+    ) -> Result<Built> {
         loop {
             let message = match self.waiting < self.binaries.len() {
                 true => {
@@ -153,7 +157,7 @@ impl Building {
                     self.binaries.push(binary);
                     self.target_dir = Some(dir);
                 }
-                Ok(Built::Finished(result)) => return Ok(result),
+                Ok(finished @ Built::Finished { .. }) => return Ok(finished),
                 Err(RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("the thread reading cargo's messages ended without a word")
                 }

@@ -8,7 +8,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -51,7 +51,7 @@ pub fn fixture_manifest(name: &str) -> PathBuf {
 /// Variables of CI systems the runner reacts to; every run starts without them so that a CI
 /// machine running these suites does not change what the tests see (or receive our
 /// annotations for the fixtures' deliberate failures).
-pub const CI_VARIABLES: [&str; 11] = [
+pub const CI_VARIABLES: [&str; 21] = [
     "GITHUB_ACTIONS",
     "GITHUB_STEP_SUMMARY",
     "CI_NODE_INDEX",
@@ -63,6 +63,16 @@ pub const CI_VARIABLES: [&str; 11] = [
     "TEST_SHARD_INDEX",
     "TEST_TOTAL_SHARDS",
     "TEST_SHARD_STATUS_FILE",
+    "SEMAPHORE_JOB_INDEX",
+    "SEMAPHORE_JOB_COUNT",
+    "SYSTEM_JOBPOSITIONINPHASE",
+    "SYSTEM_TOTALJOBSINPHASE",
+    "BITBUCKET_PARALLEL_STEP",
+    "BITBUCKET_PARALLEL_STEP_COUNT",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_JOB_ARRAY_SIZE",
+    "JOB_COMPLETION_INDEX",
+    "JOB_COMPLETIONS",
 ];
 
 /// Remove every inherited setting that would change what the runner prints, and ask for
@@ -473,6 +483,47 @@ impl Running {
             stderr,
             raw_stdout,
             raw_stderr,
+        }
+    }
+}
+
+/// The shards hold every test of `all` exactly once, and nothing else.
+pub fn assert_exact_cover(all: &BTreeSet<TestKey>, shards: &[Vec<TestKey>], what: &str) {
+    let mut seen: BTreeMap<&TestKey, usize> = BTreeMap::new();
+    for shard in shards {
+        for key in shard {
+            *seen.entry(key).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{what}: tests in several shards: {twice:?}"
+    );
+    let union: BTreeSet<TestKey> = seen.keys().map(|k| (*k).clone()).collect();
+    let missing: Vec<_> = all.difference(&union).collect();
+    let extra: Vec<_> = union.difference(all).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: missing from every shard: {missing:?}; not in the selection: {extra:?}"
+    );
+}
+
+/// Copy a workspace's sources (everything but `target`) from `from` to `to`.
+pub fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for entry in entries.map(|e| e.expect("directory entry")) {
+        let (source, name) = (entry.path(), entry.file_name());
+        if name == "target" {
+            continue;
+        }
+        if source.is_dir() {
+            copy_sources(&source, &to.join(&name));
+        } else {
+            std::fs::copy(&source, to.join(&name))
+                .unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use clap::Args;
 
-use super::{CargoArgs, ListFormat, RunArgs, RunIgnored, Spellings};
+use super::{
+    CargoArgs, FromArchiveArgs, ListFormat, ProfileArgs, RunArgs, RunIgnored, SelectArgs, Spellings,
+};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
@@ -12,21 +14,8 @@ pub struct ListArgs {
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
 
-    /// Filters must match test names exactly.
-    #[arg(long)]
-    pub exact: bool,
-
-    /// Leave out tests whose name contains PAT (exactly PAT with --exact). Repeatable.
-    #[arg(long, value_name = "PAT")]
-    pub skip: Vec<String>,
-
-    /// Only ignored tests.
-    #[arg(long, conflicts_with = "include_ignored")]
-    pub ignored: bool,
-
-    /// Ignored tests as well as the others.
-    #[arg(long)]
-    pub include_ignored: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     /// Which tests by their ignored mark (nextest's spelling of --ignored and
     /// --include-ignored).
@@ -46,13 +35,22 @@ pub struct ListArgs {
     #[arg(long, value_name = "SPEC")]
     pub partition: Option<String>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value = "human", value_name = "FMT")]
+    /// The durations a time: partition balances on (from `runner timings export`).
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<std::path::PathBuf>,
+
+    /// Output format (`--message-format` is the same option, as a run spells it).
+    #[arg(
+        long,
+        visible_alias = "message-format",
+        value_enum,
+        default_value = "human",
+        value_name = "FMT"
+    )]
     pub format: ListFormat,
 
-    /// Settings profile from `.config/runner.toml` [default: `default` if the file has one].
-    #[arg(long, value_name = "NAME", env = "RUNNER_PROFILE")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub settings: ProfileArgs,
 
     /// How long a binary may take to list its tests [default: 60s].
     #[arg(long, value_name = "DURATION")]
@@ -71,6 +69,9 @@ pub struct ListArgs {
     pub binaries: Vec<std::path::PathBuf>,
 
     #[command(flatten)]
+    pub archive: FromArchiveArgs,
+
+    #[command(flatten)]
     pub cargo: CargoArgs,
 }
 
@@ -79,14 +80,13 @@ impl ListArgs {
     pub fn into_run_args(self) -> RunArgs {
         RunArgs {
             filters: self.filters,
-            exact: self.exact,
-            skip: self.skip,
-            ignored: self.ignored,
-            include_ignored: self.include_ignored,
+            select: self.select,
             last_failed: self.last_failed,
             partition: self.partition,
+            timings: self.timings,
+            archive: self.archive,
             list_format: self.format,
-            profile: self.profile,
+            settings: self.settings,
             list_timeout: self.list_timeout,
             binaries: self.binaries,
             doc: self.doc,

@@ -72,5 +72,34 @@ fn list_subcommand_and_filters() {
         panic!("expected list")
     };
     assert_eq!(args.filters, ["foo"]);
-    assert_eq!(args.skip, ["bar"]);
+    assert_eq!(args.select.skip, ["bar"]);
+}
+
+#[test]
+fn target_is_a_build_flag_and_no_run_a_run_flag() {
+    let cli = Cli::try_parse_from([
+        "runner",
+        "--no-run",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+    ])
+    .unwrap();
+    assert!(cli.run.no_run);
+    assert_eq!(
+        cli.run.cargo.build_args(),
+        ["--target", "aarch64-unknown-linux-gnu"]
+    );
+    // Nothing runs, so there is nothing to compare.
+    assert!(Cli::try_parse_from(["runner", "--no-run", "--compare"]).is_err());
+}
+
+#[test]
+fn list_takes_message_format_as_format() {
+    for flag in ["--format", "--message-format"] {
+        let cli = Cli::try_parse_from(["runner", "list", flag, "json"]).unwrap();
+        let Some(Command::List(list)) = cli.command else {
+            panic!("not a listing");
+        };
+        assert_eq!(list.format, ListFormat::Json, "{flag}");
+    }
 }

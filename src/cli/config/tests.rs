@@ -41,7 +41,10 @@ fn durations() {
 /// Profile `p` of a config file.
 fn profile(text: &str) -> Profile {
     let path = std::path::Path::new("/ws/runner.toml");
-    FileConfig::parse(text, path).unwrap().profile("p").unwrap()
+    super::super::config_file::FileConfig::parse(text, path)
+        .unwrap()
+        .profile("p")
+        .unwrap()
 }
 
 #[test]

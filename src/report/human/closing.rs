@@ -9,6 +9,7 @@ use console::Style;
 use super::style::{shown_id, status_style, Painter};
 use crate::model::ListFailure;
 use crate::report::escape::visible;
+use crate::report::event::Outcome;
 use crate::report::figures::plural;
 use crate::report::summary::Summary;
 
@@ -36,6 +37,10 @@ pub(super) fn failure_list(
                 "",
                 visible(&panic.message)
             );
+        }
+        // No panic to show: it did not run.
+        if matches!(failure.outcome, Outcome::SetupFailed { .. }) {
+            text += &format!("{:21}{}\n", "", visible(&failure.description));
         }
         if let Some(rerun) = &failure.rerun {
             text += &format!("{:>20}{}\n", "rerun: ", visible(rerun));

@@ -14,8 +14,8 @@ use crate::model::ListFailure;
 use crate::phases::{self, Phase};
 use crate::report::escape::visible;
 use crate::report::event::{
-    Attempt, AutoWorkers, PassLabel, RunMode, RunStats, SkipReason, TestEvent, TestId, TestResult,
-    Verdict,
+    Attempt, AutoWorkers, PassLabel, RunMode, RunStats, ScriptReport, SkipReason, TestEvent,
+    TestId, TestResult, Verdict,
 };
 use crate::report::figures::{self, plural};
 use crate::report::prediction::auto_reason;
@@ -303,6 +303,62 @@ impl HumanReporter {
         }
     }
 
+    /// A setup script starting: shown at the default level, under a comparison too (a script
+    /// runs once per run, in whichever pass first needs it).
+    fn on_script_started(&mut self, name: &str, command: &str) {
+        if self.levels().status < StatusLevel::Slow {
+            return;
+        }
+        let what = visible(&format!("{name}: {command}")).into_owned();
+        let line = self
+            .painter
+            .status_line("SETUP", Style::new().cyan().bold(), None, &what);
+        self.print(&line);
+    }
+
+    /// A setup script that ended: its outcome, and when it did not pass, its output and why
+    /// its tests will fail.
+    fn on_script_finished(&mut self, report: &ScriptReport) {
+        let passed = report.status.is_success();
+        let level = if passed {
+            StatusLevel::Slow
+        } else {
+            StatusLevel::Fail
+        };
+        if self.levels().status < level {
+            return;
+        }
+        let mut what = format!("{}: {}", report.name, report.status.describe());
+        if !report.exported.is_empty() {
+            what.push_str(&format!(", exported {}", report.exported.join(", ")));
+        }
+        let style = match passed {
+            true => Style::new().green().bold(),
+            false => Style::new().red().bold(),
+        };
+        let name = format!("setup script {}", report.name);
+        let mut block =
+            self.painter
+                .status_line("SETUP", style, Some(report.duration), &visible(&what));
+        if !passed {
+            let streams = (report.stdout.as_str(), report.stderr.as_str());
+            let shown = visible(&name).into_owned();
+            block.push_str(&output_block(
+                &self.painter,
+                self.options.output,
+                &shown,
+                streams,
+                &report.logs,
+            ));
+            let why = format!(
+                "    the tests that need {} fail without running\n",
+                visible(&report.name)
+            );
+            block.push_str(&self.paint(&why, Style::new().red()));
+        }
+        self.print(&block);
+    }
+
     fn on_run_finished(&mut self, stats: &RunStats) {
         if let Some(bar) = self.bar.take() {
             bar.clear();
@@ -351,6 +407,10 @@ impl Reporter for HumanReporter {
                 );
                 self.print(&line);
             }
+            TestEvent::SetupScriptStarted { name, command } => {
+                self.on_script_started(name, command)
+            }
+            TestEvent::SetupScriptFinished(report) => self.on_script_finished(report),
             TestEvent::TestStarted { id, .. } => self.on_started(id),
             TestEvent::TestSlow { id, elapsed } => self.on_slow(id, *elapsed),
             TestEvent::TestFinished(result) => self.on_finished(result),

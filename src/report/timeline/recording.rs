@@ -425,6 +425,10 @@ pub(super) fn status_of(outcome: &Outcome) -> (&'static str, Option<String>) {
         Outcome::SpawnFailed { message } => ("spawn-failed", Some(message.clone())),
         Outcome::Cancelled => ("cancelled", None),
         Outcome::InternalError { message } => ("internal-error", Some(message.clone())),
+        Outcome::SetupFailed { script, reason } => (
+            "setup-failed",
+            Some(format!("setup script '{script}' {reason}")),
+        ),
     }
 }
 

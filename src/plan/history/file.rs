@@ -1,0 +1,270 @@
+//! The history file: replaced atomically (a temporary file in the same directory, then a
+//! rename), so a crash never leaves it half-written; each run folds its results in under a lock
+//! on `history.lock`, re-reading the file first, so runs side by side all count. A file that
+//! cannot be read or parsed costs one warning and a run without history, never the run itself.
+//! Files of every earlier format are read.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use serde::Deserialize;
+
+use super::{History, Observation, Records, TestRecord, FORMAT_VERSION};
+use crate::files;
+use crate::model::TestId;
+
+/// The file as written by any version: version 1 kept `tests` keyed by `binary-id test-name`,
+/// which cannot be split back where a binary id holds a space; version 2 nests the names under
+/// their binary.
+#[derive(Deserialize)]
+struct StoredHistory {
+    version: u32,
+    runs: u64,
+    #[serde(default)]
+    binaries: Records,
+    #[serde(default)]
+    tests: BTreeMap<String, TestRecord>,
+}
+
+impl History {
+    /// `<target>/runner/history.json`.
+    pub fn path_in(target_dir: &Path) -> PathBuf {
+        target_dir.join("runner").join("history.json")
+    }
+
+    /// Load the history; a missing file is an empty history, an unreadable one is an error
+    /// the caller shows as a warning. Durations no test could have had are dropped, with a
+    /// warning, so that no state file can stop a run.
+    pub fn load(path: &Path) -> Result<History> {
+        let (history, dropped) = History::read(path)?;
+        if dropped > 0 {
+            eprintln!(
+                "warning: {} held {dropped} duration(s) that are not a number of seconds a test \
+                 could take; they were dropped",
+                path.display()
+            );
+        }
+        Ok(history)
+    }
+
+    /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
+    /// by side each add their run and their results, none overwrites another's.
+    /// Returns the history as saved.
+    pub fn update(
+        path: &Path,
+        observations: &[Observation],
+        listed: &HashSet<TestId>,
+    ) -> Result<History> {
+        let dir = path.parent().context("history path has no directory")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock_path = dir.join("history.lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let _locked = Flock::lock(lock_file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| errno)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        // Whatever was wrong with the file was said when the run started; start afresh.
+        let mut history = History::read(path).map_or_else(|_| History::default(), |(h, _)| h);
+        history.record(observations, listed);
+        history.save(path)?;
+        Ok(history)
+    }
+
+    /// The file's history, and how many incredible durations were dropped from it.
+    fn read(path: &Path) -> Result<(History, usize)> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((History::default(), 0))
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let stored: StoredHistory = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid history file", path.display()))?;
+        let mut history = match stored.version {
+            1 => History::from_version_1(stored),
+            FORMAT_VERSION => History {
+                version: FORMAT_VERSION,
+                runs: stored.runs,
+                binaries: stored.binaries,
+            },
+            other => anyhow::bail!(
+                "{} has format version {other}, expected {FORMAT_VERSION}",
+                path.display()
+            ),
+        };
+        let dropped: usize = history
+            .binaries
+            .values_mut()
+            .flat_map(BTreeMap::values_mut)
+            .map(TestRecord::drop_incredible)
+            .sum();
+        Ok((history, dropped))
+    }
+
+    /// Version 1 keys were `binary-id test-name`: split at the first space, which is right
+    /// for every binary id cargo gives.
+    fn from_version_1(stored: StoredHistory) -> History {
+        let mut binaries = Records::new();
+        for (key, record) in stored.tests {
+            let (binary, name) = key.split_once(' ').unwrap_or(("", key.as_str()));
+            binaries
+                .entry(binary.to_string())
+                .or_default()
+                .insert(name.to_string(), record);
+        }
+        History {
+            version: FORMAT_VERSION,
+            runs: stored.runs,
+            binaries,
+        }
+    }
+
+    /// Write atomically: readers see the old file or the new one, never a mix.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().context("history path has no directory")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // The directory is runner's own: what a killed write of any version left goes too.
+        files::remove_stale_temporaries_of_earlier_versions(dir);
+        files::write_atomically(path, |out| {
+            serde_json::to_writer(out, self).context("serialising the history")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{id, observe};
+    use super::super::DURATIONS_KEPT;
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn round_trip_and_expectations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let mut history = History::load(&path).unwrap();
+        let listed: HashSet<TestId> = [id("a"), id("b")].into();
+        history.record(
+            &[observe("a", 100, false), observe("b", 300, true)],
+            &listed,
+        );
+        history.record(&[observe("a", 300, false)], &listed);
+        history.save(&path).unwrap();
+        let loaded = History::load(&path).unwrap();
+        assert_eq!(loaded.expected(&id("a")), Some(Duration::from_millis(200)));
+        assert!(loaded.failed_last_time(&id("b")));
+        assert!(!loaded.failed_last_time(&id("a")));
+        assert_eq!(loaded.expected(&id("zzz")), None);
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = History::load(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("not a valid history file"));
+    }
+
+    #[test]
+    fn version_1_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        let v1 = r#"{"version":1,"runs":3,"tests":{"bin a":{"durations":[0.5],"failed":true,"last_run":3}}}"#;
+        std::fs::write(&path, v1).unwrap();
+        let history = History::load(&path).unwrap();
+        assert!(history.failed_last_time(&id("a")));
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn incredible_durations_are_dropped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        let text = r#"{"version":2,"runs":1,"binaries":{"bin":{
+            "a":{"durations":[1e300,1.7e308,-4,0.25],"batched":[1e19],"failed":false,"last_run":1,
+                 "cpu":[[0.5,0.1],[1e300,0.1],[0.5,-1]]},
+            "b":{"durations":[1e300],"failed":false,"last_run":1}}}}"#;
+        std::fs::write(&path, text).unwrap();
+        let history = History::load(&path).unwrap();
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(250)));
+        assert_eq!(
+            history.expected_batched(&id("a")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(history.expected(&id("b")), None);
+        let cost = history.cost(&id("a")).unwrap();
+        assert_eq!(
+            (cost.wall, cost.cpu),
+            (Duration::from_millis(500), Duration::from_millis(100))
+        );
+        assert_eq!(
+            history.cost(&id("b")),
+            None,
+            "no CPU times: files of earlier runners"
+        );
+    }
+
+    #[test]
+    fn runs_side_by_side_all_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let names: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+        std::thread::scope(|scope| {
+            for name in &names {
+                let path = &path;
+                scope.spawn(move || {
+                    let observation = observe(name, 10, true);
+                    History::update(path, &[observation], &HashSet::new()).unwrap();
+                });
+            }
+        });
+        let history = History::load(&path).unwrap();
+        assert_eq!(history.runs, 6);
+        for name in &names {
+            assert!(history.failed_last_time(&id(name)), "{name} was lost");
+        }
+    }
+
+    #[test]
+    fn cpu_times_are_kept_beside_their_walls_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let mut history = History::default();
+        let listed = HashSet::new();
+        let with_cpu = |name: &str, wall_ms, cpu_ms| Observation {
+            cpu: Some(Duration::from_millis(cpu_ms)),
+            ..observe(name, wall_ms, false)
+        };
+        history.record(&[observe("a", 100, false)], &listed);
+        assert_eq!(
+            history.cost(&id("a")),
+            None,
+            "a wall alone says nothing of CPU"
+        );
+        history.record(&[with_cpu("a", 200, 20)], &listed);
+        history.record(&[with_cpu("a", 400, 60)], &listed);
+        // A batched run's CPU time is its chunk's: not kept.
+        let batched = Observation {
+            batched: true,
+            ..with_cpu("a", 1, 1)
+        };
+        history.record(&[batched], &listed);
+        history.save(&path).unwrap();
+        let loaded = History::load(&path).unwrap();
+        let cost = loaded.cost(&id("a")).unwrap();
+        assert_eq!(cost.wall, Duration::from_millis(300));
+        assert_eq!(cost.cpu, Duration::from_millis(40));
+        for _ in 0..10 {
+            history.record(&[with_cpu("a", 10, 1)], &listed);
+        }
+        assert_eq!(history.binaries["bin"]["a"].cpu.len(), DURATIONS_KEPT);
+    }
+}
