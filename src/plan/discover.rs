@@ -424,7 +424,7 @@ fn cargo_metadata(cargo: &str, args: &CargoOptions) -> Result<Metadata> {
 
 /// Every workspace member and the names of its targets, built for this run or not: `-p a -E
 /// 'package(b)'` selects nothing, but it names a package that exists.
-fn workspace_names(metadata: &Metadata) -> KnownNames {
+pub(super) fn workspace_names(metadata: &Metadata) -> KnownNames {
     let members = metadata.workspace_packages();
     KnownNames {
         packages: members.iter().map(|p| p.name.to_string()).collect(),

@@ -19,10 +19,14 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::discover::{self, Build, DiscoverError, Discovered};
 use crate::cli::CargoOptions;
+use crate::filter::KnownNames;
 use crate::model::TestBinary;
 
 /// What the build has to say, in the order it happens.
 pub enum Built {
+    /// The workspace's package and target names, once its metadata is known (before the
+    /// first binary), for checking filter expressions before any test runs.
+    Names(KnownNames),
     /// A test binary cargo has just built (or found up to date), and cargo's target directory.
     Binary(Arc<TestBinary>, PathBuf),
     /// cargo exited: every binary (the doctests' too) sorted by id, or why there are none;
@@ -73,6 +77,9 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
         if !metadata.as_ref().is_some_and(known) {
             // Without metadata the binary waits for the end of the build, like every other.
             metadata = build.metadata(cargo, args).ok();
+            if let Some(metadata) = &metadata {
+                let _ = sender.send(Built::Names(discover::workspace_names(metadata)));
+            }
         }
         let Some(metadata) = &metadata else { continue };
         if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {

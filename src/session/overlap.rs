@@ -76,6 +76,9 @@ struct Building {
     waiting_since: Instant,
     waves: Option<Waves>,
     early: Early,
+    /// Whether the filter expressions name only packages and binaries of the workspace, as
+    /// far as it is known yet: no wave starts before that is known to hold.
+    names_hold: bool,
 }
 
 /// Build, running tests as binaries arrive, then run the rest and report; the exit code.
@@ -94,6 +97,7 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         waiting_since: Instant::now(),
         waves: None,
         early: Early::default(),
+        names_hold: false,
     };
     let Built::Finished { result, partial } = building.follow(&built, config, control)? else {
         unreachable!("following the build ends with its end")
@@ -118,6 +122,12 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         }
         (Err(error), _) => return settled(super::settle(Err(error), control)?, config, control),
     };
+    // A filter naming a package or binary that does not exist is a mistake, not an empty run
+    // (no wave ran: see `names_hold`).
+    if let Err(message) = plan::check_filter_names(config, &discovered.names) {
+        eprintln!("error: {message}");
+        return Ok(exit_code::USAGE);
+    }
     let plan = Plan::build(config, discovered, control);
     let code = super::run_plan(config, &plan, control, &early)?;
     match build_failed {
@@ -157,6 +167,9 @@ impl Building {
                     self.binaries.push(binary);
                     self.target_dir = Some(dir);
                 }
+                Ok(Built::Names(names)) => {
+                    self.names_hold = plan::check_filter_names(config, &names).is_ok();
+                }
                 Ok(finished @ Built::Finished { .. }) => return Ok(finished),
                 Err(RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("the thread reading cargo's messages ended without a word")
@@ -170,7 +183,7 @@ impl Building {
     fn run_wave(&mut self, config: &RunConfig, control: &RunControl) {
         let new = &self.binaries[self.waiting..];
         self.waiting = self.binaries.len();
-        if control.cancelled().is_some() || self.early.stopped(config) {
+        if control.cancelled().is_some() || self.early.stopped(config) || !self.names_hold {
             return;
         }
         let target_dir = self.target_dir.as_deref();
@@ -189,6 +202,10 @@ fn settled(
 ) -> Result<i32> {
     match settled {
         Ok(discovered) => {
+            if let Err(message) = plan::check_filter_names(config, &discovered.names) {
+                eprintln!("error: {message}");
+                return Ok(exit_code::USAGE);
+            }
             let plan = Plan::build(config, discovered, control);
             super::run_plan(config, &plan, control, &Early::default())
         }
