@@ -101,3 +101,34 @@ fn no_overlap_builds_everything_before_the_first_test() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn fail_fast_stops_the_run_at_a_failure_during_the_build() {
+    let (_dir, path) = rendezvous();
+    let args = ["-n2", "-x", "--message-format", "json"];
+    let run = overlap_run(&args, &path, &[("OVERLAP_FAIL", "1")]);
+    run.assert_code(100);
+    let events = run.events();
+    let finals = final_events(&events);
+    let status = |binary: &str, name: &str| {
+        let event = finals.get(&key(binary, name)).copied();
+        event.map(|e| {
+            (
+                event_type(e).to_string(),
+                e["status"].as_str().map(str::to_string),
+            )
+        })
+    };
+    let failed = status("early", "tests::signals_the_build");
+    assert_eq!(
+        failed,
+        Some(("test-finished".into(), Some("failed".into()))),
+        "{}",
+        run.context()
+    );
+    // Built after the failure: it never starts, and says so.
+    let late = finals.get(&key("late", "tests::is_late")).copied();
+    let late = late.unwrap_or_else(|| panic!("no result for late{}", run.context()));
+    assert_eq!(late["reason"], "not-started", "{late}");
+    assert_eq!(finals.len(), 3, "{}", run.context());
+}
