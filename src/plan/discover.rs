@@ -276,6 +276,24 @@ impl Build {
         }))
     }
 
+    /// Whether the environment of `artifact`'s tests is complete: every binary target of its
+    /// package (their `CARGO_BIN_EXE_<name>`) has been reported built, if the package has
+    /// integration tests or benchmarks, for which cargo builds them.
+    pub(super) fn env_complete(&self, artifact: &Artifact, metadata: &Metadata) -> bool {
+        let Some(package) = (metadata.packages.iter()).find(|p| p.id == artifact.package_id) else {
+            return false;
+        };
+        let has = |target: &cargo_metadata::Target, kind: CargoKind| target.kind.contains(&kind);
+        let builds_bins =
+            (package.targets.iter()).any(|t| has(t, CargoKind::Test) || has(t, CargoKind::Bench));
+        let built = self.bin_exes.get(&artifact.package_id);
+        let reported = |name: &str| built.is_some_and(|bins| bins.iter().any(|(n, _)| n == name));
+        !builds_bins
+            || (package.targets.iter())
+                .filter(|t| has(t, CargoKind::Bin))
+                .all(|t| reported(&t.name))
+    }
+
     /// The test artifacts reported so far.
     pub(super) fn tests(&self) -> &[Artifact] {
         &self.tests

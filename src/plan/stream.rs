@@ -5,7 +5,9 @@
 //!
 //! A binary needs the workspace's metadata for its environment (`CARGO_PKG_*`); it is asked
 //! for (or read from the kept answer) when the first test binary arrives, and again only for
-//! a binary of a package that answer does not know.
+//! a binary of a package that answer does not know. A binary is handed over once its whole
+//! environment is known: cargo may report an integration test before the package's binaries
+//! whose paths it gives as `CARGO_BIN_EXE_<name>`.
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -59,6 +61,9 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
     let mut metadata: Option<Metadata> = None;
     let mut harness_cache = HashMap::new();
     let mut trouble = None;
+    // Test binaries reported but not sent yet (by index in `build.tests()`): their
+    // environment is not complete yet (see `Build::env_complete`).
+    let mut held: Vec<usize> = Vec::new();
     for message in Message::parse_stream(BufReader::new(stdout)) {
         let message = match message.context("reading cargo's output") {
             Ok(message) => message,
@@ -69,24 +74,31 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
                 break;
             }
         };
-        if !build.take(message) {
-            continue;
-        }
-        let artifact = build.tests().last().expect("a test binary was just noted");
-        let known = |m: &Metadata| m.packages.iter().any(|p| p.id == artifact.package_id);
-        if !metadata.as_ref().is_some_and(known) {
-            // Without metadata the binary waits for the end of the build, like every other.
-            metadata = build.metadata(cargo, args).ok();
-            if let Some(metadata) = &metadata {
-                let _ = sender.send(Built::Names(discover::workspace_names(metadata)));
+        if build.take(message) {
+            held.push(build.tests().len() - 1);
+            let artifact = build.tests().last().expect("a test binary was just noted");
+            let known = |m: &Metadata| m.packages.iter().any(|p| p.id == artifact.package_id);
+            if !metadata.as_ref().is_some_and(known) {
+                // Without metadata the binary waits for the end of the build, like every other.
+                metadata = build.metadata(cargo, args).ok();
+                if let Some(metadata) = &metadata {
+                    let _ = sender.send(Built::Names(discover::workspace_names(metadata)));
+                }
             }
         }
         let Some(metadata) = &metadata else { continue };
-        if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {
-            // The receiver only goes away when the run is over.
-            let target_dir = metadata.target_directory.clone().into_std_path_buf();
-            let _ = sender.send(Built::Binary(binary, target_dir));
-        }
+        held.retain(|&index| {
+            let artifact = &build.tests()[index];
+            if !build.env_complete(artifact, metadata) {
+                return true;
+            }
+            if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {
+                // The receiver only goes away when the run is over.
+                let target_dir = metadata.target_directory.clone().into_std_path_buf();
+                let _ = sender.send(Built::Binary(binary, target_dir));
+            }
+            false
+        });
     }
     let partial = (metadata.as_ref()).map(|metadata| Box::new(discover::partial(&build, metadata)));
     let result = match (trouble, child.wait()) {
