@@ -247,12 +247,17 @@ const MAX_RUNNER_CPU_SECS: f64 = 5.0;
 const MAX_RUNNER_MIB: f64 = 100.0;
 
 /// 50 MB on stdout without a newline, in a batch: bounded CPU and memory, and a true result.
+/// (`d_passes` is there so that the chunk holds two tests: a chunk of one runs alone.)
 #[test]
 fn a_flood_without_newline_costs_the_batch_reader_little() {
     let binary = hostile_binary();
-    let (run, _dir) = run_binary(&binary, &["--batch", "--exact", "flood_without_newline"]);
+    let args = ["--batch", "--exact", "flood_without_newline", "d_passes"];
+    let (run, _dir) = run_binary(&binary, &args);
     run.assert_code(0);
-    assert_eq!(passed_in_batches(&run), ["flood_without_newline"]);
+    assert_eq!(
+        passed_in_batches(&run),
+        ["d_passes", "flood_without_newline"]
+    );
     let (cpu, mib) = runner_cost(&run);
     assert!(
         cpu < MAX_RUNNER_CPU_SECS,
@@ -268,16 +273,18 @@ fn a_flood_without_newline_costs_the_batch_reader_little() {
 
 /// A batched test that prints 100 MB (captured by libtest) and fails: its output is kept
 /// within bounds like process mode's (head, tail, a note on what was left out and where the
-/// whole stream went), and the runner's CPU and memory stay bounded.
+/// whole stream went), and the runner's CPU and memory stay bounded. (`d_passes` is there so
+/// that the chunk holds two tests: a chunk of one runs alone.)
 #[test]
 fn a_failing_flood_is_bounded_in_a_batch() {
     let binary = hostile_binary();
-    let (run, _dir) = run_binary(&binary, &["--batch", "--exact", "flood_then_fail"]);
+    let args = ["--batch", "--exact", "flood_then_fail", "d_passes"];
+    let (run, _dir) = run_binary(&binary, &args);
     run.assert_code(100);
     let line = run
         .stdout
         .lines()
-        .find(|line| line.contains("\"test-finished\""))
+        .find(|line| line.contains("\"test-finished\"") && line.contains("flood_then_fail"))
         .unwrap_or_else(|| panic!("no test-finished event{}", run.context()));
     assert!(
         line.len() < 4 << 20,

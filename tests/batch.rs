@@ -136,3 +136,28 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A chunk of one test would only add a log file and its reading to the test's process: the
+/// test runs as process mode runs it (no chunk, not batched), with the same outcome and output.
+#[test]
+fn a_chunk_of_one_test_runs_alone() {
+    for (name, status) in [("prints_then_fails", "failed"), ("aborts", "crashed")] {
+        let args = [
+            "--batch",
+            "--exact",
+            name,
+            "-n2",
+            "--message-format",
+            "json",
+        ];
+        let run = run_fixture("outcomes", &args);
+        run.assert_code(100);
+        let events = run.events();
+        let finals = final_events(&events);
+        assert_eq!(finals.len(), 1, "{}", run.context());
+        let result = &finals[&key("outcomes", name)];
+        assert_eq!(result["status"], status, "{}", run.context());
+        assert_eq!(result["batched"], false, "{result}");
+        assert!(result.get("chunk").is_none(), "{result}");
+    }
+}

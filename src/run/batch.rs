@@ -46,6 +46,12 @@ pub fn run_chunk(
         emit,
         by_name: chunk.iter().map(|c| (c.name.as_str(), c)).collect(),
     };
+    // A chunk of one test would only add a log file and its reading to the test's own process
+    // (a few milliseconds): it runs as process mode runs it, with its own exit status.
+    if let [case] = chunk {
+        run.rerun_alone(case, true);
+        return;
+    }
     // The log goes in a directory of its own, made for this chunk and removed after it.
     let Ok(log_dir) = tempfile::Builder::new().prefix("runner-batch-").tempdir() else {
         for case in chunk {
