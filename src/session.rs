@@ -28,7 +28,7 @@ use crate::report::{
 use crate::run::logs;
 use crate::run::BatchChoice;
 use crate::run::Early;
-use crate::run::{run_pass, Pass, PassOutcome};
+use crate::run::{run_pass, Pass, PassContext, PassOutcome};
 use crate::run::{SetupRun, TestSettings};
 
 mod overlap;
@@ -210,18 +210,14 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early
     let logs = logs::prepare(plan.target_dir.as_deref());
     let settings = test_settings(config, logs.dir().to_path_buf());
     let mut reporters = reporters(config, plan);
-    let mut run = |pass, earlier: &[&Summary]| {
-        run_pass(
-            config,
-            plan,
-            &settings,
-            control,
-            pass,
-            earlier,
-            &mut reporters,
-            early,
-        )
+    let context = PassContext {
+        config,
+        plan,
+        settings: &settings,
+        control,
+        early,
     };
+    let mut run = |pass, earlier: &[&Summary]| run_pass(&context, pass, earlier, &mut reporters);
     let (summary, observations, passes) = match passes(config, plan) {
         (None, only) => {
             let (summary, observations) = run(only, &[]);

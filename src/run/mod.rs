@@ -23,6 +23,6 @@ mod single;
 
 pub use early::Early;
 pub use jobs::BatchChoice;
-pub use pass::{run_pass, Pass, PassOutcome};
+pub use pass::{run_pass, Pass, PassContext, PassOutcome};
 pub use setup::SetupRun;
 pub use single::TestSettings;

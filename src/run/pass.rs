@@ -49,19 +49,31 @@ pub struct Pass {
 /// What a pass leaves behind: its summary, and the observations for the timing history.
 pub type PassOutcome = (Summary, Vec<Observation>);
 
+/// What every pass of one run shares.
+pub struct PassContext<'a> {
+    pub config: &'a RunConfig,
+    pub plan: &'a Plan,
+    pub settings: &'a TestSettings,
+    pub control: &'a RunControl,
+    /// The tests that ran while cargo was still building.
+    pub early: &'a Early,
+}
+
 /// Run every planned test once, feeding events to the reporters. The tests `early` ran
 /// while cargo was still building are not run again: their events are handed on in its place.
-#[allow(clippy::too_many_arguments)]
 pub fn run_pass(
-    config: &RunConfig,
-    plan: &Plan,
-    settings: &TestSettings,
-    control: &RunControl,
+    context: &PassContext,
     pass: Pass,
     earlier: &[&Summary],
     reporters: &mut Reporters,
-    early: &Early,
 ) -> PassOutcome {
+    let PassContext {
+        config,
+        plan,
+        settings,
+        control,
+        early,
+    } = *context;
     let done = early.finished_in(plan);
     let jobs = jobs::make_jobs(config, plan, pass.batch, pass.workers);
     let mode = jobs::run_mode(&jobs);
