@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use workload::{Profile, Workload};
@@ -61,29 +61,10 @@ impl Options {
             seed: 1,
             keep: None,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value)),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || -> Result<String> {
-                match inline {
-                    Some(v) => Ok(v.to_string()),
-                    None => args
-                        .next()
-                        .with_context(|| format!("{flag} needs a value\n{USAGE}")),
-                }
-            };
-            match flag.as_str() {
-                // `cargo bench` passes `--bench` to every bench binary.
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
+        harness::parse_flags(args, USAGE, |flag| {
+            match flag.name.as_str() {
                 "--profile" => {
-                    let name = value()?;
+                    let name = flag.text()?;
                     let profile = Profile::parse(&name)
                         .filter(|p| PROFILES.contains(p))
                         .with_context(|| format!("unknown profile {name:?} (io, cpu)"))?;
@@ -91,18 +72,13 @@ impl Options {
                         options.profiles.push(profile);
                     }
                 }
-                "--runs" => {
-                    options.runs = value()?.parse().context("--runs takes a number")?;
-                    ensure!(options.runs > 0, "--runs must be at least 1");
-                }
-                "--seed" => options.seed = value()?.parse().context("--seed takes a number")?,
-                "--keep" => {
-                    let dir = PathBuf::from(value()?);
-                    options.keep = Some(std::path::absolute(&dir).unwrap_or(dir));
-                }
-                other => bail!("unexpected argument {other:?}\n{USAGE}"),
+                "--runs" => options.runs = flag.count()?,
+                "--seed" => options.seed = flag.number()?,
+                "--keep" => options.keep = Some(flag.path()?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         if options.profiles.is_empty() {
             options.profiles = PROFILES.to_vec();
         }

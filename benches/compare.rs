@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use harness::{timed, Machine};
@@ -56,29 +56,10 @@ impl Options {
             seed: DEFAULT_SEED,
             keep: None,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value)),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || -> Result<String> {
-                match inline {
-                    Some(v) => Ok(v.to_string()),
-                    None => args
-                        .next()
-                        .with_context(|| format!("{flag} needs a value\n{USAGE}")),
-                }
-            };
-            match flag.as_str() {
-                // `cargo bench` passes `--bench` to every bench binary.
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
+        harness::parse_flags(args, USAGE, |flag| {
+            match flag.name.as_str() {
                 "--profile" => {
-                    let name = value()?;
+                    let name = flag.text()?;
                     let profile = Profile::parse(&name).with_context(|| {
                         format!("unknown profile {name:?} (mixed, tiny, skewed, wide)")
                     })?;
@@ -87,25 +68,18 @@ impl Options {
                     }
                 }
                 "--jobs" | "-n" | "-j" => {
-                    let n: usize = value()?.parse().context("--jobs takes a number")?;
-                    ensure!(n > 0, "--jobs must be at least 1");
+                    let n = flag.count()?;
                     if !options.jobs.contains(&n) {
                         options.jobs.push(n);
                     }
                 }
-                "--runs" => {
-                    options.runs = value()?.parse().context("--runs takes a number")?;
-                    ensure!(options.runs > 0, "--runs must be at least 1");
-                }
-                "--seed" => options.seed = value()?.parse().context("--seed takes a number")?,
-                "--keep" => {
-                    // `cargo bench` runs this from the package root: say where files go.
-                    let dir = PathBuf::from(value()?);
-                    options.keep = Some(std::path::absolute(&dir).unwrap_or(dir));
-                }
-                other => bail!("unexpected argument {other:?}\n{USAGE}"),
+                "--runs" => options.runs = flag.count()?,
+                "--seed" => options.seed = flag.number()?,
+                "--keep" => options.keep = Some(flag.path()?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         Ok(options)
     }
 

@@ -56,38 +56,25 @@ impl Options {
             seed: 1,
             keep: None,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
+        harness::parse_flags(args, USAGE, |flag| {
+            match flag.name.as_str() {
                 "--edition" => {
-                    let edition: u32 = value()?.parse().context("--edition takes 2021 or 2024")?;
+                    let edition: u32 = flag.number()?;
                     ensure!(
                         matches!(edition, 2021 | 2024),
                         "--edition takes 2021 or 2024"
                     );
                     options.editions.push(edition);
                 }
-                "--functions" => options.functions = value()?.parse()?,
-                "--jobs" | "-n" => options.jobs = value()?.parse()?,
-                "--runs" => options.runs = value()?.parse()?,
-                "--seed" => options.seed = value()?.parse()?,
-                "--keep" => {
-                    let dir = PathBuf::from(value()?);
-                    options.keep = Some(std::path::absolute(&dir).unwrap_or(dir));
-                }
-                other => bail!("unexpected argument {other:?}\n{USAGE}"),
+                "--functions" => options.functions = flag.count()?,
+                "--jobs" | "-n" => options.jobs = flag.count()?,
+                "--runs" => options.runs = flag.count()?,
+                "--seed" => options.seed = flag.number()?,
+                "--keep" => options.keep = Some(flag.path()?),
+                _ => return Ok(false),
             }
-        }
-        ensure!(
-            options.runs > 0 && options.jobs > 0 && options.functions > 0,
-            "{USAGE}"
-        );
+            Ok(true)
+        })?;
         if options.editions.is_empty() {
             options.editions = vec![2021, 2024];
         }

@@ -143,3 +143,80 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// One flag of a bench's command line, and the means to take its value (`--flag value` or
+/// `--flag=value`).
+pub struct Flag<'a> {
+    pub name: String,
+    inline: Option<String>,
+    rest: &'a mut dyn Iterator<Item = String>,
+    usage: &'a str,
+}
+
+impl Flag<'_> {
+    /// The flag's value as given.
+    pub fn text(&mut self) -> Result<String> {
+        match self.inline.take() {
+            Some(value) => Ok(value),
+            None => (self.rest.next())
+                .with_context(|| format!("{} needs a value\n{}", self.name, self.usage)),
+        }
+    }
+
+    /// A count of at least one (runs, workers, functions...).
+    pub fn count(&mut self) -> Result<usize> {
+        let text = self.text()?;
+        match text.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("{} takes a number of at least 1, not {text:?}", self.name),
+        }
+    }
+
+    /// Any number (a seed).
+    pub fn number<T: std::str::FromStr>(&mut self) -> Result<T> {
+        let text = self.text()?;
+        (text.parse()).map_err(|_| anyhow::anyhow!("{} takes a number, not {text:?}", self.name))
+    }
+
+    /// A path, made absolute: `cargo bench` runs a bench from the package root, so a relative
+    /// path would not be where the user meant.
+    pub fn path(&mut self) -> Result<PathBuf> {
+        let path = PathBuf::from(self.text()?);
+        Ok(std::path::absolute(&path).unwrap_or(path))
+    }
+}
+
+/// Read a bench's command line: `--bench` (which `cargo bench` passes to every bench binary) is
+/// skipped, `-h`/`--help` prints `usage` and exits, and every other flag goes to `on_flag`,
+/// which returns whether it knows the flag.
+pub fn parse_flags(
+    args: impl IntoIterator<Item = String>,
+    usage: &str,
+    mut on_flag: impl FnMut(&mut Flag) -> Result<bool>,
+) -> Result<()> {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.into())),
+            _ => (arg, None),
+        };
+        match name.as_str() {
+            "--bench" => continue,
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            _ => {}
+        }
+        let mut flag = Flag {
+            name,
+            inline,
+            rest: &mut args,
+            usage,
+        };
+        if !on_flag(&mut flag)? {
+            bail!("unexpected argument {:?}\n{usage}", flag.name);
+        }
+    }
+    Ok(())
+}

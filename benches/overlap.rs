@@ -57,25 +57,18 @@ impl Options {
             runs: 3,
             keep: None,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
-                "--crates" => options.crates = value()?.parse()?,
-                "--functions" => options.functions = value()?.parse()?,
-                "--tests" => options.tests = value()?.parse()?,
-                "--jobs" | "-n" => options.jobs = value()?.parse()?,
-                "--runs" => options.runs = value()?.parse()?,
-                "--keep" => options.keep = Some(PathBuf::from(value()?)),
-                other => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
+        harness::parse_flags(args, USAGE, |flag| {
+            match flag.name.as_str() {
+                "--crates" => options.crates = flag.count()?,
+                "--functions" => options.functions = flag.count()?,
+                "--tests" => options.tests = flag.count()?,
+                "--jobs" | "-n" => options.jobs = flag.count()?,
+                "--runs" => options.runs = flag.count()?,
+                "--keep" => options.keep = Some(flag.path()?),
+                _ => return Ok(false),
             }
-        }
-        anyhow::ensure!(options.crates >= 1 && options.runs >= 1 && options.jobs >= 1);
+            Ok(true)
+        })?;
         Ok(options)
     }
 

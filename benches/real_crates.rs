@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use harness::{median, timed, Machine};
@@ -85,54 +85,24 @@ impl Options {
             keep: None,
             runner: None,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value)),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || -> Result<String> {
-                match inline {
-                    Some(v) => Ok(v.to_string()),
-                    None => args
-                        .next()
-                        .with_context(|| format!("{flag} needs a value\n{USAGE}")),
-                }
-            };
-            match flag.as_str() {
-                "--bench" => {}
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0);
-                }
+        harness::parse_flags(args, USAGE, |flag| {
+            match flag.name.as_str() {
                 "--crate" => {
-                    let spec = value()?;
+                    let spec = flag.text()?;
                     ensure!(
                         spec.contains('@'),
                         "--crate takes NAME@VERSION, not {spec:?}"
                     );
                     options.crates.push(spec);
                 }
-                "--runs" => {
-                    options.runs = value()?.parse().context("--runs takes a number")?;
-                    ensure!(options.runs > 0, "--runs must be at least 1");
-                }
-                "--jobs" | "-n" | "-j" => {
-                    let n: usize = value()?.parse().context("--jobs takes a number")?;
-                    ensure!(n > 0, "--jobs must be at least 1");
-                    options.jobs = Some(n);
-                }
-                "--keep" => {
-                    let dir = PathBuf::from(value()?);
-                    options.keep = Some(std::path::absolute(&dir).unwrap_or(dir));
-                }
-                "--runner" => {
-                    let path = PathBuf::from(value()?);
-                    options.runner = Some(std::path::absolute(&path).unwrap_or(path));
-                }
-                other => bail!("unexpected argument {other:?}\n{USAGE}"),
+                "--runs" => options.runs = flag.count()?,
+                "--jobs" | "-n" | "-j" => options.jobs = Some(flag.count()?),
+                "--keep" => options.keep = Some(flag.path()?),
+                "--runner" => options.runner = Some(flag.path()?),
+                _ => return Ok(false),
             }
-        }
+            Ok(true)
+        })?;
         if options.crates.is_empty() {
             options.crates = DEFAULT_CRATES.iter().map(|(c, _)| c.to_string()).collect();
         }
