@@ -234,14 +234,22 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early
             (summary.unwrap_or_default(), observations, Some(passes))
         }
     };
-    plan::save_history(plan, &observations);
-    logs.mark_finished();
-    // What setup scripts left running (servers) ends with the tests that used it, before the
-    // sweep for processes that escaped their tests.
-    if let Some(setup) = &settings.setup {
-        setup.end();
-    }
-    kill_escaped_processes();
+    // Saving the history (two atomic renames, which the file system may make wait for the
+    // data) and the sweep of /proc for escaped processes both take milliseconds at the end of
+    // every run and need nothing of each other: they overlap.
+    std::thread::scope(|scope| {
+        let saving = scope.spawn(|| plan::save_history(plan, &observations));
+        logs.mark_finished();
+        // What setup scripts left running (servers) ends with the tests that used it, before
+        // the sweep for processes that escaped their tests.
+        if let Some(setup) = &settings.setup {
+            setup.end();
+        }
+        kill_escaped_processes();
+        if saving.join().is_err() {
+            eprintln!("warning: saving the timing history failed unexpectedly");
+        }
+    });
     say_if_nothing_ran(config, &summary, control);
     // Reporters print their own errors, before the closing Summary line.
     let written = reporters.finish(&summary, passes.as_ref());
