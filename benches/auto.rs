@@ -580,14 +580,7 @@ fn markdown(machine: &Machine, options: &Options, all: &[Measured]) -> String {
 }
 
 fn main() {
-    let code = match run() {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    };
-    std::process::exit(code);
+    harness::exit_with(run().map(|()| 0));
 }
 
 fn run() -> Result<()> {

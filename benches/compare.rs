@@ -675,14 +675,7 @@ fn markdown(machine: &Machine, options: &Options, rows: &[Row]) -> String {
 }
 
 fn main() {
-    let code = match run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    };
-    std::process::exit(code);
+    harness::exit_with(run());
 }
 
 fn run() -> Result<i32> {

@@ -220,3 +220,12 @@ pub fn parse_flags(
     }
     Ok(())
 }
+
+/// End a bench with `run`'s exit code, or with 1 and its error and causes on one line.
+pub fn exit_with(result: Result<i32>) -> ! {
+    let code = result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        1
+    });
+    std::process::exit(code)
+}

@@ -460,8 +460,5 @@ fn run() -> Result<()> {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    harness::exit_with(run().map(|()| 0));
 }

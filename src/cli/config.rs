@@ -173,7 +173,7 @@ fn show_config_args(mut args: RunArgs) -> Result<(Mode, RunArgs), UsageError> {
             let name = name.clone();
             args.filters = vec![name.clone()];
             args.select.exact = true;
-            args.spellings.run_ignored = Some(RunIgnored::All);
+            args.select.run_ignored = Some(RunIgnored::All);
             Ok((Mode::ShowConfig(Some(name)), args))
         }
         _ => Err(UsageError(
@@ -362,7 +362,7 @@ fn source(
 }
 
 fn selection(args: &RunArgs) -> Result<Selection, UsageError> {
-    let ignored = match args.spellings.run_ignored {
+    let ignored = match args.select.run_ignored {
         Some(RunIgnored::Only) => IgnoredPolicy::Only,
         Some(RunIgnored::All) => IgnoredPolicy::Include,
         Some(RunIgnored::Default) => IgnoredPolicy::Skip,

@@ -4,9 +4,7 @@
 
 use clap::Args;
 
-use super::{
-    CargoArgs, FromArchiveArgs, ListFormat, ProfileArgs, RunArgs, RunIgnored, SelectArgs, Spellings,
-};
+use super::{CargoArgs, FromArchiveArgs, ListFormat, ProfileArgs, RunArgs, SelectArgs};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListArgs {
@@ -16,16 +14,6 @@ pub struct ListArgs {
 
     #[command(flatten)]
     pub select: SelectArgs,
-
-    /// Which tests by their ignored mark (nextest's spelling of --ignored and
-    /// --include-ignored).
-    #[arg(
-        long,
-        value_enum,
-        value_name = "WHICH",
-        conflicts_with_all = ["ignored", "include_ignored"]
-    )]
-    pub run_ignored: Option<RunIgnored>,
 
     /// Only the tests that failed last time (all of them if none did).
     #[arg(long = "lf", visible_alias = "last-failed")]
@@ -92,10 +80,6 @@ impl ListArgs {
             doc: self.doc,
             doc_only: self.doc_only,
             cargo: self.cargo,
-            spellings: Spellings {
-                run_ignored: self.run_ignored,
-                ..Spellings::default()
-            },
             ..RunArgs::default()
         }
     }

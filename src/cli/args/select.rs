@@ -4,6 +4,8 @@
 
 use clap::Args;
 
+use super::RunIgnored;
+
 /// Which tests, beside the positional name filters.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SelectArgs {
@@ -32,6 +34,16 @@ pub struct SelectArgs {
     /// Ignored tests as well as the others.
     #[arg(long)]
     pub include_ignored: bool,
+
+    /// Which tests by their ignored mark (nextest's spelling of --ignored and
+    /// --include-ignored).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        conflicts_with_all = ["ignored", "include_ignored"]
+    )]
+    pub run_ignored: Option<RunIgnored>,
 }
 
 /// Which settings: the profile, and the file it is read from.

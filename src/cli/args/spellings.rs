@@ -20,14 +20,4 @@ pub struct Spellings {
     /// Run every test whatever fails (the default; overrides `fail-fast` in the profile).
     #[arg(long, conflicts_with_all = ["exitfirst", "maxfail"])]
     pub no_fail_fast: bool,
-
-    /// Which tests to run by their ignored mark (nextest's spelling of --ignored and
-    /// --include-ignored).
-    #[arg(
-        long,
-        value_enum,
-        value_name = "WHICH",
-        conflicts_with_all = ["ignored", "include_ignored"]
-    )]
-    pub run_ignored: Option<RunIgnored>,
 }
