@@ -586,16 +586,7 @@ fn main() {
 fn run() -> Result<()> {
     let options = Options::parse(std::env::args().skip(1))?;
     let machine = Machine::detect();
-    println!(
-        "runner auto benchmark: {} cores, {}, runner at {}",
-        machine.cores,
-        machine.rustc,
-        machine.runner.display()
-    );
-    match &machine.nextest {
-        Ok(version) => println!("nextest: {version}"),
-        Err(why) => println!("nextest: skipped ({why})"),
-    }
+    machine.announce("auto benchmark");
     let mut all = Vec::new();
     for &profile in &options.profiles {
         all.push(bench_profile(&machine, &options, profile)?);

@@ -681,16 +681,7 @@ fn main() {
 fn run() -> Result<i32> {
     let options = Options::parse(std::env::args().skip(1))?;
     let machine = Machine::detect();
-    println!(
-        "runner benchmark: {} cores, {}, runner at {}",
-        machine.cores,
-        machine.rustc,
-        machine.runner.display()
-    );
-    match &machine.nextest {
-        Ok(version) => println!("nextest: {version}"),
-        Err(why) => println!("nextest: skipped ({why})"),
-    }
+    machine.announce("benchmark");
 
     let mut rows = Vec::new();
     let mut failures = Vec::new();

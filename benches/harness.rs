@@ -23,6 +23,20 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// Say what is measured: the cores, rustc, which runner, and nextest or why it is left out.
+    pub fn announce(&self, bench: &str) {
+        println!(
+            "runner {bench}: {} cores, {}, runner at {}",
+            self.cores,
+            self.rustc,
+            self.runner.display()
+        );
+        match &self.nextest {
+            Ok(version) => println!("nextest: {version}"),
+            Err(why) => println!("nextest: skipped ({why})"),
+        }
+    }
+
     pub fn detect() -> Machine {
         // The cargo that runs this bench, like the runner itself does (it reads $CARGO too).
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
