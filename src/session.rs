@@ -29,7 +29,7 @@ use crate::run::logs;
 use crate::run::BatchChoice;
 use crate::run::Early;
 use crate::run::{run_pass, Pass, PassContext, PassOutcome};
-use crate::run::{SetupRun, TestSettings};
+use crate::run::{QuietBacktraces, SetupRun, TestSettings};
 
 mod overlap;
 
@@ -203,12 +203,22 @@ fn test_settings(config: &RunConfig, log_dir: PathBuf) -> TestSettings {
         log_dir: Some(log_dir),
         launcher: config.launcher.clone(),
         overrides: config.overrides.clone(),
+        backtraces: None,
     }
+}
+
+/// The tests of `plan` that leave their panics' backtraces out (see `run::backtraces`).
+fn quiet_backtraces(config: &RunConfig, plan: &Plan) -> Option<Arc<QuietBacktraces>> {
+    if config.keep_backtraces {
+        return None;
+    }
+    QuietBacktraces::plan(&plan.history, &plan.to_run, |name| std::env::var_os(name)).map(Arc::new)
 }
 
 fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early) -> Result<i32> {
     let logs = logs::prepare(plan.target_dir.as_deref());
-    let settings = test_settings(config, logs.dir().to_path_buf());
+    let mut settings = test_settings(config, logs.dir().to_path_buf());
+    settings.backtraces = quiet_backtraces(config, plan);
     let mut reporters = reporters(config, plan);
     let context = PassContext {
         config,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::args::{
     self, CargoArgs, ColorChoice, FromArchiveArgs, ListFormat, MessageFormat, NoTestsChoice,
-    OrderChoice, PassOrFail, RunArgs, RunIgnored,
+    OrderChoice, OutputWhen, PassOrFail, RunArgs, RunIgnored,
 };
 use super::config_file::Profile;
 use super::explain::Explain;
@@ -39,6 +39,9 @@ pub struct RunConfig {
     pub levels: Levels,
     /// Tests' output passes straight through (`--no-capture`); they run one at a time.
     pub no_capture: bool,
+    /// Every test gets the user's `RUST_BACKTRACE`, even where nobody reads the backtrace
+    /// (`--keep-backtraces`, or passing tests' output shown): see `run::backtraces`.
+    pub keep_backtraces: bool,
     pub color: bool,
     pub json: bool,
     pub list_json: bool,
@@ -127,6 +130,12 @@ impl RunConfig {
             output: levels::output_shown(&args.output)?,
             levels: levels::levels(&args.output, verbosity(&args)),
             no_capture: args.output.no_capture,
+            keep_backtraces: args.output.keep_backtraces
+                || args.output.no_capture
+                || args
+                    .output
+                    .success_output
+                    .is_some_and(|when| when != OutputWhen::Never),
             color: color_enabled(args.color),
             json: args.message_format == MessageFormat::Json,
             list_json: args.list_format == ListFormat::Json,

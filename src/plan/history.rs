@@ -46,6 +46,10 @@ struct TestRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     cpu: Vec<(f64, f64)>,
     failed: bool,
+    /// It panicked on its way to passing, the last time its output was seen (a panic caught by
+    /// `#[should_panic]`, a joined thread, `catch_unwind`): see `run::backtraces`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    panicked: bool,
     /// The run number that last ran this test.
     last_run: u64,
 }
@@ -84,6 +88,9 @@ pub struct Observation {
     /// batch (the process's CPU time is the whole chunk's) and in a run that oversubscribed
     /// the cores (its wall time includes waiting for a core, which would look like I/O).
     pub cpu: Option<Duration>,
+    /// Whether its output showed a panic; `None` where the output was not seen (a passing
+    /// test inside a batch: libtest keeps it).
+    pub panicked: Option<bool>,
 }
 
 impl History {
@@ -138,6 +145,14 @@ impl History {
         self.record_of(id).is_some_and(|r| r.failed)
     }
 
+    /// `Some(panicked)` when the test passed the last time it ran: whether it panicked on its
+    /// way (as far as its output was seen); `None` when it failed or never ran.
+    pub fn last_pass(&self, id: &TestId) -> Option<bool> {
+        self.record_of(id)
+            .filter(|record| !record.failed)
+            .map(|record| record.panicked)
+    }
+
     /// Fold one run in. `listed` holds every test that exists now, in the binaries that were
     /// listed, so that tests deleted from those binaries are pruned.
     pub fn record(&mut self, observations: &[Observation], listed: &HashSet<TestId>) {
@@ -159,6 +174,9 @@ impl History {
                 keep_recent(&mut record.cpu, (wall, cpu.as_secs_f64()));
             }
             record.failed = observation.failed;
+            if let Some(panicked) = observation.panicked {
+                record.panicked = panicked && !observation.failed;
+            }
             record.last_run = run;
         }
         let listed_binaries: HashSet<&str> =
@@ -211,6 +229,7 @@ mod tests {
             failed,
             batched: false,
             cpu: None,
+            panicked: None,
         }
     }
 
@@ -256,6 +275,7 @@ mod tests {
             failed: true,
             batched: false,
             cpu: None,
+            panicked: None,
         };
         let mut history = History::default();
         history.record(&[observation], &[spaced.clone()].into());

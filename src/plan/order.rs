@@ -98,6 +98,7 @@ mod tests {
                 failed: *failed,
                 batched: false,
                 cpu: None,
+                panicked: None,
             })
             .collect();
         let mut history = History::default();

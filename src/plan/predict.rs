@@ -311,6 +311,7 @@ mod tests {
                 failed: false,
                 batched: false,
                 cpu: cpu_ms.map(Duration::from_millis),
+                panicked: None,
             })
             .collect();
         let mut history = History::default();

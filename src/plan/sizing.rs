@@ -154,6 +154,7 @@ mod tests {
                 failed: false,
                 batched: false,
                 cpu: Some(Duration::from_millis(cpu_ms)),
+                panicked: None,
             })
             .collect();
         let mut history = History::default();

@@ -37,6 +37,10 @@ pub struct Attempt {
     /// The test exited but something it spawned held its output open.
     #[serde(skip)]
     pub leaked: bool,
+    /// Ran with `RUST_BACKTRACE=0` because it passed with a panic last time (see
+    /// `run::backtraces`): a failure's panic then has no backtrace.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backtrace_quieted: bool,
     /// Where and when it ran; `None` where no worker ran it (a test the runner failed on).
     #[serde(flatten)]
     pub placement: Option<Placement>,
@@ -81,6 +85,7 @@ impl Attempt {
             stdout: String::new(),
             stderr: String::new(),
             leaked: false,
+            backtrace_quieted: false,
             placement: None,
             logs: OutputLogs::default(),
         }
@@ -296,6 +301,8 @@ impl Serialize for TestResult {
             stdout: &'a str,
             stderr: &'a str,
             leaked: bool,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            backtrace_quieted: bool,
             attempt: u32,
             #[serde(skip_serializing_if = "Vec::is_empty")]
             failed_attempts: Vec<EarlierAttempt<'a>>,
@@ -319,6 +326,7 @@ impl Serialize for TestResult {
             stdout: &last.stdout,
             stderr: &last.stderr,
             leaked: last.leaked,
+            backtrace_quieted: last.backtrace_quieted,
             attempt: last.attempt,
             failed_attempts: self
                 .failed_attempts()

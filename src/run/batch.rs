@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::backtraces::QuietBacktraces;
 use super::single::{self, Placer, TestSettings};
 use crate::files;
 use crate::libtest::{self, BatchReader, Step, Verdict};
@@ -45,6 +46,7 @@ pub fn run_chunk(
         placer,
         emit,
         by_name: chunk.iter().map(|c| (c.name.as_str(), c)).collect(),
+        quiet: quiet_chunk(chunk, settings).is_some(),
     };
     // A chunk of one test would only add a log file and its reading to the test's own process
     // (a few milliseconds): it runs as process mode runs it, with its own exit status.
@@ -93,8 +95,16 @@ fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Opt
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", "1")
         .env("RUNNER_TOTAL_ATTEMPTS", (settings.retries + 1).to_string());
+    if let Some(quiet) = quiet_chunk(chunk, settings) {
+        quiet.apply(&mut command);
+    }
     command.args(chunk.iter().map(|case| case.name.as_str()));
     Some(command)
+}
+
+/// How a chunk leaves its panics' backtraces out, if it does.
+fn quiet_chunk<'a>(chunk: &[TestCase], settings: &'a TestSettings) -> Option<&'a QuietBacktraces> {
+    (settings.backtraces.as_deref()).filter(|quiet| quiet.quiets_chunk(chunk))
 }
 
 /// Where a chunk's whole stdout and stderr go when they outgrow what is kept in memory:
@@ -180,6 +190,8 @@ struct ChunkRun<'a> {
     placer: Placer,
     emit: &'a dyn Fn(TestEvent),
     by_name: HashMap<&'a str, &'a TestCase>,
+    /// The chunk runs with its panics' backtraces left out.
+    quiet: bool,
 }
 
 impl ChunkRun<'_> {
@@ -303,6 +315,7 @@ impl ChunkRun<'_> {
         let mut attempt = Attempt::bare(1, outcome, duration);
         attempt.placement = self.placement(reader, &case.name);
         attempt.stdout = stdout;
+        attempt.backtrace_quieted = self.quiet;
         (self.emit)(TestEvent::TestFinished(batched(
             case,
             attempt,
@@ -332,6 +345,7 @@ impl ChunkRun<'_> {
         let mut attempt = Attempt::bare(1, outcome, duration);
         attempt.placement = self.placement(reader, &case.name);
         (attempt.stdout, attempt.stderr) = end.output.clone();
+        attempt.backtrace_quieted = self.quiet;
         (self.emit)(TestEvent::TestFinished(batched(
             case,
             attempt,

@@ -158,6 +158,7 @@ mod tests {
                 failed: false,
                 batched: false,
                 cpu: None,
+                panicked: None,
             })
             .collect();
         let mut history = History::default();

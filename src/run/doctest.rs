@@ -81,6 +81,7 @@ pub fn run_doc_job(
         batched: false,
         // The job's own cost is cargo and rustdoc working, not a test's CPU share.
         cpu: None,
+        panicked: None,
     })
 }
 

@@ -269,6 +269,7 @@ mod tests {
             failed: false,
             batched: false,
             cpu: None,
+            panicked: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! anything for people (`report`); this stage only emits events. Its insides (the pool's
 //! queue, the chunking, the batch reader) are private to it.
 
+mod backtraces;
 mod batch;
 mod chunks;
 mod doc_job;
@@ -21,6 +22,7 @@ mod queue;
 mod setup;
 mod single;
 
+pub use backtraces::QuietBacktraces;
 pub use early::Early;
 pub use jobs::BatchChoice;
 pub use pass::{run_pass, Pass, PassContext, PassOutcome};

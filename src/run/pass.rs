@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::backtraces;
 use super::batch;
 use super::doctest;
 use super::early::Early;
@@ -324,6 +325,9 @@ impl<'a> Receiver<'a> {
             failed: result.is_failure(),
             batched: result.batched,
             cpu,
+            // Inside a batch, libtest keeps a passing test's output to itself.
+            panicked: (!result.batched || result.is_failure())
+                .then(|| backtraces::shows_a_panic(&last.stdout, &last.stderr)),
         });
     }
 

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::backtraces::QuietBacktraces;
 use super::setup::SetupRun;
 use crate::cli::{Overrides, PerTest};
 use crate::files;
@@ -37,6 +38,8 @@ pub struct TestSettings {
     pub setup: Option<Arc<SetupRun>>,
     /// Per-test settings that replace the ones above for the tests they match.
     pub overrides: Overrides,
+    /// The tests whose first attempt leaves its panics' backtraces out.
+    pub backtraces: Option<Arc<QuietBacktraces>>,
 }
 
 impl TestSettings {
@@ -139,6 +142,11 @@ fn run_attempt(
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", attempt.to_string())
         .env("RUNNER_TOTAL_ATTEMPTS", total_attempts.to_string());
+    // A retry is of a failure: that one shows its backtrace.
+    let quiet = (settings.backtraces.as_deref()).filter(|b| attempt == 1 && b.quiets(case));
+    if let Some(quiet) = quiet {
+        quiet.apply(&mut command);
+    }
     let id = case.id();
     let spill = settings
         .log_dir
@@ -176,6 +184,7 @@ fn run_attempt(
         stdout: finished.stdout.to_text(),
         stderr: finished.stderr.to_text(),
         leaked: finished.leaked,
+        backtrace_quieted: quiet.is_some(),
         // Set by `run_test`, which places every attempt, started or not, the same way.
         placement: None,
         logs: OutputLogs {

@@ -190,7 +190,9 @@ impl Building {
         let waves = (self.waves).get_or_insert_with(|| Waves::new(config, target_dir));
         let wave = wave::wave(config, new, target_dir, &waves.history, control);
         let pass = super::passes(config, &wave).1;
-        (self.early).run_wave(config, &wave, (&waves.settings, control), pass);
+        let mut settings = waves.settings.clone();
+        settings.backtraces = super::quiet_backtraces(config, &wave);
+        (self.early).run_wave(config, &wave, (&settings, control), pass);
     }
 }
 

@@ -46,6 +46,12 @@ pub struct OutputArgs {
     #[arg(long, value_enum, value_name = "WHEN")]
     pub success_output: Option<OutputWhen>,
 
+    /// Give every test `RUST_BACKTRACE` as set. Without it, a test that passed with a panic
+    /// last time (`#[should_panic]`, a poisoned lock) runs with `RUST_BACKTRACE=0`: the
+    /// backtrace nobody reads costs each such process ~0.1 s.
+    #[arg(long)]
+    pub keep_backtraces: bool,
+
     /// When to show the output of tests that fail [default: immediate].
     #[arg(long, value_enum, value_name = "WHEN")]
     pub failure_output: Option<OutputWhen>,

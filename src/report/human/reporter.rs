@@ -55,6 +55,10 @@ pub struct HumanReporter {
     slow: HashSet<String>,
 }
 
+/// Under the output of a failure that ran with its panics' backtraces left out.
+const QUIETED_NOTE: &str = "note: this test passed with a panic last time, so it ran with \
+    RUST_BACKTRACE=0 (--keep-backtraces keeps it); its next run prints the backtrace";
+
 impl HumanReporter {
     pub fn new(options: HumanOptions, out: Box<dyn Write + Send>) -> Self {
         HumanReporter {
@@ -222,13 +226,18 @@ impl HumanReporter {
         if !show.immediate && !show.at_end {
             return String::new();
         }
-        output_block(
+        let mut block = output_block(
             &self.painter,
             self.options.output,
             id,
             (result.stdout(), result.stderr()),
             &result.last().logs,
-        )
+        );
+        if result.is_failure() && result.last().backtrace_quieted {
+            block.push_str(&self.painter.paint(QUIETED_NOTE, Style::new().dim()));
+            block.push('\n');
+        }
+        block
     }
 
     fn on_retry(&mut self, id: &TestId, failed: &Attempt) {
