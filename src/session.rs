@@ -244,8 +244,8 @@ fn run_plan(config: &RunConfig, plan: &Plan, control: &RunControl, early: &Early
             (summary.unwrap_or_default(), observations, Some(passes))
         }
     };
-    // Saving the history (two atomic renames, which the file system may make wait for the
-    // data) and the sweep of /proc for escaped processes both take milliseconds at the end of
+    // Saving the history (an atomic rename, which the file system may make wait for the
+    // data) and the sweep for escaped processes both take a millisecond or so at the end of
     // every run and need nothing of each other: they overlap.
     std::thread::scope(|scope| {
         let saving = scope.spawn(|| plan::save_history(plan, &observations));

@@ -248,7 +248,14 @@ pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let saved = History::update(&History::path_in(dir), observations, &plan.listed);
     let snapshot = match saved {
         Ok(history) if plan.shard.is_none() => {
-            Timings::from_history(&history).save(&Timings::snapshot_path(dir))
+            let timings = Timings::from_history(&history);
+            let path = Timings::snapshot_path(dir);
+            // Whole milliseconds change seldom; a rename that replaces a file costs a
+            // millisecond or more (the file system starts writing the new data out).
+            match Timings::load(&path) {
+                Ok(saved) if saved == timings => Ok(()),
+                _ => timings.save(&path),
+            }
         }
         Ok(_) => Ok(()),
         Err(e) => Err(e),

@@ -78,7 +78,7 @@ pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let mut child = spawn_build(&cargo, args)?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let build = Build::read(BufReader::new(stdout))?;
-    let status = child.wait().context("waiting for cargo")?;
+    let status = build.exit_status(child)?;
     conclude(&cargo, args, status, build)
 }
 
@@ -182,6 +182,8 @@ pub(super) struct Build {
     out_dirs: HashMap<PackageId, Utf8PathBuf>,
     /// See [`Discovered::libraries`].
     libraries: Vec<PathBuf>,
+    /// cargo said the build succeeded (its `build-finished` message): nothing more is to come.
+    succeeded: bool,
 }
 
 impl Build {
@@ -189,8 +191,28 @@ impl Build {
         let mut build = Build::default();
         for message in Message::parse_stream(stdout) {
             build.take(message.context("reading cargo's output")?);
+            if build.succeeded {
+                break;
+            }
         }
         Ok(build)
+    }
+
+    /// Whether cargo has said that the build succeeded: it has nothing more to say.
+    pub(super) fn succeeded(&self) -> bool {
+        self.succeeded
+    }
+
+    /// How cargo's build ended. After a successful `build-finished` message that is known:
+    /// cargo takes milliseconds more to exit (freeing what it built its plan in), which the
+    /// tests need not wait for, so it is reaped in the background. Otherwise, its exit status.
+    pub(super) fn exit_status(&self, mut cargo: Child) -> Result<ExitStatus> {
+        if self.succeeded {
+            use std::os::unix::process::ExitStatusExt;
+            crate::process::reap_in_background(cargo);
+            return Ok(ExitStatus::from_raw(0));
+        }
+        cargo.wait().context("waiting for cargo")
     }
 
     /// Note one of cargo's messages; true when it reported a test binary (now the last of
@@ -229,6 +251,7 @@ impl Build {
                 }
                 self.out_dirs.insert(script.package_id, script.out_dir);
             }
+            Message::BuildFinished(finished) => self.succeeded = finished.success,
             _ => {}
         }
         false

@@ -54,7 +54,8 @@ pub fn start(args: &CargoOptions) -> Result<Receiver<Built>, DiscoverError> {
     Ok(receiver)
 }
 
-/// Read cargo's messages until it exits, sending each test binary as it comes.
+/// Read cargo's messages until it says the build succeeded (or exits), sending each test
+/// binary as it comes.
 fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Built>) {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut build = Build::default();
@@ -86,26 +87,28 @@ fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Bu
                 }
             }
         }
-        let Some(metadata) = &metadata else { continue };
-        held.retain(|&index| {
-            let artifact = &build.tests()[index];
-            if !build.env_complete(artifact, metadata) {
-                return true;
-            }
-            if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {
-                // The receiver only goes away when the run is over.
-                let target_dir = metadata.target_directory.clone().into_std_path_buf();
-                let _ = sender.send(Built::Binary(binary, target_dir));
-            }
-            false
-        });
+        if let Some(metadata) = &metadata {
+            held.retain(|&index| {
+                let artifact = &build.tests()[index];
+                if !build.env_complete(artifact, metadata) {
+                    return true;
+                }
+                if let Some(binary) = build.binary(cargo, metadata, artifact, &mut harness_cache) {
+                    // The receiver only goes away when the run is over.
+                    let target_dir = metadata.target_directory.clone().into_std_path_buf();
+                    let _ = sender.send(Built::Binary(binary, target_dir));
+                }
+                false
+            });
+        }
+        if build.succeeded() {
+            break;
+        }
     }
     let partial = (metadata.as_ref()).map(|metadata| Box::new(discover::partial(&build, metadata)));
-    let result = match (trouble, child.wait()) {
+    let result = match (trouble, build.exit_status(child)) {
         (Some(e), _) => Err(DiscoverError::Other(e)),
-        (None, Err(e)) => Err(DiscoverError::Other(
-            anyhow::Error::new(e).context("waiting for cargo"),
-        )),
+        (None, Err(e)) => Err(DiscoverError::Other(e)),
         (None, Ok(status)) => discover::conclude(cargo, args, status, build),
     };
     let partial = partial.filter(|_| result.is_err());

@@ -21,7 +21,7 @@ mod watchdog;
 #[cfg(test)]
 pub use capture::Captured;
 pub use child::{run, Finished, Hooks, Limits};
-pub use orphans::{become_subreaper, kill_orphans};
+pub use orphans::{become_subreaper, kill_orphans, reap_in_background};
 pub use reap::{signal_name, Exit};
 pub use script::{end_leftovers, run_script, Leftovers};
 pub use spawn::OutputMode;

@@ -1,6 +1,10 @@
 //! Processes that escaped their test: descendants that left the test's process group (a daemon
 //! started with `setsid`) are re-parented to the runner, found in `/proc` and killed at the end.
 
+use std::process::Child;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -13,23 +17,35 @@ pub fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
 }
 
+/// Children that have done their work but may still be exiting, each waited for by a thread.
+static EXITING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Reap `child` once it exits, without waiting for it here; [`kill_orphans`] waits for it
+/// first, so it is never taken for an escaped process.
+pub fn reap_in_background(mut child: Child) {
+    let waiter = std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || {
+            let _ = child.wait();
+        });
+    if let Ok(waiter) = waiter {
+        EXITING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(waiter);
+    }
+}
+
 /// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
 /// descendants of tests that escaped their process group. Returns them as `name (pid)`.
 pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
-    let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
+    let exiting = std::mem::take(&mut *EXITING.lock().unwrap_or_else(|e| e.into_inner()));
+    for waiter in exiting {
+        let _ = waiter.join();
+    }
     let mut killed = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if keep.contains(&pid) || watchdog::is_watchdog(pid) || parent_of(pid as i32) != Some(me) {
+    for pid in our_children() {
+        if keep.contains(&pid) || watchdog::is_watchdog(pid) {
             continue;
         }
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
@@ -48,10 +64,54 @@ pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
     killed
 }
 
+/// The runner's children: from `/proc/self/task/*/children` (each thread's own, as an
+/// orphan goes to any thread of its subreaper), a few reads; where the kernel has no such
+/// files, from the parent of every process in `/proc`, a read per process.
+fn our_children() -> Vec<u32> {
+    let mut children = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    for task in tasks.flatten() {
+        let Ok(listed) = std::fs::read_to_string(task.path().join("children")) else {
+            return children_by_parent();
+        };
+        children.extend(
+            listed
+                .split_whitespace()
+                .filter_map(|pid| pid.parse::<u32>().ok()),
+        );
+    }
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+fn children_by_parent() -> Vec<u32> {
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| parent_of(pid as i32) == Some(me))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn a_child_is_ours_by_either_reading() {
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(our_children().contains(&child.id()));
+        assert!(children_by_parent().contains(&child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 
     #[test]
     fn parent_of_a_child_is_us() {
