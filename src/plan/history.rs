@@ -16,8 +16,12 @@ use crate::model::TestId;
 const FORMAT_VERSION: u32 = 2;
 /// Durations kept per test: enough to smooth out noise, few enough to follow real changes.
 const DURATIONS_KEPT: usize = 5;
-/// A test not seen for this many runs is forgotten.
+/// A test not seen for this many runs that listed its binary is forgotten.
 const RUNS_KEPT: u64 = 30;
+/// A binary none of whose tests ran for this many runs of any workspace is forgotten: one
+/// target directory may serve many workspaces (a global `CARGO_TARGET_DIR`), whose runs must
+/// not push each other's tests out, but a binary deleted for good must go some day.
+const BINARY_RUNS_KEPT: u64 = 1000;
 /// No test takes a week: a recorded duration beyond this (or negative, or not a number) is
 /// damage, and is dropped rather than trusted.
 const LONGEST_CREDIBLE_SECS: f64 = 7.0 * 24.0 * 3600.0;
@@ -182,17 +186,22 @@ impl History {
         let listed_binaries: HashSet<&str> =
             listed.iter().map(|id| id.binary_id.as_str()).collect();
         for (binary_id, tests) in &mut self.binaries {
-            let was_listed = listed_binaries.contains(binary_id.as_str());
+            // Only a run that listed the binary says anything about its tests.
+            if !listed_binaries.contains(binary_id.as_str()) {
+                continue;
+            }
             tests.retain(|name, record| {
                 let id = TestId {
                     binary_id: binary_id.clone(),
                     name: name.clone(),
                 };
-                let deleted = was_listed && !listed.contains(&id);
-                !deleted && run - record.last_run < RUNS_KEPT
+                listed.contains(&id) && run - record.last_run < RUNS_KEPT
             });
         }
-        self.binaries.retain(|_, tests| !tests.is_empty());
+        self.binaries.retain(|_, tests| {
+            let latest = tests.values().map(|record| record.last_run).max();
+            latest.is_some_and(|latest| run - latest < BINARY_RUNS_KEPT)
+        });
     }
 }
 
@@ -260,6 +269,36 @@ mod tests {
         let only_a: HashSet<TestId> = [id("a")].into();
         history.record(&[observe("a", 10, false)], &only_a);
         assert!(!history.binaries["bin"].contains_key("b"));
+    }
+
+    #[test]
+    fn runs_of_other_workspaces_do_not_age_a_binary_out() {
+        let mut history = History::default();
+        let mine: HashSet<TestId> = [id("a")].into();
+        history.record(&[observe("a", 10, false)], &mine);
+        let other = TestId::new("elsewhere", "x");
+        let theirs: HashSet<TestId> = [other.clone()].into();
+        let their_run = Observation {
+            id: other,
+            ..observe("x", 1, false)
+        };
+        // Another workspace sharing the target directory runs many times.
+        for _ in 0..2 * RUNS_KEPT {
+            history.record(std::slice::from_ref(&their_run), &theirs);
+        }
+        assert!(history.expected(&id("a")).is_some(), "{history:?}");
+        // A run of its own binary that does not run it for long enough does forget it.
+        for _ in 0..RUNS_KEPT {
+            history.record(&[], &mine);
+        }
+        assert!(history.expected(&id("a")).is_none());
+        // A binary no run lists any more goes in the end.
+        let mut history = History::default();
+        history.record(&[observe("a", 10, false)], &mine);
+        for _ in 0..BINARY_RUNS_KEPT {
+            history.record(std::slice::from_ref(&their_run), &theirs);
+        }
+        assert!(!history.binaries.contains_key("bin"));
     }
 
     #[test]
