@@ -35,6 +35,7 @@ impl Machine {
             Ok(version) => println!("nextest: {version}"),
             Err(why) => println!("nextest: skipped ({why})"),
         }
+        println!("tests see {}", backtrace_setting());
     }
 
     pub fn detect() -> Machine {
@@ -242,4 +243,13 @@ pub fn exit_with(result: Result<i32>) -> ! {
         1
     });
     std::process::exit(code)
+}
+
+/// `RUST_BACKTRACE` as every tool's tests see it: with it set, each panic costs a debug test
+/// binary its symbolising (once per process), which moves every figure.
+pub fn backtrace_setting() -> String {
+    match std::env::var("RUST_BACKTRACE") {
+        Ok(value) => format!("RUST_BACKTRACE={value}"),
+        Err(_) => "RUST_BACKTRACE unset".to_string(),
+    }
 }

@@ -53,7 +53,7 @@ usage: cargo bench --bench real_crates -- [--crate NAME@VERSION]... [--runs K] [
 
   --crate NAME@VERSION  a published crate whose package includes its tests (repeatable;
                         default: semver, indexmap, tempfile, crossbeam-utils, utf8parse)
-  --runs K              timed runs per tool (default 3)
+  --runs K              timed runs per tool (default 5)
   --jobs N              test threads / workers for every tool (default: the cores)
   --keep DIR            fetch and build into DIR and keep it (default: a temporary directory)
   --runner PATH         the runner binary to time (default: this build's), e.g. an older one";
@@ -80,7 +80,7 @@ impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
         let mut options = Options {
             crates: Vec::new(),
-            runs: 3,
+            runs: 5,
             jobs: None,
             keep: None,
             runner: None,
@@ -381,12 +381,13 @@ fn cell(value: Option<f64>, unit: &str) -> String {
 fn markdown(machine: &Machine, options: &Options, jobs: usize, rows: &[Row]) -> String {
     let mut out = format!(
         "Median wall time of {} runs per tool ({}, {} cores, {}, {}; -n/-j/--test-threads {jobs}; \
-         build excluded). *batch* = `runner --batch`; ratios are of medians (below 1: the first is faster).\n\n",
+         {}; build excluded). *batch* = `runner --batch`; ratios are of medians (below 1: the first is faster).\n\n",
         options.runs,
         std::env::consts::ARCH,
         machine.cores,
         machine.rustc,
         machine.nextest.as_deref().unwrap_or("no nextest"),
+        harness::backtrace_setting(),
     );
     out += "| crate | shape | tests (binaries) | cargo test --tests | cargo nextest | runner | runner --batch | batch / cargo test | runner / nextest |\n";
     out += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
