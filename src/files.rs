@@ -16,11 +16,12 @@
 
 use std::fs::{DirEntry, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// What every temporary file of runner's name starts with: a leftover is recognisably ours, so
 /// cleaning up never touches another program's file.
@@ -54,6 +55,31 @@ enum Destination {
     InPlace,
     /// A regular file, or no file yet: at the end of any symlinks, replaced atomically.
     Replace(PathBuf),
+}
+
+/// What tells one version of a file from another: a rebuilt binary, an edited manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    size: u64,
+    modified_secs: i64,
+    modified_nanos: i64,
+    inode: u64,
+}
+
+impl Identity {
+    pub fn of(path: &Path) -> Option<Identity> {
+        Some(Identity::from(&std::fs::metadata(path).ok()?))
+    }
+
+    /// The identity of an open file (the one its contents come from).
+    pub fn from(meta: &std::fs::Metadata) -> Identity {
+        Identity {
+            size: meta.len(),
+            modified_secs: meta.mtime(),
+            modified_nanos: meta.mtime_nsec(),
+            inode: meta.ino(),
+        }
+    }
 }
 
 /// Write `path` with what `write` produces, as the module doc says: atomically for a regular

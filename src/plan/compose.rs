@@ -245,7 +245,8 @@ pub fn load_history(target_dir: Option<&Path>) -> History {
 /// partitioned one leaves it alone, so that its sibling shards compute the same partition.
 pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let Some(dir) = &plan.target_dir else { return };
-    let saved = History::update(&History::path_in(dir), observations, &plan.listed);
+    let path = History::path_in(dir);
+    let saved = History::update(&path, &plan.history, observations, &plan.listed);
     let snapshot = match saved {
         Ok(history) if plan.shard.is_none() => {
             let timings = Timings::from_history(&history);

@@ -35,6 +35,10 @@ pub struct History {
     /// How many runs have been recorded.
     runs: u64,
     binaries: Records,
+    /// The version of the file this was read from, if it was: while the file is unchanged,
+    /// the end of the run folds its results into this copy instead of reading it again.
+    #[serde(skip)]
+    source: Option<crate::files::Identity>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -10,40 +10,18 @@
 //! binaries. A file that cannot be read or written only means listing again.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::list::{self, BinaryListing, DocListing, ListOptions};
-use crate::files;
+use crate::files::{self, Identity};
 use crate::model::{Invocation, TargetKind, TestBinary};
 use crate::process::control::RunControl;
 
 /// Bumped when what an entry means changes: an older file is then ignored and rewritten.
 const VERSION: u32 = 1;
-
-/// What tells one version of a file from another: a rebuilt binary, an edited manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Identity {
-    size: u64,
-    modified_secs: i64,
-    modified_nanos: i64,
-    inode: u64,
-}
-
-impl Identity {
-    pub(super) fn of(path: &Path) -> Option<Identity> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(Identity {
-            size: meta.len(),
-            modified_secs: meta.mtime(),
-            modified_nanos: meta.mtime_nsec(),
-            inode: meta.ino(),
-        })
-    }
-}
 
 /// One binary's listing: every test's name, and the names of the ignored ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,9 +20,9 @@ use cargo_metadata::camino::Utf8PathBuf;
 use cargo_metadata::{Metadata, PackageId};
 use serde::{Deserialize, Serialize};
 
-use super::list_cache::Identity;
 use crate::cli::CargoOptions;
 use crate::files;
+use crate::files::Identity;
 
 /// Bumped when what the file holds changes meaning.
 const VERSION: u32 = 1;

@@ -5,6 +5,7 @@
 //! Files of every earlier format are read.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::Deserialize;
 
 use super::{History, Observation, Records, TestRecord, FORMAT_VERSION};
-use crate::files;
+use crate::files::{self, Identity};
 use crate::model::TestId;
 
 /// The file as written by any version: version 1 kept `tests` keyed by `binary-id test-name`,
@@ -52,8 +53,11 @@ impl History {
     /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
     /// by side each add their run and their results, none overwrites another's.
     /// Returns the history as saved.
+    /// `known` is the history as this run read it: while the file is still that version, it
+    /// is not read and parsed again.
     pub fn update(
         path: &Path,
+        known: &History,
         observations: &[Observation],
         listed: &HashSet<TestId>,
     ) -> Result<History> {
@@ -69,8 +73,12 @@ impl History {
         let _locked = Flock::lock(lock_file, FlockArg::LockExclusive)
             .map_err(|(_, errno)| errno)
             .with_context(|| format!("locking {}", lock_path.display()))?;
-        // Whatever was wrong with the file was said when the run started; start afresh.
-        let mut history = History::read(path).map_or_else(|_| History::default(), |(h, _)| h);
+        let unchanged = known.source.is_some() && known.source == Identity::of(path);
+        let mut history = match unchanged {
+            true => known.clone(),
+            // Whatever was wrong with the file was said when the run started; start afresh.
+            false => History::read(path).map_or_else(|_| History::default(), |(h, _)| h),
+        };
         history.record(observations, listed);
         history.save(path)?;
         Ok(history)
@@ -78,8 +86,8 @@ impl History {
 
     /// The file's history, and how many incredible durations were dropped from it.
     fn read(path: &Path) -> Result<(History, usize)> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let (text, source) = match read_with_identity(path) {
+            Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((History::default(), 0))
             }
@@ -93,6 +101,7 @@ impl History {
                 version: FORMAT_VERSION,
                 runs: stored.runs,
                 binaries: stored.binaries,
+                source: None,
             },
             other => anyhow::bail!(
                 "{} has format version {other}, expected {FORMAT_VERSION}",
@@ -105,6 +114,7 @@ impl History {
             .flat_map(BTreeMap::values_mut)
             .map(TestRecord::drop_incredible)
             .sum();
+        history.source = Some(source);
         Ok((history, dropped))
     }
 
@@ -123,6 +133,7 @@ impl History {
             version: FORMAT_VERSION,
             runs: stored.runs,
             binaries,
+            source: None,
         }
     }
 
@@ -132,10 +143,22 @@ impl History {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         // The directory is runner's own: what a killed write of any version left goes too.
         files::remove_stale_temporaries_of_earlier_versions(dir);
+        // One write: the writer's buffer would split a large history into many.
+        let bytes = serde_json::to_vec(self).context("serialising the history")?;
         files::write_atomically(path, |out| {
-            serde_json::to_writer(out, self).context("serialising the history")
+            out.write_all(&bytes).context("writing the history")
         })
     }
+}
+
+/// A file's text, and the identity of the version that text is (taken from the open file, so
+/// the two always belong together).
+fn read_with_identity(path: &Path) -> std::io::Result<(String, Identity)> {
+    let mut file = std::fs::File::open(path)?;
+    let identity = Identity::from(&file.metadata()?);
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok((text, identity))
 }
 
 #[cfg(test)]
@@ -221,8 +244,10 @@ mod tests {
             for name in &names {
                 let path = &path;
                 scope.spawn(move || {
+                    // Each run read the file as it was before any of them saved.
+                    let known = History::load(path).unwrap();
                     let observation = observe(name, 10, true);
-                    History::update(path, &[observation], &HashSet::new()).unwrap();
+                    History::update(path, &known, &[observation], &HashSet::new()).unwrap();
                 });
             }
         });
@@ -230,6 +255,38 @@ mod tests {
         assert_eq!(history.runs, 6);
         for name in &names {
             assert!(history.failed_last_time(&id(name)), "{name} was lost");
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        History::update(
+            &path,
+            &History::default(),
+            &[observe("a", 10, false)],
+            &HashSet::new(),
+        )
+        .unwrap();
+        let known = History::load(&path).unwrap();
+        // Unchanged: what is saved is the known copy plus this run, even if the bytes on disk
+        // were to say otherwise (here: a copy with the same identity is not re-read).
+        let mut stale = known.clone();
+        stale.binaries.clear();
+        let saved =
+            History::update(&path, &stale, &[observe("b", 10, false)], &HashSet::new()).unwrap();
+        assert!(
+            saved.expected(&id("a")).is_none(),
+            "the known copy was used"
+        );
+        // Another run saved in between: the file is read again, its results kept.
+        let known = History::load(&path).unwrap();
+        History::update(&path, &known, &[observe("c", 10, false)], &HashSet::new()).unwrap();
+        let saved =
+            History::update(&path, &known, &[observe("d", 10, false)], &HashSet::new()).unwrap();
+        for name in ["b", "c", "d"] {
+            assert!(saved.expected(&id(name)).is_some(), "{name} was lost");
         }
     }
 
