@@ -54,7 +54,7 @@ struct TestRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     cpu: Vec<(f64, f64)>,
     failed: bool,
-    /// It panicked on its way to passing, the last time its output was seen (a panic caught by
+    /// It panicked on its way to passing in a run since its last failure (a panic caught by
     /// `#[should_panic]`, a joined thread, `catch_unwind`): see `run::backtraces`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     panicked: bool,
@@ -154,7 +154,8 @@ impl History {
     }
 
     /// `Some(panicked)` when the test passed the last time it ran: whether it panicked on its
-    /// way (as far as its output was seen); `None` when it failed or never ran.
+    /// way then or in a passing run since its last failure (as far as its output was seen);
+    /// `None` when it failed or never ran.
     pub fn last_pass(&self, id: &TestId) -> Option<bool> {
         self.record_of(id)
             .filter(|record| !record.failed)
@@ -182,8 +183,12 @@ impl History {
                 keep_recent(&mut record.cpu, (wall, cpu.as_secs_f64()));
             }
             record.failed = observation.failed;
+            // Sticky until a failure: a property test panics on some inputs and not others.
             if let Some(panicked) = observation.panicked {
-                record.panicked = panicked && !observation.failed;
+                record.panicked |= panicked;
+            }
+            if observation.failed {
+                record.panicked = false;
             }
             record.last_run = run;
         }
@@ -273,6 +278,25 @@ mod tests {
         let only_a: HashSet<TestId> = [id("a")].into();
         history.record(&[observe("a", 10, false)], &only_a);
         assert!(!history.binaries["bin"].contains_key("b"));
+    }
+
+    #[test]
+    fn a_panic_while_passing_is_remembered_until_a_failure() {
+        let mut history = History::default();
+        let panicked = |failed, panicked| Observation {
+            panicked,
+            ..observe("a", 5, failed)
+        };
+        history.record(&[panicked(false, Some(true))], &HashSet::new());
+        // A pass that did not panic (a property test's other inputs), or whose output was
+        // not seen (a batch), keeps it.
+        history.record(&[panicked(false, Some(false))], &HashSet::new());
+        history.record(&[panicked(false, None)], &HashSet::new());
+        assert_eq!(history.last_pass(&id("a")), Some(true));
+        history.record(&[panicked(true, Some(true))], &HashSet::new());
+        assert_eq!(history.last_pass(&id("a")), None);
+        history.record(&[panicked(false, Some(false))], &HashSet::new());
+        assert_eq!(history.last_pass(&id("a")), Some(false));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! poisoned lock, a property test shrinking a counterexample), and the text is thrown away with
 //! the rest of a passing test's output.
 //!
-//! So a test that passed with a panic the last time it ran (the history says so) runs with
+//! So a test that passed the last time it ran, and panicked doing so then or in a passing run
+//! since its last failure (the history says so), runs with
 //! `RUST_BACKTRACE=0`; the user's value moves to `RUST_LIB_BACKTRACE` (unless that is set), so
 //! that `std::backtrace::Backtrace::capture` in the test behaves as before: only the panic
 //! message's backtrace is left out. If such a test fails, its report says so, its retries run
