@@ -40,10 +40,25 @@ pub fn chunk(cases: Vec<TestCase>, workers: usize, history: &History) -> Vec<Vec
         .sum::<Duration>()
         + PROCESS_COST * by_binary.len() as u32;
     let divisor = 2 * workers.max(1) as u32;
+    let long_test = (remaining / divisor).max(MIN_CHUNK_COST);
     let mut chunks: Vec<(Duration, Vec<TestCase>)> = Vec::new();
     // Biggest binaries first, so the large early chunks come from where the work is.
     by_binary.sort_by_key(|(_, list)| std::cmp::Reverse(list.iter().map(cost).sum::<Duration>()));
-    for (_, list) in by_binary {
+    for (_, mut list) in by_binary {
+        // A test as long as the first chunks (a share of the whole run's critical path) is a
+        // chunk of its own wherever it sits in its binary: its own process starts it at once,
+        // beside the binary's other tests (as libtest's threads would), instead of after the
+        // tests named before it.
+        if list.len() > 1 {
+            let (long, short): (Vec<TestCase>, Vec<TestCase>) =
+                list.into_iter().partition(|case| cost(case) >= long_test);
+            for case in long {
+                let case_cost = cost(&case) + PROCESS_COST;
+                remaining = remaining.saturating_sub(case_cost);
+                chunks.push((case_cost, vec![case]));
+            }
+            list = short;
+        }
         let mut current: Vec<TestCase> = Vec::new();
         let mut current_cost = PROCESS_COST;
         let mut current_bytes = 0;
@@ -124,6 +139,30 @@ mod tests {
         assert_eq!(seen.len(), 800);
         assert!(chunks.len() > 8 && chunks.len() < 200, "{}", chunks.len());
         assert!(chunks.first().unwrap().len() > chunks.last().unwrap().len());
+    }
+
+    #[test]
+    fn a_long_test_runs_alone_from_the_start_wherever_it_sits() {
+        let all = cases("a", 3);
+        let observations: Vec<_> = all
+            .iter()
+            .map(|c| Observation {
+                id: c.id(),
+                duration: Duration::from_millis(if c.name == "t0001" { 90 } else { 2 }),
+                failed: false,
+                batched: true,
+                cpu: None,
+                panicked: None,
+            })
+            .collect();
+        let mut history = History::default();
+        history.record(&observations, &HashSet::new());
+        let chunks = chunk(all, 2, &history);
+        let names: Vec<Vec<&str>> = chunks
+            .iter()
+            .map(|c| c.iter().map(|t| t.name.as_str()).collect())
+            .collect();
+        assert_eq!(names, [vec!["t0001"], vec!["t0000", "t0002"]]);
     }
 
     #[test]
