@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 
@@ -27,9 +27,11 @@ use crate::phases::{self, Phase};
 use crate::plan::{doc_packages, metadata_cache};
 
 mod environment;
+mod prebuilt;
 
 use environment::package_env;
 pub(super) use environment::{is_dynamic_library, library_path};
+pub use prebuilt::from_paths;
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
@@ -375,60 +377,6 @@ impl Build {
     }
 }
 
-/// Prebuilt binaries: run from the current directory, with no cargo environment.
-pub fn from_paths(paths: &[PathBuf]) -> Result<Discovered, DiscoverError> {
-    let cwd = std::env::current_dir().context("reading the current directory")?;
-    let mut binaries = Vec::new();
-    let mut seen = HashSet::new();
-    for given in paths {
-        // A path that cannot run is a mistake on the command line: nothing runs.
-        let path = check_executable(given).map_err(|why| DiscoverError::Usage(Some(why)))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut id = binary_id("", &TargetKind::Prebuilt, &name);
-        let mut n = 2;
-        while !seen.insert(id.clone()) {
-            id = format!("{name}#{n}");
-            n += 1;
-        }
-        binaries.push(Arc::new(TestBinary {
-            id,
-            path,
-            package: None,
-            target_name: name,
-            kind: TargetKind::Prebuilt,
-            cwd: cwd.clone(),
-            env: BTreeMap::new(),
-            custom_harness: false,
-        }));
-    }
-    Ok(Discovered {
-        names: KnownNames {
-            packages: Vec::new(),
-            binaries: binaries.iter().map(|b| b.target_name.clone()).collect(),
-        },
-        binaries,
-        ..Discovered::default()
-    })
-}
-
-fn check_executable(path: &Path) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| {
-        format!("test binary '{shown}' cannot be read ({e}); check the path given to --binary")
-    })?;
-    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!(
-            "test binary '{shown}' is not an executable file; give --binary the path of a built test binary"
-        ));
-    }
-    path.canonicalize()
-        .map_err(|e| format!("test binary '{shown}' cannot be resolved: {e}"))
-}
-
 /// The cargo to call: the one that ran us (`cargo run`) or `cargo` on PATH.
 pub fn cargo_command() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
@@ -495,19 +443,5 @@ fn target_kind(kinds: &[CargoKind]) -> TargetKind {
         TargetKind::ProcMacro
     } else {
         TargetKind::Lib
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_binary_is_one_clear_line() {
-        let err = from_paths(&["/bin/sh".into(), "/nonexistent/test-bin".into()]).unwrap_err();
-        let DiscoverError::Usage(Some(why)) = err else {
-            panic!("not a usage error: {err:?}")
-        };
-        assert!(why.contains("/nonexistent/test-bin") && !why.contains('\n'));
     }
 }
