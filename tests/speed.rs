@@ -155,3 +155,44 @@ fn a_warm_run_asks_cargo_only_for_the_build() {
     assert_eq!(run_once(), ["test", "metadata"]);
     assert_eq!(run_once(), ["test"]);
 }
+
+/// Tests start when cargo says the build succeeded, not when the cargo process exits: this
+/// `$CARGO` holds its exit until the crate's test has run (it polls for the file the test
+/// writes, and gives up after 20 s), and logs which came first. `--no-overlap`: otherwise the
+/// test would run early anyway, in a wave while cargo is quiet (see tests/overlap.rs).
+#[test]
+fn tests_start_before_cargo_has_exited() {
+    let krate = temp_crate(
+        "announcer",
+        "#[test]\nfn announces() {\n    \
+         std::fs::write(std::env::var(\"ANNOUNCE_FILE\").unwrap(), \"ran\").unwrap();\n}\n",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, announce) = (dir.path().join("cargo.log"), dir.path().join("announced"));
+    let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = write_script(
+        dir.path(),
+        "cargo",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = test ] || exec '{real}' \"$@\"\n'{real}' \"$@\"\nstatus=$?\n\
+             i=0\nwhile [ ! -e '{announce}' ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done\n\
+             if [ -e '{announce}' ]; then echo 'test ran first' >> '{log}'; \
+             else echo 'cargo exited first' >> '{log}'; fi\nexit $status\n",
+            announce = announce.display(),
+            log = log.display()
+        ),
+    );
+    let manifest = krate.path().join("Cargo.toml");
+    let args: [&std::ffi::OsStr; 3] = [
+        "--no-overlap".as_ref(),
+        "--manifest-path".as_ref(),
+        manifest.as_os_str(),
+    ];
+    let run = run_with(args, |c| {
+        c.env("CARGO", &cargo).env("ANNOUNCE_FILE", &announce);
+    });
+    run.assert_code(0);
+    assert_eq!(run.last_stdout_line(), summary_line(1, 0, 0));
+    let order = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(order.trim(), "test ran first", "{}", run.context());
+}
