@@ -153,13 +153,12 @@ impl History {
         self.record_of(id).is_some_and(|r| r.failed)
     }
 
-    /// `Some(panicked)` when the test passed the last time it ran: whether it panicked on its
-    /// way then or in a passing run since its last failure (as far as its output was seen);
-    /// `None` when it failed or never ran.
-    pub fn last_pass(&self, id: &TestId) -> Option<bool> {
-        self.record_of(id)
-            .filter(|record| !record.failed)
-            .map(|record| record.panicked)
+    /// `Some(panicked)` when the test `name` of `binary_id` passed the last time it ran:
+    /// whether it panicked on its way then or in a passing run since its last failure (as far
+    /// as its output was seen); `None` when it failed or never ran.
+    pub fn last_pass(&self, binary_id: &str, name: &str) -> Option<bool> {
+        let record = self.binaries.get(binary_id)?.get(name)?;
+        (!record.failed).then_some(record.panicked)
     }
 
     /// Fold one run in. `listed` holds every test that exists now, in the binaries that were
@@ -292,11 +291,11 @@ mod tests {
         // not seen (a batch), keeps it.
         history.record(&[panicked(false, Some(false))], &HashSet::new());
         history.record(&[panicked(false, None)], &HashSet::new());
-        assert_eq!(history.last_pass(&id("a")), Some(true));
+        assert_eq!(history.last_pass("bin", "a"), Some(true));
         history.record(&[panicked(true, Some(true))], &HashSet::new());
-        assert_eq!(history.last_pass(&id("a")), None);
+        assert_eq!(history.last_pass("bin", "a"), None);
         history.record(&[panicked(false, Some(false))], &HashSet::new());
-        assert_eq!(history.last_pass(&id("a")), Some(false));
+        assert_eq!(history.last_pass("bin", "a"), Some(false));
     }
 
     #[test]

@@ -30,10 +30,11 @@ const CAPTURE_VARIABLE: &str = "RUST_LIB_BACKTRACE";
 /// would otherwise get.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuietBacktraces {
-    /// The selected tests that passed with a panic the last time they ran.
+    /// The selected tests that passed last time and panicked doing so (see the module doc).
     panicked_passing: HashSet<TestId>,
-    /// The tests that passed the last time they ran (a chunk is quiet only if all did).
-    passed: HashSet<TestId>,
+    /// The selected tests that did not pass last time, or never ran: a chunk with one of them
+    /// keeps its backtraces.
+    unproven: HashSet<TestId>,
     /// `RUST_BACKTRACE` as the user set it: the value `RUST_LIB_BACKTRACE` takes.
     user_value: OsString,
     /// Whether the user set `RUST_LIB_BACKTRACE` themselves (then it stays as it is).
@@ -49,23 +50,20 @@ impl QuietBacktraces {
         var: impl Fn(&str) -> Option<OsString>,
     ) -> Option<QuietBacktraces> {
         let user_value = var(PANIC_VARIABLE).filter(|value| value != "0" && !value.is_empty())?;
-        let mut panicked_passing = HashSet::new();
-        let mut passed = HashSet::new();
-        for case in cases {
-            let id = case.id();
-            match history.last_pass(&id) {
-                Some(panicked) => {
-                    if panicked {
-                        panicked_passing.insert(id.clone());
-                    }
-                    passed.insert(id);
-                }
-                None => continue,
-            }
+        let last_pass = |case: &TestCase| history.last_pass(&case.binary.id, &case.name);
+        // Most runs have no such test: they cost one lookup per test, no allocation.
+        if !cases.iter().any(|case| last_pass(case) == Some(true)) {
+            return None;
         }
-        (!panicked_passing.is_empty()).then(|| QuietBacktraces {
-            panicked_passing,
-            passed,
+        let ids = |wanted: &dyn Fn(Option<bool>) -> bool| -> HashSet<TestId> {
+            (cases.iter())
+                .filter(|case| wanted(last_pass(case)))
+                .map(TestCase::id)
+                .collect()
+        };
+        Some(QuietBacktraces {
+            panicked_passing: ids(&|last| last == Some(true)),
+            unproven: ids(&|last| last.is_none()),
             user_value,
             capture_set: var(CAPTURE_VARIABLE).is_some(),
         })
@@ -80,7 +78,7 @@ impl QuietBacktraces {
     /// and one of them panicked doing so.
     pub fn quiets_chunk(&self, chunk: &[TestCase]) -> bool {
         let ids: Vec<TestId> = chunk.iter().map(TestCase::id).collect();
-        ids.iter().all(|id| self.passed.contains(id))
+        !ids.iter().any(|id| self.unproven.contains(id))
             && ids.iter().any(|id| self.panicked_passing.contains(id))
     }
 
