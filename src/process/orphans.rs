@@ -4,6 +4,7 @@
 use std::process::Child;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -18,11 +19,16 @@ pub fn become_subreaper() {
 }
 
 /// Children that have done their work but may still be exiting, each waited for by a thread.
-static EXITING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+static EXITING: Mutex<Vec<(u32, JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+/// How long the end of a run gives such a child to finish exiting before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Reap `child` once it exits, without waiting for it here; [`kill_orphans`] waits for it
-/// first, so it is never taken for an escaped process.
+/// first (killing it if it still has not exited after [`EXIT_GRACE`]), so it is never taken
+/// for an escaped process and never holds the run's end.
 pub fn reap_in_background(mut child: Child) {
+    let pid = child.id();
     let waiter = std::thread::Builder::new()
         .name("reaper".into())
         .spawn(move || {
@@ -32,17 +38,29 @@ pub fn reap_in_background(mut child: Child) {
         EXITING
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(waiter);
+            .push((pid, waiter));
+    }
+}
+
+/// Wait for the children given to [`reap_in_background`] to be reaped.
+fn reap_exiting() {
+    let exiting = std::mem::take(&mut *EXITING.lock().unwrap_or_else(|e| e.into_inner()));
+    let deadline = Instant::now() + EXIT_GRACE;
+    for (pid, waiter) in exiting {
+        while !waiter.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !waiter.is_finished() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        let _ = waiter.join();
     }
 }
 
 /// Kill and reap every child of ours that is not in `keep`: once no test runs, these are
 /// descendants of tests that escaped their process group. Returns them as `name (pid)`.
 pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
-    let exiting = std::mem::take(&mut *EXITING.lock().unwrap_or_else(|e| e.into_inner()));
-    for waiter in exiting {
-        let _ = waiter.join();
-    }
+    reap_exiting();
     let mut killed = Vec::new();
     for pid in our_children() {
         if keep.contains(&pid) || watchdog::is_watchdog(pid) {
@@ -103,6 +121,26 @@ fn children_by_parent() -> Vec<u32> {
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn a_child_reaped_in_the_background_is_waited_for_then_killed() {
+        let quick = Command::new("true").spawn().unwrap();
+        let stuck = Command::new("sleep").arg("30").spawn().unwrap();
+        let pids = [quick.id(), stuck.id()];
+        reap_in_background(quick);
+        reap_in_background(stuck);
+        let started = Instant::now();
+        reap_exiting();
+        assert!(
+            started.elapsed() < EXIT_GRACE * 4,
+            "the stuck child held the end"
+        );
+        let children = our_children();
+        assert!(
+            !pids.iter().any(|pid| children.contains(pid)),
+            "{children:?}"
+        );
+    }
 
     #[test]
     fn a_child_is_ours_by_either_reading() {
