@@ -131,10 +131,8 @@ mod tests {
         reap_in_background(stuck);
         let started = Instant::now();
         reap_exiting();
-        assert!(
-            started.elapsed() < EXIT_GRACE * 4,
-            "the stuck child held the end"
-        );
+        // Killed after the grace, not waited out: the sleep alone would take 30 s.
+        assert!(started.elapsed() < Duration::from_secs(20));
         let children = our_children();
         assert!(
             !pids.iter().any(|pid| children.contains(pid)),
