@@ -47,6 +47,26 @@ pub fn start() {
     }
 }
 
+/// Close every descriptor from 3 up but `keep`: one `close_range` on each side of it (Linux
+/// 5.9 on), else one `close` per descriptor below 1024. A thousand closes were a millisecond of
+/// CPU taken from the runner's start on a small machine.
+fn close_all_but(keep: i32) {
+    use nix::libc::{c_uint, syscall, SYS_close_range};
+    let keep = keep.max(3) as c_uint;
+    for (first, last) in [(3, keep - 1), (keep + 1, c_uint::MAX)] {
+        if first > last {
+            continue;
+        }
+        // SAFETY: a plain system call on integers; closes descriptors only.
+        if unsafe { syscall(SYS_close_range, first, last, 0 as c_uint) } == 0 {
+            continue;
+        }
+        for fd in first..=last.min(1023) {
+            let _ = nix::unistd::close(fd as i32);
+        }
+    }
+}
+
 /// Whether `pid` is this run's watchdog, which must outlive the run's own clean-up.
 pub fn is_watchdog(pid: u32) -> bool {
     WATCHDOG.get().is_some_and(|(watchdog, _)| *watchdog == pid)
@@ -76,11 +96,7 @@ fn watch(pipe: i32, token: &str) -> ! {
             let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
         }
     }
-    for fd in 3..1024 {
-        if fd != pipe {
-            let _ = nix::unistd::close(fd);
-        }
-    }
+    close_all_but(pipe);
     let mut byte = [0u8; 1];
     // Until end of file (the runner is gone) or an error other than an interruption: either
     // way, sweep.
