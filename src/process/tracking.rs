@@ -80,7 +80,7 @@ pub fn signal_trees(tracked: &[&Tracked], signal: Signal) {
     for child in tracked.iter().filter(|c| c.leader > 1) {
         targets.extend(table.descendants_of(child.leader));
     }
-    targets.extend(table.pids_with_any(&tags));
+    targets.extend(pids_with_any(&tags));
     signal_each(targets, signal);
 }
 
@@ -88,7 +88,7 @@ pub fn signal_trees(tracked: &[&Tracked], signal: Signal) {
 /// returns how many there were.
 pub fn kill_run(token: &str) -> usize {
     let marker: HashSet<String> = [format!("{RUN_VARIABLE}={token}")].into();
-    let targets = ProcessTable::read().pids_with_any(&marker);
+    let targets = pids_with_any(&marker);
     let count = targets.len();
     signal_each(targets, Signal::SIGKILL);
     count
@@ -101,10 +101,7 @@ pub(super) fn tagged(tags: &[&str]) -> Vec<i32> {
         .iter()
         .map(|tag| format!("{CHILD_VARIABLE}={tag}"))
         .collect();
-    let mut pids: Vec<i32> = ProcessTable::read()
-        .pids_with_any(&entries)
-        .into_iter()
-        .collect();
+    let mut pids: Vec<i32> = pids_with_any(&entries).into_iter().collect();
     pids.sort_unstable();
     pids
 }
@@ -148,22 +145,23 @@ impl ProcessTable {
         }
         found
     }
+}
 
-    /// The processes whose environment holds one of `entries` (`NAME=value`).
-    fn pids_with_any(&self, entries: &HashSet<String>) -> HashSet<i32> {
-        self.parents
-            .keys()
-            .copied()
-            .filter(|&pid| {
-                let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-                    return false;
-                };
-                environ
-                    .split(|&b| b == 0)
-                    .any(|entry| std::str::from_utf8(entry).is_ok_and(|e| entries.contains(e)))
-            })
-            .collect()
-    }
+/// The processes whose environment holds one of `entries` (`NAME=value`): only environments
+/// are read, one file per process (no process table: its parents would cost a second read
+/// per process, on every sweep of the watchdog too).
+fn pids_with_any(entries: &HashSet<String>) -> HashSet<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            environ
+                .split(|&b| b == 0)
+                .any(|entry| std::str::from_utf8(entry).is_ok_and(|e| entries.contains(e)))
+        })
+        .collect()
 }
 
 fn all_pids() -> Vec<i32> {
