@@ -67,8 +67,9 @@ pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
             continue;
         }
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        // A zombie already died (killed with its group): it only needs reaping.
-        let alive = state_of(pid as i32) != Some('Z');
+        // A zombie already died (killed with its group): it only needs reaping; one that is
+        // gone by now needs nothing.
+        let alive = matches!(state_of(pid as i32), Some(state) if state != 'Z' && state != 'X');
         let pid = Pid::from_raw(pid as i32);
         if alive {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);

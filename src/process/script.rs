@@ -92,8 +92,10 @@ pub fn run_script(
     })
 }
 
-/// How often the end of the run looks whether what it signalled is gone.
+/// How often a script's end is looked for where there is no pidfd.
 const LOOK_AGAIN: Duration = Duration::from_millis(20);
+/// How often the end of the run looks whether what it signalled is gone.
+const LOOK_FOR_THE_END: Duration = Duration::from_millis(5);
 
 /// End what the scripts left running: SIGTERM to every process carrying one of their tags,
 /// then, after `grace`, SIGKILL to those still alive. Returns once none is left alive, so that
@@ -110,25 +112,30 @@ pub fn end_leftovers(leftovers: &[Leftovers], grace: Duration) -> usize {
         })
         .collect();
     let tags: Vec<&str> = leftovers.iter().map(|l| l.tag.as_str()).collect();
-    let alive = tracking::tagged(&tags).len();
-    if alive == 0 {
+    let found = tracking::tagged(&tags);
+    if found.is_empty() {
         return 0;
     }
+    // A process in the middle of exiting has no environment to read any more but is not dead
+    // yet: the ones found are watched by pid until they are gone or only remains.
+    let gone = || tracking::tagged(&tags).is_empty() && found.iter().all(|&pid| has_died(pid));
     let all: Vec<&Tracked> = tracked.iter().collect();
     for (signal, wait) in [(Signal::SIGTERM, grace), (Signal::SIGKILL, grace)] {
         tracking::signal_trees(&all, signal);
         let deadline = Instant::now() + wait;
-        while !tracking::tagged(&tags).is_empty() {
-            if Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(LOOK_AGAIN);
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(LOOK_FOR_THE_END);
         }
-        if tracking::tagged(&tags).is_empty() {
+        if gone() {
             break;
         }
     }
-    alive
+    found.len()
+}
+
+/// Whether `pid` has ended: gone, or a zombie (dead, waiting to be reaped).
+fn has_died(pid: i32) -> bool {
+    !matches!(tracking::state_of(pid), Some(state) if state != 'Z' && state != 'X')
 }
 
 #[cfg(test)]
