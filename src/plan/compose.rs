@@ -55,7 +55,7 @@ impl Plan {
             &discovered.binaries,
             discovered.target_dir.as_deref(),
             (how, control),
-            doc,
+            (doc, &discovered.failed_listings),
         );
         phases::mark(Phase::Listed);
         let history = load_history(discovered.target_dir.as_deref());

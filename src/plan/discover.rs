@@ -72,6 +72,10 @@ pub struct Discovered {
     /// directories build scripts asked to link from (`cargo:rustc-link-search`). What an
     /// archive packs of them is what lies in the target directory.
     pub libraries: Vec<PathBuf>,
+    /// Binaries (by path) whose listing already failed in this run, and why: tests that ran
+    /// while cargo built (`session::overlap`) listed them; listing again would wait out a
+    /// hanging binary's timeout a second time.
+    pub failed_listings: HashMap<PathBuf, String>,
 }
 
 /// Build with cargo and return the test binaries it produced, sorted by id.
@@ -145,6 +149,7 @@ pub(super) fn conclude(
         workspace_root: Some(metadata.workspace_root.into_std_path_buf()),
         unpacked: None,
         libraries,
+        failed_listings: HashMap::new(),
     })
 }
 

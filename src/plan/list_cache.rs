@@ -9,7 +9,7 @@
 //! listed through cargo. Nothing is kept or read when a wrapper or target runner starts the
 //! binaries. A file that cannot be read or written only means listing again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ pub fn list_all(
     binaries: &[Arc<TestBinary>],
     target_dir: Option<&Path>,
     (how, control): (ListOptions, &RunControl),
-    doc: Option<DocListing>,
+    (doc, failed): (Option<DocListing>, &HashMap<PathBuf, String>),
 ) -> Vec<BinaryListing> {
     // A wrapper or target runner stands between the runner and the binary (an emulator, a
     // recorder): the binaries are listed through it every run.
@@ -136,7 +136,11 @@ pub fn list_all(
         || !how.launcher.runner.is_empty()
         || !how.launcher.host_runner.is_empty();
     let mut cache = ListingCache::load(target_dir.filter(|_| !launched));
-    let mut listings: Vec<Option<BinaryListing>> = binaries.iter().map(|b| cache.get(b)).collect();
+    let known = |binary: &Arc<TestBinary>| {
+        let failed = failed.get(&binary.path).cloned().map(BinaryListing::Failed);
+        failed.or_else(|| cache.get(binary))
+    };
+    let mut listings: Vec<Option<BinaryListing>> = binaries.iter().map(known).collect();
     let missing: Vec<Arc<TestBinary>> = binaries
         .iter()
         .zip(&listings)

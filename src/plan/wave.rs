@@ -4,9 +4,10 @@
 //!
 //! It decides nothing the whole plan does not decide again: notes and listing failures are
 //! left to the whole plan, built once cargo is done, which also knows which of its tests a
-//! wave has already run.
+//! wave has already run, and which binaries a wave could not list.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cli::RunConfig;
@@ -19,26 +20,32 @@ use crate::plan::{list_cache, order, Plan};
 use crate::process::control::RunControl;
 
 /// The plan of the tests of `binaries` that the selection runs, in the order the run's
-/// `--order` gives them.
+/// `--order` gives them; and the binaries whose listing failed, by path, with why (the whole
+/// plan reports them, without listing them again).
 pub fn wave(
     config: &RunConfig,
     binaries: &[Arc<TestBinary>],
     target_dir: Option<&Path>,
     history: &History,
     control: &RunControl,
-) -> Plan {
+) -> (Plan, Vec<(PathBuf, String)>) {
     let how = ListOptions {
         timeout: config.list_timeout,
         launcher: &config.launcher,
     };
-    let listings = list_cache::list_all(binaries, target_dir, (how, control), None);
+    let no_failures = HashMap::new();
+    let listings = list_cache::list_all(binaries, target_dir, (how, control), (None, &no_failures));
     let groups = config.selection.uses_group();
     let mut to_run = Vec::new();
-    for listing in listings {
+    let mut failed = Vec::new();
+    for (binary, listing) in binaries.iter().zip(listings) {
         let cases = match listing {
             BinaryListing::Tests(cases) => cases,
             BinaryListing::Whole(case, _) => vec![case],
-            BinaryListing::Failed(_) => continue,
+            BinaryListing::Failed(why) => {
+                failed.push((binary.path.clone(), why));
+                continue;
+            }
         };
         let selected = cases.into_iter().filter(|case| {
             let group = groups.then(|| config.group_name(case));
@@ -48,5 +55,6 @@ pub fn wave(
         to_run.extend(selected);
     }
     order::arrange(&mut to_run, config.order, history, false);
-    Plan::of_wave(target_dir.map(Path::to_path_buf), history.clone(), to_run)
+    let plan = Plan::of_wave(target_dir.map(Path::to_path_buf), history.clone(), to_run);
+    (plan, failed)
 }

@@ -11,6 +11,7 @@
 //! What needs the whole selection before the first test starts builds first instead: see
 //! [`applies`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,6 +80,9 @@ struct Building {
     /// Whether the filter expressions name only packages and binaries of the workspace, as
     /// far as it is known yet: no wave starts before that is known to hold.
     names_hold: bool,
+    /// The binaries a wave could not list, by path, with why: the whole plan reports them
+    /// without listing them again.
+    failed_listings: HashMap<PathBuf, String>,
 }
 
 /// Build, running tests as binaries arrive, then run the rest and report; the exit code.
@@ -98,6 +102,7 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         waves: None,
         early: Early::default(),
         names_hold: false,
+        failed_listings: HashMap::new(),
     };
     let Built::Finished { result, partial } = building.follow(&built, config, control)? else {
         unreachable!("following the build ends with its end")
@@ -105,6 +110,7 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
     let Building {
         mut binaries,
         early,
+        failed_listings,
         ..
     } = building;
     let (discovered, build_failed) = match (result, partial) {
@@ -128,6 +134,10 @@ pub(super) fn execute(config: &RunConfig, control: &RunControl) -> Result<i32> {
         eprintln!("error: {message}");
         return Ok(exit_code::USAGE);
     }
+    let discovered = Discovered {
+        failed_listings,
+        ..discovered
+    };
     let plan = Plan::build(config, discovered, control);
     let code = super::run_plan(config, &plan, control, &early)?;
     match build_failed {
@@ -188,7 +198,8 @@ impl Building {
         }
         let target_dir = self.target_dir.as_deref();
         let waves = (self.waves).get_or_insert_with(|| Waves::new(config, target_dir));
-        let wave = wave::wave(config, new, target_dir, &waves.history, control);
+        let (wave, failed) = wave::wave(config, new, target_dir, &waves.history, control);
+        self.failed_listings.extend(failed);
         let pass = super::passes(config, &wave).1;
         let mut settings = waves.settings.clone();
         settings.backtraces = super::quiet_backtraces(config, &wave);

@@ -80,7 +80,7 @@ pub fn unpack(source: &ArchiveSource) -> Result<Discovered, DiscoverError> {
         target_dir: Some(roots.target),
         workspace_root: Some(roots.workspace),
         unpacked: temporary,
-        libraries: Vec::new(),
+        ..Discovered::default()
     })
 }
 
