@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::tracking::{parent_of, state_of};
+use super::tracking::{all_pids, is_alive, parent_of};
 use super::watchdog;
 
 /// Make orphaned descendants ours: a test's daemon that left its process group with `setsid`
@@ -69,7 +69,7 @@ pub fn kill_orphans(keep: &[u32]) -> Vec<String> {
         let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         // A zombie already died (killed with its group): it only needs reaping; one that is
         // gone by now needs nothing.
-        let alive = matches!(state_of(pid as i32), Some(state) if state != 'Z' && state != 'X');
+        let alive = is_alive(pid as i32);
         let pid = Pid::from_raw(pid as i32);
         if alive {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -108,13 +108,9 @@ fn our_children() -> Vec<u32> {
 
 fn children_by_parent() -> Vec<u32> {
     let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| parent_of(pid as i32) == Some(me))
+    (all_pids().into_iter())
+        .filter(|&pid| parent_of(pid) == Some(me))
+        .map(|pid| pid as u32)
         .collect()
 }
 

@@ -118,7 +118,8 @@ pub fn end_leftovers(leftovers: &[Leftovers], grace: Duration) -> usize {
     }
     // A process in the middle of exiting has no environment to read any more but is not dead
     // yet: the ones found are watched by pid until they are gone or only remains.
-    let gone = || tracking::tagged(&tags).is_empty() && found.iter().all(|&pid| has_died(pid));
+    let gone =
+        || tracking::tagged(&tags).is_empty() && !found.iter().any(|&pid| tracking::is_alive(pid));
     let all: Vec<&Tracked> = tracked.iter().collect();
     for (signal, wait) in [(Signal::SIGTERM, grace), (Signal::SIGKILL, grace)] {
         tracking::signal_trees(&all, signal);
@@ -131,11 +132,6 @@ pub fn end_leftovers(leftovers: &[Leftovers], grace: Duration) -> usize {
         }
     }
     found.len()
-}
-
-/// Whether `pid` has ended: gone, or a zombie (dead, waiting to be reaped).
-fn has_died(pid: i32) -> bool {
-    !matches!(tracking::state_of(pid), Some(state) if state != 'Z' && state != 'X')
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ fn pids_with_any(entries: &HashSet<String>) -> HashSet<i32> {
         .collect()
 }
 
-fn all_pids() -> Vec<i32> {
+pub(super) fn all_pids() -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -187,6 +187,12 @@ pub(super) fn parent_of(pid: i32) -> Option<i32> {
 
 pub(super) fn state_of(pid: i32) -> Option<char> {
     stat_fields(pid)?.first()?.chars().next()
+}
+
+/// Whether `pid` is a live process: neither gone nor dead (a zombie waiting to be reaped, or
+/// one being torn down).
+pub(super) fn is_alive(pid: i32) -> bool {
+    matches!(state_of(pid), Some(state) if state != 'Z' && state != 'X')
 }
 
 #[cfg(test)]

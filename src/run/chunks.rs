@@ -124,6 +124,24 @@ mod tests {
             .collect()
     }
 
+    /// A history in which each of `all` passed once (in a batch or alone) in `duration(name)`.
+    fn history_of(all: &[TestCase], batched: bool, duration: fn(&str) -> Duration) -> History {
+        let observations: Vec<_> = all
+            .iter()
+            .map(|c| Observation {
+                id: c.id(),
+                duration: duration(&c.name),
+                failed: false,
+                batched,
+                cpu: None,
+                panicked: None,
+            })
+            .collect();
+        let mut history = History::default();
+        history.record(&observations, &HashSet::new());
+        history
+    }
+
     #[test]
     fn chunks_cover_every_test_once_shrink_and_stay_per_binary() {
         let mut all = cases("a", 500);
@@ -144,19 +162,10 @@ mod tests {
     #[test]
     fn a_long_test_runs_alone_from_the_start_wherever_it_sits() {
         let all = cases("a", 3);
-        let observations: Vec<_> = all
-            .iter()
-            .map(|c| Observation {
-                id: c.id(),
-                duration: Duration::from_millis(if c.name == "t0001" { 90 } else { 2 }),
-                failed: false,
-                batched: true,
-                cpu: None,
-                panicked: None,
-            })
-            .collect();
-        let mut history = History::default();
-        history.record(&observations, &HashSet::new());
+        let history = history_of(&all, true, |name| match name {
+            "t0001" => Duration::from_millis(90),
+            _ => Duration::from_millis(2),
+        });
         let chunks = chunk(all, 2, &history);
         let names: Vec<Vec<&str>> = chunks
             .iter()
@@ -185,23 +194,10 @@ mod tests {
     #[test]
     fn history_makes_long_tests_their_own_chunks() {
         let all = cases("a", 40);
-        let observations: Vec<_> = all
-            .iter()
-            .map(|c| Observation {
-                id: c.id(),
-                duration: if c.name == "t0000" || c.name == "t0001" {
-                    Duration::from_secs(5)
-                } else {
-                    Duration::from_millis(1)
-                },
-                failed: false,
-                batched: false,
-                cpu: None,
-                panicked: None,
-            })
-            .collect();
-        let mut history = History::default();
-        history.record(&observations, &HashSet::new());
+        let history = history_of(&all, false, |name| match name {
+            "t0000" | "t0001" => Duration::from_secs(5),
+            _ => Duration::from_millis(1),
+        });
         let chunks = chunk(all, 2, &history);
         let with_long = chunks
             .iter()
