@@ -213,6 +213,31 @@ impl History {
     }
 }
 
+#[cfg(test)]
+impl Observation {
+    /// A run of `id` in its own process that took `duration`, without a CPU time or output.
+    pub fn alone(id: TestId, duration: Duration, failed: bool) -> Observation {
+        Observation {
+            id,
+            duration,
+            failed,
+            batched: false,
+            cpu: None,
+            panicked: None,
+        }
+    }
+}
+
+#[cfg(test)]
+impl History {
+    /// The history of one run that saw `observations`.
+    pub fn of(observations: &[Observation]) -> History {
+        let mut history = History::default();
+        history.record(observations, &HashSet::new());
+        history
+    }
+}
+
 /// Add `value` as the most recent, keeping the last [`DURATIONS_KEPT`].
 fn keep_recent<T>(list: &mut Vec<T>, value: T) {
     list.push(value);
@@ -240,14 +265,7 @@ mod tests {
     }
 
     pub(super) fn observe(name: &str, ms: u64, failed: bool) -> Observation {
-        Observation {
-            id: id(name),
-            duration: Duration::from_millis(ms),
-            failed,
-            batched: false,
-            cpu: None,
-            panicked: None,
-        }
+        Observation::alone(id(name), Duration::from_millis(ms), failed)
     }
 
     #[test]

@@ -60,7 +60,6 @@ mod tests {
     use crate::model::TestId;
     use crate::model::{Invocation, TargetKind, TestBinary};
     use crate::plan::history::Observation;
-    use std::collections::HashSet;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -89,21 +88,11 @@ mod tests {
     fn history(entries: &[(&str, u64, bool)]) -> History {
         let observations: Vec<_> = entries
             .iter()
-            .map(|(name, ms, failed)| Observation {
-                id: TestId {
-                    binary_id: "b".into(),
-                    name: name.to_string(),
-                },
-                duration: Duration::from_millis(*ms),
-                failed: *failed,
-                batched: false,
-                cpu: None,
-                panicked: None,
+            .map(|(name, ms, failed)| {
+                Observation::alone(TestId::new("b", name), Duration::from_millis(*ms), *failed)
             })
             .collect();
-        let mut history = History::default();
-        history.record(&observations, &HashSet::new());
-        history
+        History::of(&observations)
     }
 
     fn names(cases: &[TestCase]) -> Vec<&str> {

@@ -136,17 +136,11 @@ mod tests {
         let observations: Vec<Observation> = runs
             .iter()
             .map(|(name, failed, panicked)| Observation {
-                id: TestId::new("b", name),
-                duration: Duration::from_millis(5),
-                failed: *failed,
-                batched: false,
-                cpu: None,
                 panicked: Some(*panicked),
+                ..Observation::alone(TestId::new("b", name), Duration::from_millis(5), *failed)
             })
             .collect();
-        let mut history = History::default();
-        history.record(&observations, &HashSet::new());
-        history
+        History::of(&observations)
     }
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {

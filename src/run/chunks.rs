@@ -129,17 +129,11 @@ mod tests {
         let observations: Vec<_> = all
             .iter()
             .map(|c| Observation {
-                id: c.id(),
-                duration: duration(&c.name),
-                failed: false,
                 batched,
-                cpu: None,
-                panicked: None,
+                ..Observation::alone(c.id(), duration(&c.name), false)
             })
             .collect();
-        let mut history = History::default();
-        history.record(&observations, &HashSet::new());
-        history
+        History::of(&observations)
     }
 
     #[test]

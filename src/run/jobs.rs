@@ -260,17 +260,11 @@ mod tests {
     }
 
     fn observe(binary_id: &str, name: &str, secs: u64) -> Observation {
-        Observation {
-            id: TestId {
-                binary_id: binary_id.into(),
-                name: name.into(),
-            },
-            duration: Duration::from_secs(secs),
-            failed: false,
-            batched: false,
-            cpu: None,
-            panicked: None,
-        }
+        Observation::alone(
+            TestId::new(binary_id, name),
+            Duration::from_secs(secs),
+            false,
+        )
     }
 
     #[test]
