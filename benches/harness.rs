@@ -36,11 +36,20 @@ impl Machine {
             Err(why) => println!("nextest: skipped ({why})"),
         }
         println!("tests see {}", backtrace_setting());
+        match as_typed() {
+            true => println!(
+                "tools started as typed at a terminal: `cargo` from PATH, `runner` without $CARGO"
+            ),
+            false => println!("tools started through $CARGO (no `cargo` on PATH)"),
+        }
     }
 
     pub fn detect() -> Machine {
-        // The cargo that runs this bench, like the runner itself does (it reads $CARGO too).
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // The cargo a person types (see `as_typed`), else the one that runs this bench.
+        let cargo = match as_typed() {
+            true => "cargo".into(),
+            false => std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+        };
         let version = |program: &OsStr, args: &[&str]| {
             let out = Command::new(program)
                 .args(args)
@@ -90,11 +99,60 @@ pub fn clean_command(program: impl AsRef<OsStr>, target_dir: &Path) -> Command {
             command.env_remove(key);
         }
     }
+    if as_typed() {
+        undo_rustup(&mut command);
+    }
     command
         .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_TERM_COLOR", "never")
         .stdin(Stdio::null());
     command
+}
+
+/// Whether the tools are started as a person at a terminal starts them: `cargo test` and
+/// `cargo nextest` through the `cargo` on PATH (rustup's proxy, on most machines), `runner`
+/// finding cargo itself. So whenever `cargo` is on PATH; else through `$CARGO`.
+fn as_typed() -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| dir.join("cargo").is_file())
+}
+
+/// Take out of `command`'s environment what `cargo bench` (through rustup) put in it for this
+/// bench and a terminal does not have: `$CARGO`, and what rustup sets for the one cargo it
+/// starts (the toolchain it chose, unless a person chose it with `+toolchain` or
+/// `RUSTUP_TOOLCHAIN`; the toolchain's library directory; its recursion count).
+fn undo_rustup(command: &mut Command) {
+    command
+        .env_remove("CARGO")
+        .env_remove("RUST_RECURSION_COUNT");
+    let var = |name: &str| std::env::var(name).ok();
+    let source = var("RUSTUP_TOOLCHAIN_SOURCE");
+    let chosen = matches!(source.as_deref(), Some("cli" | "env") | None);
+    command.env_remove("RUSTUP_TOOLCHAIN_SOURCE");
+    let (Some(toolchain), Some(home)) = (var("RUSTUP_TOOLCHAIN"), var("RUSTUP_HOME")) else {
+        return;
+    };
+    if !chosen {
+        command.env_remove("RUSTUP_TOOLCHAIN");
+    }
+    let library = Path::new(&home)
+        .join("toolchains")
+        .join(toolchain)
+        .join("lib");
+    if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+        let kept: Vec<PathBuf> = std::env::split_paths(&paths)
+            .filter(|dir| *dir != library)
+            .collect();
+        match kept.is_empty() {
+            true => command.env_remove("LD_LIBRARY_PATH"),
+            false => command.env(
+                "LD_LIBRARY_PATH",
+                std::env::join_paths(kept).unwrap_or_default(),
+            ),
+        };
+    }
 }
 
 /// Run `command` to its end; its wall time in seconds, or an error with the end of its output.

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -28,6 +28,7 @@ use crate::plan::{doc_packages, metadata_cache};
 
 mod environment;
 mod prebuilt;
+mod rustup;
 
 use environment::package_env;
 pub(super) use environment::{is_dynamic_library, library_path};
@@ -81,29 +82,46 @@ pub struct Discovered {
 /// Build with cargo and return the test binaries it produced, sorted by id.
 pub fn from_cargo(args: &CargoOptions) -> Result<Discovered, DiscoverError> {
     let cargo = cargo_command();
-    let mut child = spawn_build(&cargo, args)?;
-    let stdout = child.stdout.take().expect("stdout is piped");
+    let (child, stdout) = spawn_build(&cargo, args)?;
     let build = Build::read(BufReader::new(stdout))?;
     let status = build.exit_status(child)?;
     conclude(&cargo, args, status, build)
 }
 
-/// `cargo test --no-run` with its JSON messages on a pipe.
-pub(super) fn spawn_build(cargo: &str, args: &CargoOptions) -> Result<Child, DiscoverError> {
-    let child = Command::new(cargo)
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json-render-diagnostics",
-        ])
-        .args(&args.selection)
-        .args(&args.build)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
+/// `cargo test --no-run`, and its JSON messages (on a pipe). rustup's proxy is skipped when
+/// it is known where it leads (see `rustup`).
+pub(super) fn spawn_build(
+    cargo: &str,
+    args: &CargoOptions,
+) -> Result<(Child, rustup::Watched<ChildStdout>), DiscoverError> {
+    let launch = rustup::Launch::of(cargo);
+    let start = |launch: &rustup::Launch| {
+        launch
+            .command()
+            .args([
+                "test",
+                "--no-run",
+                "--message-format=json-render-diagnostics",
+            ])
+            .args(&args.selection)
+            .args(&args.build)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+    };
+    let (launch, started) = match (start(&launch), launch.through_proxy()) {
+        (Err(_), Some(proxy)) => {
+            let started = start(&proxy);
+            (proxy, started)
+        }
+        (started, _) => (launch, started),
+    };
+    let mut child = started
         .with_context(|| format!("could not start `{cargo}`; is cargo installed and on PATH?"))?;
-    Ok(child)
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdout = launch.watch(child.id(), stdout);
+    Ok((child, stdout))
 }
 
 /// What a build that exited with `status` found: its binaries, or why there are none.

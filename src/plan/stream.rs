@@ -44,20 +44,25 @@ pub enum Built {
 /// (always the last message).
 pub fn start(args: &CargoOptions) -> Result<Receiver<Built>, DiscoverError> {
     let cargo = discover::cargo_command();
-    let child = discover::spawn_build(&cargo, args)?;
+    let (child, stdout) = discover::spawn_build(&cargo, args)?;
     let (sender, receiver) = crossbeam_channel::unbounded();
     let args = args.clone();
     std::thread::Builder::new()
         .name("cargo-build".into())
-        .spawn(move || follow(&cargo, &args, child, &sender))
+        .spawn(move || follow(&cargo, &args, child, stdout, &sender))
         .context("starting the thread that reads cargo's messages")?;
     Ok(receiver)
 }
 
 /// Read cargo's messages until it says the build succeeded (or exits), sending each test
 /// binary as it comes.
-fn follow(cargo: &str, args: &CargoOptions, mut child: Child, sender: &Sender<Built>) {
-    let stdout = child.stdout.take().expect("stdout is piped");
+fn follow(
+    cargo: &str,
+    args: &CargoOptions,
+    mut child: Child,
+    stdout: impl std::io::Read,
+    sender: &Sender<Built>,
+) {
     let mut build = Build::default();
     let mut metadata: Option<Metadata> = None;
     let mut harness_cache = HashMap::new();
