@@ -246,22 +246,39 @@ pub fn load_history(target_dir: Option<&Path>) -> History {
 pub fn save_history(plan: &Plan, observations: &[Observation]) {
     let Some(dir) = &plan.target_dir else { return };
     let path = History::path_in(dir);
-    let saved = History::update(&path, &plan.history, observations, &plan.listed);
-    let snapshot = match saved {
-        Ok(history) if plan.shard.is_none() => {
-            let timings = Timings::from_history(&history);
-            let path = Timings::snapshot_path(dir);
-            // Whole milliseconds change seldom; a rename that replaces a file costs a
-            // millisecond or more (the file system starts writing the new data out).
-            match Timings::load(&path) {
-                Ok(saved) if saved == timings => Ok(()),
-                _ => timings.save(&path),
+    let mut snapshot = Ok(());
+    let saved = History::update(
+        &path,
+        &plan.history,
+        observations,
+        &plan.listed,
+        |history| {
+            if plan.shard.is_none() {
+                snapshot = save_snapshot(dir, history);
             }
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = snapshot {
+        },
+    );
+    if let Err(e) = saved.and(snapshot) {
         eprintln!("warning: could not save the timing history: {e:#}");
     }
+}
+
+/// Make the timings snapshot in `dir` equal to `history` (this run folded in), and mark the
+/// history so. While the snapshot was equal to the history before this run, only what this run
+/// changed is computed again; else all of it.
+fn save_snapshot(dir: &Path, history: &mut History) -> anyhow::Result<()> {
+    let path = Timings::snapshot_path(dir);
+    let saved = Timings::load(&path).ok();
+    let continues = history.snapshot_run().map(|run| run + 1) == Some(history.runs());
+    let timings = match &saved {
+        Some(saved) if continues => Timings::refreshed(saved, history),
+        _ => Timings::from_history(history),
+    };
+    // Whole milliseconds change seldom; a rename that replaces a file costs a millisecond or
+    // more (the file system starts writing the new data out).
+    if saved.as_ref() != Some(&timings) {
+        timings.save(&path)?;
+    }
+    history.mark_snapshot();
+    Ok(())
 }

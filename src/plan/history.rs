@@ -2,9 +2,11 @@
 //! in the target directory, so the scheduler can start long tests first, `--lf`/`--ff` know
 //! what failed, and `-n auto` and `runner predict` know which tests compute and which wait.
 //!
-//! Reading and writing the file (atomically, under a lock, any version) is `file`'s part.
+//! Reading and writing the file (atomically, under a lock, any version) is `file`'s part; each
+//! binary's records are parsed only when a run looks into them (`lazy`).
 
 mod file;
+mod lazy;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -26,8 +28,15 @@ const BINARY_RUNS_KEPT: u64 = 1000;
 /// damage, and is dropped rather than trusted.
 const LONGEST_CREDIBLE_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
-/// The tests' records, by binary id, then by test name.
-type Records = BTreeMap<String, BTreeMap<String, TestRecord>>;
+/// One binary's records, by test name.
+type Tests = BTreeMap<String, TestRecord>;
+
+/// The tests' records, by binary id.
+type Records = BTreeMap<String, lazy::Binary>;
+
+/// A binary none of whose tests this run listed is checked for age (which parses it) only on
+/// every this many runs: the check costs what the lazy records save.
+const AGE_CHECK_EVERY: u64 = 50;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct History {
@@ -35,6 +44,11 @@ pub struct History {
     /// How many runs have been recorded.
     runs: u64,
     binaries: Records,
+    /// The run after which the timings snapshot (`partition::timings`) was last made equal to
+    /// this history: while it is the run before this one's, only the binaries this run
+    /// changed need computing again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot_run: Option<u64>,
     /// The version of the file this was read from, if it was: while the file is unchanged,
     /// the end of the run folds its results into this copy instead of reading it again.
     #[serde(skip)]
@@ -63,6 +77,11 @@ struct TestRecord {
 }
 
 impl TestRecord {
+    /// See [`History::expected`].
+    fn expected(&self) -> Option<Duration> {
+        mean(&self.durations).or_else(|| mean(&self.batched))
+    }
+
     /// Drop durations no test could have had; returns how many were dropped.
     fn drop_incredible(&mut self) -> usize {
         let credible =
@@ -103,31 +122,59 @@ pub struct Observation {
 
 impl History {
     fn record_of(&self, id: &TestId) -> Option<&TestRecord> {
-        self.binaries.get(&id.binary_id)?.get(&id.name)
+        self.tests_of(&id.binary_id)?.get(&id.name)
+    }
+
+    fn tests_of(&self, binary_id: &str) -> Option<&Tests> {
+        Some(self.binaries.get(binary_id)?.tests(binary_id))
     }
 
     /// The expected duration of a test in its own process: the mean of its recent runs (or of
     /// its batched runs when it never ran alone).
     pub fn expected(&self, id: &TestId) -> Option<Duration> {
-        let record = self.record_of(id)?;
-        mean(&record.durations).or_else(|| mean(&record.batched))
+        self.record_of(id)?.expected()
     }
 
     /// Every test's expected duration in its own process ([`History::expected`]), by id.
     pub fn expected_all(&self) -> Vec<(TestId, Duration)> {
-        let mut all = Vec::new();
-        for (binary_id, tests) in &self.binaries {
-            for name in tests.keys() {
-                let id = TestId {
-                    binary_id: binary_id.clone(),
-                    name: name.clone(),
-                };
-                if let Some(expected) = self.expected(&id) {
-                    all.push((id, expected));
-                }
-            }
-        }
-        all
+        (self.binaries.keys())
+            .flat_map(|binary_id| self.expected_in(binary_id))
+            .collect()
+    }
+
+    /// The expected duration of each test of one binary that has one.
+    pub fn expected_in(&self, binary_id: &str) -> Vec<(TestId, Duration)> {
+        let tests = self.tests_of(binary_id).into_iter().flatten();
+        tests
+            .filter_map(|(name, record)| Some((TestId::new(binary_id, name), record.expected()?)))
+            .collect()
+    }
+
+    /// The binaries the history holds.
+    pub fn binary_ids(&self) -> impl Iterator<Item = &str> {
+        self.binaries.keys().map(String::as_str)
+    }
+
+    /// The binaries whose records this history changed since it was read.
+    pub fn changed_binaries(&self) -> impl Iterator<Item = &str> {
+        (self.binaries.iter())
+            .filter(|(_, binary)| binary.changed())
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// The run after which the timings snapshot was made equal to this history, if known.
+    pub fn snapshot_run(&self) -> Option<u64> {
+        self.snapshot_run
+    }
+
+    /// The timings snapshot is now equal to this history.
+    pub fn mark_snapshot(&mut self) {
+        self.snapshot_run = Some(self.runs);
+    }
+
+    /// How many runs have been recorded.
+    pub fn runs(&self) -> u64 {
+        self.runs
     }
 
     /// What the test costs with a core to itself: the means of its recent (wall, CPU) pairs;
@@ -157,7 +204,7 @@ impl History {
     /// whether it panicked on its way then or in a passing run since its last failure (as far
     /// as its output was seen); `None` when it failed or never ran.
     pub fn last_pass(&self, binary_id: &str, name: &str) -> Option<bool> {
-        let record = self.binaries.get(binary_id)?.get(name)?;
+        let record = self.tests_of(binary_id)?.get(name)?;
         (!record.failed).then_some(record.panicked)
     }
 
@@ -170,7 +217,9 @@ impl History {
         for observation in observations {
             let id = &observation.id;
             let binary = self.binaries.entry(id.binary_id.clone()).or_default();
-            let record = binary.entry(id.name.clone()).or_default();
+            let record = (binary.tests_mut(&id.binary_id))
+                .entry(id.name.clone())
+                .or_default();
             let list = if observation.batched {
                 &mut record.batched
             } else {
@@ -193,12 +242,13 @@ impl History {
         }
         let listed_binaries: HashSet<&str> =
             listed.iter().map(|id| id.binary_id.as_str()).collect();
-        for (binary_id, tests) in &mut self.binaries {
+        let check_age = run % AGE_CHECK_EVERY == 0;
+        for (binary_id, binary) in &mut self.binaries {
             // Only a run that listed the binary says anything about its tests.
             if !listed_binaries.contains(binary_id.as_str()) {
                 continue;
             }
-            tests.retain(|name, record| {
+            binary.tests_mut(binary_id).retain(|name, record| {
                 let id = TestId {
                     binary_id: binary_id.clone(),
                     name: name.clone(),
@@ -206,7 +256,11 @@ impl History {
                 listed.contains(&id) && run - record.last_run < RUNS_KEPT
             });
         }
-        self.binaries.retain(|_, tests| {
+        self.binaries.retain(|binary_id, binary| {
+            if !(check_age || binary.changed()) {
+                return true;
+            }
+            let tests = binary.tests(binary_id);
             let latest = tests.values().map(|record| record.last_run).max();
             latest.is_some_and(|latest| run - latest < BINARY_RUNS_KEPT)
         });
@@ -291,10 +345,13 @@ mod tests {
         for _ in 0..10 {
             history.record(&[observe("a", 10, false), observe("b", 10, false)], &both);
         }
-        assert_eq!(history.binaries["bin"]["a"].durations.len(), DURATIONS_KEPT);
+        assert_eq!(
+            history.tests_of("bin").unwrap()["a"].durations.len(),
+            DURATIONS_KEPT
+        );
         let only_a: HashSet<TestId> = [id("a")].into();
         history.record(&[observe("a", 10, false)], &only_a);
-        assert!(!history.binaries["bin"].contains_key("b"));
+        assert!(!history.tests_of("bin").unwrap().contains_key("b"));
     }
 
     #[test]

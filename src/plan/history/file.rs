@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::Deserialize;
 
-use super::{History, Observation, Records, TestRecord, FORMAT_VERSION};
+use super::{lazy, History, Observation, Records, TestRecord, Tests, FORMAT_VERSION};
 use crate::files::{self, Identity};
 use crate::model::TestId;
 
@@ -27,6 +27,8 @@ struct StoredHistory {
     binaries: Records,
     #[serde(default)]
     tests: BTreeMap<String, TestRecord>,
+    #[serde(default)]
+    snapshot_run: Option<u64>,
 }
 
 impl History {
@@ -36,30 +38,24 @@ impl History {
     }
 
     /// Load the history; a missing file is an empty history, an unreadable one is an error
-    /// the caller shows as a warning. Durations no test could have had are dropped, with a
-    /// warning, so that no state file can stop a run.
+    /// the caller shows as a warning. A binary's damaged records cost a warning when a run
+    /// first looks into them (see `lazy`), so that no state file can stop a run.
     pub fn load(path: &Path) -> Result<History> {
-        let (history, dropped) = History::read(path)?;
-        if dropped > 0 {
-            eprintln!(
-                "warning: {} held {dropped} duration(s) that are not a number of seconds a test \
-                 could take; they were dropped",
-                path.display()
-            );
-        }
-        Ok(history)
+        History::read(path)
     }
 
     /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
     /// by side each add their run and their results, none overwrites another's.
     /// Returns the history as saved.
     /// `known` is the history as this run read it: while the file is still that version, it
-    /// is not read and parsed again.
+    /// is not read and parsed again. `then` sees the history with this run folded in, still
+    /// under the lock, before it is saved (the timings snapshot is made from it there).
     pub fn update(
         path: &Path,
         known: &History,
         observations: &[Observation],
         listed: &HashSet<TestId>,
+        then: impl FnOnce(&mut History),
     ) -> Result<History> {
         let dir = path.parent().context("history path has no directory")?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -77,20 +73,19 @@ impl History {
         let mut history = match unchanged {
             true => known.clone(),
             // Whatever was wrong with the file was said when the run started; start afresh.
-            false => History::read(path).map_or_else(|_| History::default(), |(h, _)| h),
+            false => History::read(path).unwrap_or_default(),
         };
         history.record(observations, listed);
+        then(&mut history);
         history.save(path)?;
         Ok(history)
     }
 
-    /// The file's history, and how many incredible durations were dropped from it.
-    fn read(path: &Path) -> Result<(History, usize)> {
+    /// The file's history.
+    fn read(path: &Path) -> Result<History> {
         let (text, source) = match read_with_identity(path) {
             Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok((History::default(), 0))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         let stored: StoredHistory = serde_json::from_str(&text)
@@ -101,6 +96,7 @@ impl History {
                 version: FORMAT_VERSION,
                 runs: stored.runs,
                 binaries: stored.binaries,
+                snapshot_run: stored.snapshot_run,
                 source: None,
             },
             other => anyhow::bail!(
@@ -108,22 +104,17 @@ impl History {
                 path.display()
             ),
         };
-        let dropped: usize = history
-            .binaries
-            .values_mut()
-            .flat_map(BTreeMap::values_mut)
-            .map(TestRecord::drop_incredible)
-            .sum();
         history.source = Some(source);
-        Ok((history, dropped))
+        Ok(history)
     }
 
     /// Version 1 keys were `binary-id test-name`: split at the first space, which is right
     /// for every binary id cargo gives.
     fn from_version_1(stored: StoredHistory) -> History {
-        let mut binaries = Records::new();
-        for (key, record) in stored.tests {
+        let mut binaries: BTreeMap<String, Tests> = BTreeMap::new();
+        for (key, mut record) in stored.tests {
             let (binary, name) = key.split_once(' ').unwrap_or(("", key.as_str()));
+            record.drop_incredible();
             binaries
                 .entry(binary.to_string())
                 .or_default()
@@ -132,7 +123,10 @@ impl History {
         History {
             version: FORMAT_VERSION,
             runs: stored.runs,
-            binaries,
+            binaries: (binaries.into_iter())
+                .map(|(id, tests)| (id, lazy::Binary::parsed(tests)))
+                .collect(),
+            snapshot_run: None,
             source: None,
         }
     }
@@ -247,7 +241,7 @@ mod tests {
                     // Each run read the file as it was before any of them saved.
                     let known = History::load(path).unwrap();
                     let observation = observe(name, 10, true);
-                    History::update(path, &known, &[observation], &HashSet::new()).unwrap();
+                    History::update(path, &known, &[observation], &HashSet::new(), |_| {}).unwrap();
                 });
             }
         });
@@ -267,6 +261,7 @@ mod tests {
             &History::default(),
             &[observe("a", 10, false)],
             &HashSet::new(),
+            |_| {},
         )
         .unwrap();
         let known = History::load(&path).unwrap();
@@ -274,17 +269,36 @@ mod tests {
         // were to say otherwise (here: a copy with the same identity is not re-read).
         let mut stale = known.clone();
         stale.binaries.clear();
-        let saved =
-            History::update(&path, &stale, &[observe("b", 10, false)], &HashSet::new()).unwrap();
+        let saved = History::update(
+            &path,
+            &stale,
+            &[observe("b", 10, false)],
+            &HashSet::new(),
+            |_| {},
+        )
+        .unwrap();
         assert!(
             saved.expected(&id("a")).is_none(),
             "the known copy was used"
         );
         // Another run saved in between: the file is read again, its results kept.
         let known = History::load(&path).unwrap();
-        History::update(&path, &known, &[observe("c", 10, false)], &HashSet::new()).unwrap();
-        let saved =
-            History::update(&path, &known, &[observe("d", 10, false)], &HashSet::new()).unwrap();
+        History::update(
+            &path,
+            &known,
+            &[observe("c", 10, false)],
+            &HashSet::new(),
+            |_| {},
+        )
+        .unwrap();
+        let saved = History::update(
+            &path,
+            &known,
+            &[observe("d", 10, false)],
+            &HashSet::new(),
+            |_| {},
+        )
+        .unwrap();
         for name in ["b", "c", "d"] {
             assert!(saved.expected(&id(name)).is_some(), "{name} was lost");
         }
@@ -322,6 +336,75 @@ mod tests {
         for _ in 0..10 {
             history.record(&[with_cpu("a", 10, 1)], &listed);
         }
-        assert_eq!(history.binaries["bin"]["a"].cpu.len(), DURATIONS_KEPT);
+        assert_eq!(
+            history.tests_of("bin").unwrap()["a"].cpu.len(),
+            DURATIONS_KEPT
+        );
+    }
+
+    #[test]
+    fn records_a_run_does_not_touch_are_not_parsed_and_are_written_back_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // Spelled as no serialiser would write it: the bytes show whether it was rewritten.
+        let other = r#"{"x": {"durations": [0.50000], "failed": false, "last_run": 1}}"#;
+        let text = format!(r#"{{"version":2,"runs":1,"binaries":{{"other":{other}}}}}"#);
+        std::fs::write(&path, text).unwrap();
+        let known = History::load(&path).unwrap();
+        let saved = History::update(
+            &path,
+            &known,
+            &[observe("a", 10, false)],
+            &HashSet::new(),
+            |_| {},
+        )
+        .unwrap();
+        assert!(!saved.binaries["other"].changed());
+        assert!(saved.changed_binaries().eq(["bin"]));
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.contains(other), "{written}");
+        let loaded = History::load(&path).unwrap();
+        assert_eq!(
+            loaded.expected(&TestId::new("other", "x")),
+            Some(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn a_binary_whose_records_are_damaged_starts_afresh_and_the_others_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.json");
+        let text = r#"{"version":2,"runs":1,"binaries":{
+            "bin":{"a":{"durations":[0.25],"failed":false,"last_run":1}},
+            "damaged":{"x":{"durations":"not a list"}}}}"#;
+        std::fs::write(&path, text).unwrap();
+        let history = History::load(&path).unwrap();
+        assert_eq!(history.expected(&id("a")), Some(Duration::from_millis(250)));
+        assert_eq!(history.expected(&TestId::new("damaged", "x")), None);
+    }
+
+    #[test]
+    fn the_snapshot_made_from_the_changes_equals_the_one_made_from_everything() {
+        use crate::plan::partition::Timings;
+        let dir = tempfile::tempdir().unwrap();
+        let path = History::path_in(dir.path());
+        let other = TestId::new("other", "x");
+        let of_other = Observation::alone(other.clone(), Duration::from_millis(7), false);
+        let mut first = History::default();
+        first.record(&[observe("a", 10, false), of_other], &HashSet::new());
+        first.save(&path).unwrap();
+        let known = History::load(&path).unwrap();
+        let before = Timings::from_history(&known);
+        // This run changes "bin" only, and lists "other" without its test: "other" goes.
+        let listed: HashSet<TestId> = [id("a"), TestId::new("other", "y")].into();
+        let saved =
+            History::update(&path, &known, &[observe("a", 30, false)], &listed, |_| {}).unwrap();
+        let refreshed = Timings::refreshed(&before, &saved);
+        assert_eq!(refreshed, Timings::from_history(&saved));
+        assert_eq!(
+            refreshed,
+            Timings::from_durations([(id("a"), Duration::from_millis(20))])
+        );
     }
 }

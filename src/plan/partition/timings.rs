@@ -6,7 +6,7 @@
 //! `time:` partition reads the snapshot in the target directory, which only runs that are not
 //! partitioned rewrite: a shard never changes what its sibling shards compute.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,17 +42,40 @@ struct TimingsFile {
 impl Timings {
     /// Durations rounded to whole milliseconds; a test given twice keeps its last.
     pub fn from_durations(durations: impl IntoIterator<Item = (TestId, Duration)>) -> Timings {
-        let mut tests = ByBinary::new();
+        let mut timings = Timings::default();
+        timings.insert(durations);
+        timings
+    }
+
+    fn insert(&mut self, durations: impl IntoIterator<Item = (TestId, Duration)>) {
         for (id, duration) in durations {
             let ms = (duration.as_secs_f64() * 1000.0).round() as u64;
-            tests.entry(id.binary_id).or_default().insert(id.name, ms);
+            self.tests
+                .entry(id.binary_id)
+                .or_default()
+                .insert(id.name, ms);
         }
-        Timings { tests }
     }
 
     /// What the `time:` scheme would read from this history.
     pub fn from_history(history: &History) -> Timings {
         Timings::from_durations(history.expected_all())
+    }
+
+    /// The same as [`Timings::from_history`], made from `earlier`, which was that of the
+    /// history before the changes `history` holds: only the binaries it changed are computed
+    /// again (the others' records need not even be parsed), and those it no longer holds go.
+    pub fn refreshed(earlier: &Timings, history: &History) -> Timings {
+        let held: HashSet<&str> = history.binary_ids().collect();
+        let mut timings = earlier.clone();
+        timings
+            .tests
+            .retain(|binary, _| held.contains(binary.as_str()));
+        for binary in history.changed_binaries() {
+            timings.tests.remove(binary);
+            timings.insert(history.expected_in(binary));
+        }
+        timings
     }
 
     /// The snapshot a `time:` partition reads when no `--timings` file is given.
