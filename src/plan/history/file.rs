@@ -162,6 +162,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Fold a run in which test `name` passed in 10 ms into the file at `path`.
+    fn fold(path: &Path, known: &History, name: &str) -> History {
+        let observation = observe(name, 10, false);
+        History::update(path, known, &[observation], &HashSet::new(), |_| {}).unwrap()
+    }
+
     #[test]
     fn round_trip_and_expectations() {
         let dir = tempfile::tempdir().unwrap();
@@ -256,49 +262,21 @@ mod tests {
     fn an_unchanged_file_is_not_read_again_and_a_changed_one_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = History::path_in(dir.path());
-        History::update(
-            &path,
-            &History::default(),
-            &[observe("a", 10, false)],
-            &HashSet::new(),
-            |_| {},
-        )
-        .unwrap();
+        fold(&path, &History::default(), "a");
         let known = History::load(&path).unwrap();
         // Unchanged: what is saved is the known copy plus this run, even if the bytes on disk
         // were to say otherwise (here: a copy with the same identity is not re-read).
         let mut stale = known.clone();
         stale.binaries.clear();
-        let saved = History::update(
-            &path,
-            &stale,
-            &[observe("b", 10, false)],
-            &HashSet::new(),
-            |_| {},
-        )
-        .unwrap();
+        let saved = fold(&path, &stale, "b");
         assert!(
             saved.expected(&id("a")).is_none(),
             "the known copy was used"
         );
         // Another run saved in between: the file is read again, its results kept.
         let known = History::load(&path).unwrap();
-        History::update(
-            &path,
-            &known,
-            &[observe("c", 10, false)],
-            &HashSet::new(),
-            |_| {},
-        )
-        .unwrap();
-        let saved = History::update(
-            &path,
-            &known,
-            &[observe("d", 10, false)],
-            &HashSet::new(),
-            |_| {},
-        )
-        .unwrap();
+        fold(&path, &known, "c");
+        let saved = fold(&path, &known, "d");
         for name in ["b", "c", "d"] {
             assert!(saved.expected(&id(name)).is_some(), "{name} was lost");
         }
@@ -352,14 +330,7 @@ mod tests {
         let text = format!(r#"{{"version":2,"runs":1,"binaries":{{"other":{other}}}}}"#);
         std::fs::write(&path, text).unwrap();
         let known = History::load(&path).unwrap();
-        let saved = History::update(
-            &path,
-            &known,
-            &[observe("a", 10, false)],
-            &HashSet::new(),
-            |_| {},
-        )
-        .unwrap();
+        let saved = fold(&path, &known, "a");
         assert!(!saved.binaries["other"].changed());
         assert!(saved.changed_binaries().eq(["bin"]));
         let written = std::fs::read_to_string(&path).unwrap();
