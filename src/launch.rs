@@ -6,7 +6,7 @@
 //! (valgrind, strace) outermost, then cargo's target runner (qemu, wine), as `cargo test` would
 //! start the binary, then the binary. So a wrapper watches the runner and what it runs, as it
 //! would watch `cargo test`'s own command. Started in the package root with the environment
-//! cargo gives tests. Doctests run through `cargo test --doc`, which applies cargo's runner
+//! cargo gives tests, and what cargo passes on of its own (the toolchain rustup chose). Doctests run through `cargo test --doc`, which applies cargo's runner
 //! itself; the wrapper does not apply to them.
 
 use std::process::Command;
@@ -63,6 +63,9 @@ impl Launcher {
             None => Command::new(&binary.path),
         };
         command.current_dir(&binary.cwd).envs(&binary.env);
+        if let Some(toolchain) = crate::plan::discover::toolchain() {
+            toolchain.apply(&mut command, &binary.env);
+        }
         command
     }
 }

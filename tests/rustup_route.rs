@@ -10,18 +10,31 @@ use std::process::Command;
 
 use common::*;
 
-const LIB: &str = "#[test]\nfn works() {}\n";
+/// The test writes down what it sees of the toolchain: `cargo test` passes its own
+/// environment (what the proxy set) and its path as `CARGO` on to its tests.
+const LIB: &str = r#"
+#[test]
+fn works() {
+    let seen = format!(
+        "CARGO={:?} PROXY_MARK={:?}",
+        std::env::var("CARGO").ok(),
+        std::env::var("PROXY_MARK").ok()
+    );
+    std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/seen.txt"), seen).unwrap();
+}
+"#;
 
 /// A stand-in for rustup: `bin/rustup`, and `bin/cargo` linked to it as rustup installs its
-/// proxies. It logs each start and sets `CARGO_TARGET_DIR` (rustup sets `RUSTUP_TOOLCHAIN` and
-/// others; a target directory shows where cargo built), then execs the real cargo.
+/// proxies. It logs each start and sets `CARGO_TARGET_DIR` and `PROXY_MARK` (rustup sets
+/// `RUSTUP_TOOLCHAIN` and others; a target directory shows where cargo built), then execs the
+/// real cargo.
 fn fake_rustup(dir: &Path) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     write_script(
         &bin,
         "rustup",
-        "#!/bin/sh\necho \"$*\" >> \"$PROXY_LOG\"\nexport CARGO_TARGET_DIR=\"$PROXY_TARGET\"\n\
+        "#!/bin/sh\necho \"$*\" >> \"$PROXY_LOG\"\nexport CARGO_TARGET_DIR=\"$PROXY_TARGET\" PROXY_MARK=1\n\
          exec \"$REAL_CARGO\" \"$@\"\n",
     );
     std::os::unix::fs::symlink("rustup", bin.join("cargo")).unwrap();
@@ -49,6 +62,20 @@ fn run_through_proxy(dir: &Path, project: &Path, configure: impl FnOnce(&mut Com
 }
 
 /// How many builds the proxy started (the first run also asks it for `cargo metadata`).
+/// What the test saw of the toolchain in the last run.
+fn seen(project: &Path) -> String {
+    std::fs::read_to_string(project.join("seen.txt")).unwrap_or_default()
+}
+
+/// What the test sees when run by the toolchain's cargo through the proxy.
+fn as_cargo_test_gives_it() -> String {
+    let cargo = std::fs::canonicalize(env!("CARGO")).unwrap();
+    format!(
+        "CARGO={:?} PROXY_MARK=Some(\"1\")",
+        Some(cargo.display().to_string())
+    )
+}
+
 fn proxy_starts(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("proxy.log"))
         .unwrap_or_default()
@@ -70,6 +97,7 @@ fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditi
     assert_eq!(proxy_starts(dir), 1, "{}", first.context());
     assert!(built_by_proxy.is_dir(), "{}", first.context());
     assert!(dir.join("cache/runner/cargo-routes.json").is_file());
+    assert_eq!(seen(project.path()), as_cargo_test_gives_it());
 
     // The route is known: cargo starts without the proxy, with the environment the proxy gave
     // it (else it would build into the project's own `target`).
@@ -78,6 +106,7 @@ fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditi
     assert_eq!(proxy_starts(dir), 1, "{}", second.context());
     assert!(!project.path().join("target").exists());
     assert!(second.stdout.contains("1 passed"), "{}", second.context());
+    assert_eq!(seen(project.path()), as_cargo_test_gives_it());
 
     // A rustup variable that was not there: the proxy decides again.
     let changed = run_through_proxy(dir, project.path(), |command| {
@@ -105,4 +134,6 @@ fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditi
         "{}",
         named.context()
     );
+    let expected = format!("CARGO={:?} PROXY_MARK=None", Some(env!("CARGO")));
+    assert_eq!(seen(project.path()), expected);
 }

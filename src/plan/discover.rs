@@ -33,6 +33,7 @@ mod rustup;
 use environment::package_env;
 pub(super) use environment::{is_dynamic_library, library_path};
 pub use prebuilt::from_paths;
+pub use rustup::toolchain;
 
 /// Why discovery failed; the caller picks the exit code from it.
 #[derive(Debug, thiserror::Error)]
