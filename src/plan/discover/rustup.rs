@@ -19,7 +19,10 @@
 //! proxy again, and learning again.
 //!
 //! Only rustup is skipped (`cargo` on PATH resolves to a file named `rustup`, or is a hard link
-//! of the `rustup` beside it): another wrapper may do more than exec. A `$CARGO` that is set
+//! of the `rustup` beside it): another wrapper may do more than exec. And only a route that is
+//! what rustup does is kept or taken (a toolchain's cargo under rustup's home, rustup's own
+//! variables with their values: see `plausible`), since the cache directory may come from
+//! elsewhere. A `$CARGO` that is set
 //! (a run under `cargo run`, or the user's choice) is run as it is, and so is any cargo when
 //! the cache directory cannot be found or written.
 //!
@@ -33,10 +36,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+mod plausible;
 mod routes;
 
+use plausible::Homes;
 use routes::{cache_file, keep, kept_route, Conditions, Route};
 
 /// The cargo the build ran as, and what rustup changed in its environment, once known.
@@ -114,7 +121,9 @@ impl Launch {
         if !is_rustup(&proxy) {
             return plain;
         }
-        if let Some(route) = kept_route(&cache, &proxy) {
+        let rustups =
+            |route: &Route| Homes::now().is_some_and(|h| h.allow(&route.cargo, &route.env));
+        if let Some(route) = kept_route(&cache, &proxy).filter(rustups) {
             Toolchain::note(&route.cargo, &route.env);
             return Launch {
                 program: route.cargo,
@@ -152,44 +161,57 @@ impl Launch {
         })
     }
 
-    /// cargo's stdout, read through a watch that learns the route on cargo's first message.
+    /// cargo's stdout, read through a watch that learns the route: from the moment cargo has
+    /// started, a thread waits for the proxy to exec (cargo may have written everything and
+    /// exited by the time its first message is read, and an exited process says nothing);
+    /// the first read waits for that thread, so the tests of this run already see the route.
     pub fn watch<R: Read>(self, pid: u32, stdout: R) -> Watched<R> {
+        let spoken = Arc::new(AtomicBool::new(false));
+        let learner = self.learning.and_then(|learning| {
+            let spoken = Arc::clone(&spoken);
+            std::thread::Builder::new()
+                .name("rustup-route".into())
+                .spawn(move || learning.learn(pid, &spoken))
+                .ok()
+        });
         Watched {
             inner: stdout,
-            pending: self.learning.map(|learning| (pid, learning)),
+            learner,
+            spoken,
         }
     }
 }
 
-/// cargo's stdout; the first bytes read from it mean the proxy has become cargo.
+/// cargo's stdout; its first bytes wait until the route is learned (see [`Launch::watch`]).
 pub struct Watched<R> {
     inner: R,
-    pending: Option<(u32, Learning)>,
+    learner: Option<std::thread::JoinHandle<()>>,
+    /// Set when cargo has written: whatever the process has exec'd by now is final.
+    spoken: Arc<AtomicBool>,
 }
 
 impl<R: Read> Read for Watched<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buf)?;
-        if read > 0 {
-            if let Some((pid, learning)) = self.pending.take() {
-                learning.learn(pid);
-            }
+        if let Some(learner) = self.learner.take() {
+            self.spoken.store(true, Ordering::SeqCst);
+            let _ = learner.join();
         }
         Ok(read)
     }
 }
 
+/// How long the proxy is given to exec cargo (it has to resolve the toolchain first, and may
+/// be installing it), and how often that is looked at.
+const EXEC_WAIT: Duration = Duration::from_secs(10);
+const EXEC_POLL: Duration = Duration::from_micros(500);
+
 impl Learning {
     /// Keep where the proxy led process `pid`, if it led to a cargo.
-    fn learn(self, pid: u32) {
-        let Ok(cargo) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+    fn learn(self, pid: u32, spoken: &AtomicBool) {
+        let Some(cargo) = cargo_exec(pid, &self.proxy, spoken) else {
             return;
         };
-        // An interpreter (a script in the way) or rustup itself (it has not exec'd) is not a
-        // route to replay.
-        if cargo.file_name().is_none_or(|name| name != "cargo") {
-            return;
-        }
         let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
             return;
         };
@@ -197,6 +219,10 @@ impl Learning {
             return;
         };
         Toolchain::note(&cargo, &changed);
+        // Only what rustup itself does is kept (see `plausible`).
+        if !Homes::now().is_some_and(|homes| homes.allow(&cargo, &changed)) {
+            return;
+        }
         let names: Vec<&str> = changed.keys().map(String::as_str).collect();
         let Some(conditions) = Conditions::now(self.proxy, &names) else {
             return;
@@ -207,6 +233,26 @@ impl Learning {
             env: changed,
         };
         keep(&self.cache, route);
+    }
+}
+
+/// The cargo process `pid` (started as `proxy`) has exec'd, once it has: a program named
+/// `cargo` that is not the proxy. `None` when the process exits, or has written (`spoken`) or
+/// taken too long without becoming one (an interpreter running a script in the way is not a
+/// route to replay).
+fn cargo_exec(pid: u32, proxy: &Path, spoken: &AtomicBool) -> Option<PathBuf> {
+    let proxy = std::fs::canonicalize(proxy).ok()?;
+    let exe = format!("/proc/{pid}/exe");
+    let started = Instant::now();
+    loop {
+        let now = std::fs::read_link(&exe).ok()?;
+        if now != proxy && now.file_name().is_some_and(|name| name == "cargo") {
+            return Some(now);
+        }
+        if spoken.load(Ordering::SeqCst) || started.elapsed() > EXEC_WAIT {
+            return None;
+        }
+        std::thread::sleep(EXEC_POLL);
     }
 }
 
