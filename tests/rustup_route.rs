@@ -114,16 +114,24 @@ fn learn_route(dir: &Path, project: &Path) -> usize {
     panic!("no route was kept in 5 runs through the proxy");
 }
 
-#[test]
-fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditions_change() {
+/// A scratch directory with the stand-in rustup, a crate `name`, and the toolchain's cargo;
+/// `None` (with a note) where the cargo running these tests is not a rustup toolchain's.
+fn set_up(name: &str) -> Option<(tempfile::TempDir, tempfile::TempDir, PathBuf)> {
     let Some(cargo) = toolchain_cargo() else {
         eprintln!("skipped: the cargo running these tests is not a rustup toolchain's");
-        return;
+        return None;
     };
     let scratch = tempfile::tempdir().unwrap();
+    fake_rustup(scratch.path());
+    Some((scratch, temp_crate(name, LIB), cargo))
+}
+
+#[test]
+fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditions_change() {
+    let Some((scratch, project, cargo)) = set_up("routed") else {
+        return;
+    };
     let dir = scratch.path();
-    fake_rustup(dir);
-    let project = temp_crate("routed", LIB);
     std::fs::write(project.path().join("build.rs"), BUILD_RS).unwrap();
     let seen = || read(&project.path().join("seen.txt"));
     let build_saw = || read(&project.path().join("build-saw.txt"));
@@ -168,14 +176,10 @@ fn the_proxy_is_skipped_once_its_route_is_known_and_taken_again_when_its_conditi
 
 #[test]
 fn a_kept_route_that_is_not_what_rustup_does_is_not_taken() {
-    if toolchain_cargo().is_none() {
-        eprintln!("skipped: the cargo running these tests is not a rustup toolchain's");
+    let Some((scratch, project, _)) = set_up("poisoned") else {
         return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
+    };
     let dir = scratch.path();
-    fake_rustup(dir);
-    let project = temp_crate("poisoned", LIB);
     let learned = learn_route(dir, project.path());
 
     // A cache from elsewhere: the same conditions, but a `CARGO_HOME` of its own (whose
