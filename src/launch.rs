@@ -6,8 +6,9 @@
 //! (valgrind, strace) outermost, then cargo's target runner (qemu, wine), as `cargo test` would
 //! start the binary, then the binary. So a wrapper watches the runner and what it runs, as it
 //! would watch `cargo test`'s own command. Started in the package root with the environment
-//! cargo gives tests, and what cargo passes on of its own (the toolchain rustup chose). Doctests run through `cargo test --doc`, which applies cargo's runner
-//! itself; the wrapper does not apply to them.
+//! cargo gives tests, and what cargo passes on of its own (the toolchain rustup chose).
+//! Doctests run through `cargo test --doc`, which applies cargo's runner itself; the wrapper
+//! does not apply to them.
 
 use std::process::Command;
 

@@ -46,6 +46,11 @@ fn run_in(dir: &Path, args: &[&str]) -> Run {
     })
 }
 
+/// The run's report shows `text`.
+fn assert_shows(run: &Run, text: &str) {
+    assert!(run.stdout.contains(text), "{}", run.context());
+}
+
 /// The stderr each test's final event carries, by test name.
 fn stderr_by_test(run: &Run) -> Vec<(String, String, bool)> {
     let events = run.events();
@@ -110,27 +115,13 @@ fn a_test_that_passed_with_a_panic_runs_without_its_backtrace_until_it_fails() {
     std::fs::write(dir.path().join("fail-now"), "").unwrap();
     let failing = run_in(dir.path(), &[]);
     failing.assert_code(100);
-    assert!(
-        failing.stdout.contains("a different message"),
-        "{}",
-        failing.context()
-    );
+    assert_shows(&failing, "a different message");
     assert!(!failing.stdout.contains("stack backtrace:"));
-    assert!(
-        failing
-            .stdout
-            .contains("note: this test passed with a panic last time"),
-        "{}",
-        failing.context()
-    );
+    assert_shows(&failing, "note: this test passed with a panic last time");
     // ...and the next run, of a test that failed last time, has it.
     let again = run_in(dir.path(), &[]);
     again.assert_code(100);
-    assert!(
-        again.stdout.contains("stack backtrace:"),
-        "{}",
-        again.context()
-    );
+    assert_shows(&again, "stack backtrace:");
     assert!(!again.stdout.contains("note: this test passed with a panic"));
 }
 
@@ -142,7 +133,7 @@ fn a_batch_with_a_test_that_passed_with_a_panic_runs_quiet() {
     std::fs::write(dir.path().join("fail-now"), "").unwrap();
     let batched = run_in(dir.path(), &["--batch", "-n1"]);
     batched.assert_code(100);
-    assert!(batched.stdout.contains("batched"), "{}", batched.context());
+    assert_shows(&batched, "batched");
     assert!(
         batched
             .stdout

@@ -269,9 +269,8 @@ pub fn save_history(plan: &Plan, observations: &[Observation]) {
 fn save_snapshot(dir: &Path, history: &mut History) -> anyhow::Result<()> {
     let path = Timings::snapshot_path(dir);
     let saved = Timings::load(&path).ok();
-    let continues = history.snapshot_run().map(|run| run + 1) == Some(history.runs());
     let timings = match &saved {
-        Some(saved) if continues => Timings::refreshed(saved, history),
+        Some(saved) if history.snapshot_was_current() => Timings::refreshed(saved, history),
         _ => Timings::from_history(history),
     };
     // Whole milliseconds change seldom; a rename that replaces a file costs a millisecond or

@@ -162,19 +162,15 @@ impl History {
             .map(|(id, _)| id.as_str())
     }
 
-    /// The run after which the timings snapshot was made equal to this history, if known.
-    pub fn snapshot_run(&self) -> Option<u64> {
-        self.snapshot_run
+    /// Whether the timings snapshot was equal to this history before its last run was folded
+    /// in: then only the binaries that run changed need computing again.
+    pub fn snapshot_was_current(&self) -> bool {
+        self.snapshot_run.map(|run| run + 1) == Some(self.runs)
     }
 
     /// The timings snapshot is now equal to this history.
     pub fn mark_snapshot(&mut self) {
         self.snapshot_run = Some(self.runs);
-    }
-
-    /// How many runs have been recorded.
-    pub fn runs(&self) -> u64 {
-        self.runs
     }
 
     /// What the test costs with a core to itself: the means of its recent (wall, CPU) pairs;

@@ -40,13 +40,14 @@ pub fn run_chunk(
     placer: Placer,
     emit: &dyn Fn(TestEvent),
 ) {
+    let quiet = (settings.backtraces.as_deref()).filter(|quiet| quiet.quiets_chunk(chunk));
     let run = ChunkRun {
         settings,
         control,
         placer,
         emit,
         by_name: chunk.iter().map(|c| (c.name.as_str(), c)).collect(),
-        quiet: quiet_chunk(chunk, settings).is_some(),
+        quiet: quiet.is_some(),
     };
     // A chunk of one test would only add a log file and its reading to the test's own process
     // (a few milliseconds): it runs as process mode runs it, with its own exit status.
@@ -62,7 +63,7 @@ pub fn run_chunk(
         return;
     };
     let mut log = LogTail::new(log_dir.path().join("results.log"));
-    let Some(mut command) = chunk_command(chunk, settings, &log.path) else {
+    let Some(mut command) = chunk_command(chunk, settings, &log.path, quiet) else {
         return;
     };
     let names: Vec<&str> = chunk.iter().map(|case| case.name.as_str()).collect();
@@ -83,8 +84,14 @@ pub fn run_chunk(
 }
 
 /// `<bin> --exact --test-threads=1 --logfile LOG NAME...` for one chunk, in the package's
-/// directory with cargo's environment; `None` for an empty chunk.
-fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Option<Command> {
+/// directory with cargo's environment (`quiet`: with its panics' backtraces left out); `None`
+/// for an empty chunk.
+fn chunk_command(
+    chunk: &[TestCase],
+    settings: &TestSettings,
+    log: &Path,
+    quiet: Option<&QuietBacktraces>,
+) -> Option<Command> {
     let binary = &chunk.first()?.binary;
     let mut command = settings.launcher.command(binary);
     command
@@ -95,16 +102,11 @@ fn chunk_command(chunk: &[TestCase], settings: &TestSettings, log: &Path) -> Opt
         .env("RUNNER", "1")
         .env("RUNNER_ATTEMPT", "1")
         .env("RUNNER_TOTAL_ATTEMPTS", (settings.retries + 1).to_string());
-    if let Some(quiet) = quiet_chunk(chunk, settings) {
+    if let Some(quiet) = quiet {
         quiet.apply(&mut command);
     }
     command.args(chunk.iter().map(|case| case.name.as_str()));
     Some(command)
-}
-
-/// How a chunk leaves its panics' backtraces out, if it does.
-fn quiet_chunk<'a>(chunk: &[TestCase], settings: &'a TestSettings) -> Option<&'a QuietBacktraces> {
-    (settings.backtraces.as_deref()).filter(|quiet| quiet.quiets_chunk(chunk))
 }
 
 /// Where a chunk's whole stdout and stderr go when they outgrow what is kept in memory:

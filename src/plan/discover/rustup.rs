@@ -112,7 +112,7 @@ impl Launch {
             proxy: None,
         };
         // `$CARGO` names a cargo of the user's (or `cargo run`'s) choosing.
-        if cargo != "cargo" || std::env::var_os("CARGO").is_some() {
+        if std::env::var_os("CARGO").is_some() {
             return plain;
         }
         let (Some(cache), Some(proxy)) = (cache_file(), on_path("cargo")) else {
@@ -254,6 +254,12 @@ fn cargo_exec(pid: u32, proxy: &Path, spoken: &AtomicBool) -> Option<PathBuf> {
         }
         std::thread::sleep(EXEC_POLL);
     }
+}
+
+/// `$name`, else `$HOME/default`, as `var` reads the environment: where rustup
+/// (`RUSTUP_HOME`, `.rustup`) and cargo (`CARGO_HOME`, `.cargo`) keep their files.
+fn home_dir(var: impl Fn(&str) -> Option<PathBuf>, name: &str, default: &str) -> Option<PathBuf> {
+    var(name).or_else(|| Some(var("HOME")?.join(default)))
 }
 
 /// The first executable `name` on PATH, as `Command` would find it.

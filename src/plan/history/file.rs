@@ -41,7 +41,29 @@ impl History {
     /// the caller shows as a warning. A binary's damaged records cost a warning when a run
     /// first looks into them (see `lazy`), so that no state file can stop a run.
     pub fn load(path: &Path) -> Result<History> {
-        History::read(path)
+        let (text, source) = match read_with_identity(path) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let stored: StoredHistory = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid history file", path.display()))?;
+        let mut history = match stored.version {
+            1 => History::from_version_1(stored),
+            FORMAT_VERSION => History {
+                version: FORMAT_VERSION,
+                runs: stored.runs,
+                binaries: stored.binaries,
+                snapshot_run: stored.snapshot_run,
+                source: None,
+            },
+            other => anyhow::bail!(
+                "{} has format version {other}, expected {FORMAT_VERSION}",
+                path.display()
+            ),
+        };
+        history.source = Some(source);
+        Ok(history)
     }
 
     /// Fold one run into the file at `path`, under a lock, reading the file afresh: runs side
@@ -73,38 +95,11 @@ impl History {
         let mut history = match unchanged {
             true => known.clone(),
             // Whatever was wrong with the file was said when the run started; start afresh.
-            false => History::read(path).unwrap_or_default(),
+            false => History::load(path).unwrap_or_default(),
         };
         history.record(observations, listed);
         then(&mut history);
         history.save(path)?;
-        Ok(history)
-    }
-
-    /// The file's history.
-    fn read(path: &Path) -> Result<History> {
-        let (text, source) = match read_with_identity(path) {
-            Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        let stored: StoredHistory = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid history file", path.display()))?;
-        let mut history = match stored.version {
-            1 => History::from_version_1(stored),
-            FORMAT_VERSION => History {
-                version: FORMAT_VERSION,
-                runs: stored.runs,
-                binaries: stored.binaries,
-                snapshot_run: stored.snapshot_run,
-                source: None,
-            },
-            other => anyhow::bail!(
-                "{} has format version {other}, expected {FORMAT_VERSION}",
-                path.display()
-            ),
-        };
-        history.source = Some(source);
         Ok(history)
     }
 

@@ -21,16 +21,13 @@ pub(super) struct Homes {
 impl Homes {
     /// As the environment says (`RUSTUP_HOME`, `CARGO_HOME`, else their defaults under `HOME`).
     pub(super) fn now() -> Option<Homes> {
-        let home = || std::env::var_os("HOME").map(PathBuf::from);
-        let under_home = |name: &str, default: &str| {
-            (std::env::var_os(name).map(PathBuf::from)).or_else(|| Some(home()?.join(default)))
-        };
+        let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
         let library_path = std::env::var_os("LD_LIBRARY_PATH")
             .map(|paths| std::env::split_paths(&paths).map(canonical).collect())
             .unwrap_or_default();
         Some(Homes {
-            rustup: canonical(under_home("RUSTUP_HOME", ".rustup")?),
-            cargo: canonical(under_home("CARGO_HOME", ".cargo")?),
+            rustup: canonical(super::home_dir(var, "RUSTUP_HOME", ".rustup")?),
+            cargo: canonical(super::home_dir(var, "CARGO_HOME", ".cargo")?),
             library_path,
         })
     }

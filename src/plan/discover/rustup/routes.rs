@@ -93,7 +93,7 @@ impl Conditions {
 /// exists (rustup's search stops there).
 fn watched_files(cwd: &Path, env: &BTreeMap<String, Option<String>>) -> Vec<PathBuf> {
     let var = |name: &str| env.get(name).cloned().flatten().map(PathBuf::from);
-    let rustup_home = var("RUSTUP_HOME").or_else(|| var("HOME").map(|home| home.join(".rustup")));
+    let rustup_home = super::home_dir(var, "RUSTUP_HOME", ".rustup");
     let mut files: Vec<PathBuf> = rustup_home
         .map(|home| home.join("settings.toml"))
         .into_iter()
